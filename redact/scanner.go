@@ -1,0 +1,234 @@
+package redact
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+
+	"github.com/secureinput/gateway/card"
+)
+
+// The card scanner reads text once. It skips eight bytes at a time while they
+// hold no ASCII digit and no non-ASCII byte, then collects a run: groups of
+// digits (any script) joined by short gaps of separators. Inside a run it
+// takes, from the left, the longest sequence of whole groups of 12–19 digits
+// that passes Luhn and has a length its brand uses. A run is accepted only if
+// its cards cover all but at most maxLeftover of its digits: a card followed
+// by a CVV ("4111 1111 1111 1111 123") or preceded by a list number is found,
+// while a 20-digit reference or tracking number that happens to hold a valid
+// card-shaped substring is left alone.
+
+const (
+	// maxLeftover is how many digits of a run may lie outside its cards.
+	maxLeftover = 3
+	// maxGroups and maxValues bound the work kept for one run; a longer run is
+	// judged in segments of that size.
+	maxGroups = 64
+	maxValues = 256
+	// maxGapRunes is the most separator characters between two groups
+	// ("4111 - 1111" has three).
+	maxGapRunes = 3
+)
+
+const (
+	lo7   = 0x7f7f7f7f7f7f7f7f
+	hi    = 0x8080808080808080
+	add30 = 0x5050505050505050 // low7 + 0x50 sets bit 7 iff byte >= 0x30
+	add3a = 0x4646464646464646 // low7 + 0x46 sets bit 7 iff byte >= 0x3a
+)
+
+// interesting reports whether the 8 bytes in w hold an ASCII digit or a
+// non-ASCII byte (which may start a digit of another script or a no-break
+// space).
+func interesting(w uint64) bool {
+	low := w & lo7
+	digit := (low + add30) &^ (low + add3a) & hi
+	return (digit | w&hi) != 0
+}
+
+// group is a maximal sequence of digits inside a run.
+type group struct {
+	start, end int // byte offsets in the text
+	first      int // index of its first digit in values
+	n          int // number of digits
+}
+
+// cardScanner holds the per-run state; it lives on the caller's stack.
+type cardScanner struct {
+	groups  [maxGroups]group
+	ng      int
+	values  [maxValues]byte
+	nv      int
+	blocked bool // the run is a phone number written with a leading '+'
+}
+
+// findCards appends the card numbers in text to spans.
+func findCards(text []byte, spans []Span) []Span {
+	var sc cardScanner
+	n := len(text)
+	i := 0
+	for i < n {
+		for i+8 <= n && !interesting(binary.LittleEndian.Uint64(text[i:])) {
+			i += 8
+		}
+		if i >= n {
+			break
+		}
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if c < '0' || c > '9' {
+				i++
+				continue
+			}
+		} else {
+			r, size := utf8.DecodeRune(text[i:])
+			if card.DigitValue(r) < 0 {
+				i += size
+				continue
+			}
+		}
+		i, spans = sc.run(text, i, spans)
+	}
+	return spans
+}
+
+// decode returns the rune at text[i], its digit value (-1 if none) and its
+// size, with an ASCII fast path.
+func decode(text []byte, i int) (r rune, val, size int) {
+	c := text[i]
+	if c < utf8.RuneSelf {
+		if '0' <= c && c <= '9' {
+			return rune(c), int(c - '0'), 1
+		}
+		return rune(c), -1, 1
+	}
+	r, size = utf8.DecodeRune(text[i:])
+	return r, card.DigitValue(r), size
+}
+
+// Separator classes of the characters that may stand between digit groups.
+const (
+	sepNone      = iota
+	sepSpace     // spaces of every width
+	sepPunct     // dashes, dots
+	sepInvisible // zero-width characters and soft hyphens: ignored
+)
+
+func separatorClass(r rune) int {
+	switch r {
+	case ' ', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2002', '\u2003', '\u2004', '\u2005',
+		'\u2006', '\u2008', '\u200a', '\u205f', '\u3000':
+		return sepSpace
+	case '-', '.', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', '\uff0d', '\uff0e', '\u30fb', '\u00b7':
+		return sepPunct
+	case '\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\ufeff':
+		return sepInvisible
+	}
+	return sepNone
+}
+
+// run collects the run that starts with a digit at text[i], appends its cards
+// to spans and returns the offset just past the run.
+func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
+	sc.ng, sc.nv = 0, 0
+	// A number written "+44 …" is a phone number.
+	sc.blocked = i > 0 && text[i-1] == '+'
+	n := len(text)
+	for {
+		// One group of digits.
+		if sc.ng == maxGroups || sc.nv > maxValues-card.MaxLength-1 {
+			spans = sc.judge(spans)
+			sc.ng, sc.nv = 0, 0
+		}
+		g := &sc.groups[sc.ng]
+		sc.ng++
+		g.start, g.first, g.n = i, sc.nv, 0
+		for i < n {
+			_, v, size := decode(text, i)
+			if v < 0 {
+				break
+			}
+			if g.n <= card.MaxLength {
+				sc.values[sc.nv] = byte(v)
+				sc.nv++
+			}
+			g.n++
+			i += size
+		}
+		g.end = i
+		// A gap of separators, then another group, or the run ends.
+		j, visible, punct := i, 0, 0
+		for j < n {
+			r, v, size := decode(text, j)
+			if v >= 0 {
+				break
+			}
+			class := separatorClass(r)
+			if class == sepNone {
+				break
+			}
+			if class != sepInvisible {
+				visible++
+			}
+			if class == sepPunct {
+				punct++
+			}
+			if visible > maxGapRunes || punct > 1 {
+				break
+			}
+			j += size
+		}
+		if j == i || j >= n {
+			break
+		}
+		if _, v, _ := decode(text, j); v < 0 {
+			break
+		}
+		if visible > maxGapRunes || punct > 1 {
+			break
+		}
+		i = j
+	}
+	return i, sc.judge(spans)
+}
+
+// judge appends the cards of the collected groups to spans, or nothing when
+// they leave more than maxLeftover digits uncovered.
+func (sc *cardScanner) judge(spans []Span) []Span {
+	if sc.blocked {
+		return spans
+	}
+	mark := len(spans)
+	leftover := 0
+	for i := 0; i < sc.ng; {
+		best := -1
+		total := 0
+		for j := i; j < sc.ng; j++ {
+			total += sc.groups[j].n
+			if total > card.MaxLength {
+				break
+			}
+			// Only the last group of a card may be a single digit
+			// ("4222 2222 2222 2"); "4 111 …" is more likely a list.
+			if j > i && sc.groups[j-1].n < 2 {
+				break
+			}
+			if total >= card.MinLength {
+				vals := sc.values[sc.groups[i].first : sc.groups[i].first+total]
+				if card.LuhnValues(vals) && card.ValidLengthValues(vals) {
+					best = j
+				}
+			}
+		}
+		if best < 0 {
+			leftover += sc.groups[i].n
+			if leftover > maxLeftover {
+				return spans[:mark]
+			}
+			i++
+			continue
+		}
+		spans = append(spans, Span{Start: sc.groups[i].start, End: sc.groups[best].end, Kind: KindCard})
+		i = best + 1
+	}
+	return spans
+}
