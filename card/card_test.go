@@ -329,10 +329,10 @@ func TestDigitValue(t *testing.T) {
 	tests := map[rune]int{
 		'0': 0, '9': 9, 'a': -1, ' ': -1,
 		'０': 0, '４': 4, '９': 9, // full-width
-		'٣': 3, // Arabic-Indic
-		'۷': 7, // Extended Arabic-Indic
-		'५': 5, // Devanagari
-		'𝟗': 9, // mathematical bold
+		'٣': 3,                    // Arabic-Indic
+		'۷': 7,                    // Extended Arabic-Indic
+		'५': 5,                    // Devanagari
+		'𝟗': 9,                    // mathematical bold
 		'½': -1, '²': -1, 'Ⅳ': -1, // numbers that are not decimal digits
 	}
 	for r, want := range tests {

@@ -47,9 +47,11 @@ func interesting(w uint64) bool {
 
 // group is a maximal sequence of digits inside a run.
 type group struct {
-	start, end int // byte offsets in the text
-	first      int // index of its first digit in values
-	n          int // number of digits
+	start, end int  // byte offsets in the text
+	gapEnd     int  // end of the separators after it (the next group's start)
+	first      int  // index of its first digit in values
+	n          int  // number of digits
+	afterAlpha bool // directly preceded by an ASCII letter, as in "DE89 3704"
 }
 
 // cardScanner holds the per-run state; it lives on the caller's stack.
@@ -136,12 +138,13 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 	for {
 		// One group of digits.
 		if sc.ng == maxGroups || sc.nv > maxValues-card.MaxLength-1 {
-			spans = sc.judge(spans)
+			spans = sc.judge(text, spans)
 			sc.ng, sc.nv = 0, 0
 		}
 		g := &sc.groups[sc.ng]
 		sc.ng++
 		g.start, g.first, g.n = i, sc.nv, 0
+		g.afterAlpha = i > 0 && isASCIILetter(text[i-1])
 		for i < n {
 			_, v, size := decode(text, i)
 			if v < 0 {
@@ -154,7 +157,7 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 			g.n++
 			i += size
 		}
-		g.end = i
+		g.end, g.gapEnd = i, i
 		// A gap of separators, then another group, or the run ends.
 		j, visible, punct := i, 0, 0
 		for j < n {
@@ -183,41 +186,67 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		if _, v, _ := decode(text, j); v < 0 {
 			break
 		}
-		if visible > maxGapRunes || punct > 1 {
-			break
-		}
+		g.gapEnd = j
 		i = j
 	}
-	return i, sc.judge(spans)
+	return i, sc.judge(text, spans)
+}
+
+func isASCIILetter(c byte) bool {
+	return 'a' <= c|0x20 && c|0x20 <= 'z'
+}
+
+// uniform reports whether groups i..j are joined by identical separators.
+func (sc *cardScanner) uniform(text []byte, i, j int) bool {
+	first := text[sc.groups[i].end:sc.groups[i].gapEnd]
+	for k := i + 1; k < j; k++ {
+		if string(text[sc.groups[k].end:sc.groups[k].gapEnd]) != string(first) {
+			return false
+		}
+	}
+	return true
 }
 
 // judge appends the cards of the collected groups to spans, or nothing when
-// they leave more than maxLeftover digits uncovered.
-func (sc *cardScanner) judge(spans []Span) []Span {
+// they leave more than maxLeftover digits uncovered. From each group it takes
+// the longest valid card of whole groups, preferring one whose separators are
+// all alike ("6500-3141-3728-9960 1" is a card and a stray 1, even if the
+// 17 digits pass too).
+func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 	if sc.blocked {
 		return spans
 	}
 	mark := len(spans)
 	leftover := 0
 	for i := 0; i < sc.ng; {
-		best := -1
+		best, bestUniform := -1, -1
 		total := 0
 		for j := i; j < sc.ng; j++ {
 			total += sc.groups[j].n
 			if total > card.MaxLength {
 				break
 			}
-			// Only the last group of a card may be a single digit
-			// ("4222 2222 2222 2"); "4 111 …" is more likely a list.
-			if j > i && sc.groups[j-1].n < 2 {
-				break
+			if j > i {
+				// Only the last group of a card may be a single digit
+				// ("4222 2222 2222 2"); "4 111 …" is more likely a list.
+				// A group glued to a word ("DE89 3704 …", an IBAN) starts
+				// no grouped card.
+				if sc.groups[j-1].n < 2 || sc.groups[i].afterAlpha {
+					break
+				}
 			}
 			if total >= card.MinLength {
 				vals := sc.values[sc.groups[i].first : sc.groups[i].first+total]
 				if card.LuhnValues(vals) && card.ValidLengthValues(vals) {
 					best = j
+					if sc.uniform(text, i, j) {
+						bestUniform = j
+					}
 				}
 			}
+		}
+		if bestUniform >= 0 {
+			best = bestUniform
 		}
 		if best < 0 {
 			leftover += sc.groups[i].n
