@@ -124,6 +124,9 @@ func TestPositives(t *testing.T) {
 		{"soft hyphen inside", "4111\u00ad1111\u00ad1111\u00ad1111", "###################"},
 		{"spaces per digit pair last single", "4111 1111 1111 1111.", "###################."},
 		{"mastercard 2-series", "2223 0031 2200 3222", "###################"},
+		{"ssn after plain card", "4111111111111111 123-45-6789", "################ 123-45-6789"},
+		{"ssn after dashed card", "4111-1111-1111-1111 123-45-6789", "################### 123-45-6789"},
+		{"date after card", "4111 1111 1111 1111 2024-11-24", "################### 2024-11-24"},
 		{"unionpay 19", "6205 5000 0000 0000 004", "#######################"},
 	}
 	for _, tc := range tests {
@@ -152,6 +155,8 @@ func TestNegatives(t *testing.T) {
 		{"20 digits holding a valid card", "41111111111111111234"},
 		{"21 digits holding a valid card", "041111111111111111000"},
 		{"22 digits grouped holding a card", "4111 1111 1111 1111 0000 00"},
+		{"20 digits grouped holding a card", "4111 1111 1111 1111 0000"},
+		{"card inside a dashed reference", "REF-0000-4111-1111-1111-1111"},
 		{"valid card inside 30 digits", "123456789041111111111111111789"},
 		{"unknown brand luhn valid", "7000 0000 0000 0000 006"},
 		{"unknown brand 16", "9000000000000008"},

@@ -11,14 +11,17 @@ import (
 // hold no ASCII digit and no non-ASCII byte, then collects a run: groups of
 // digits (any script) joined by short gaps of separators. Inside a run it
 // takes, from the left, the longest sequence of whole groups of 12–19 digits
-// that passes Luhn and has a length its brand uses. A run is accepted only if
-// its cards cover all but at most maxLeftover of its digits: a card followed
-// by a CVV ("4111 1111 1111 1111 123") or preceded by a list number is found,
-// while a 20-digit reference or tracking number that happens to hold a valid
-// card-shaped substring is left alone.
+// that passes Luhn and has a length its brand uses, preferring one whose
+// separators are all alike. A grouped card is then kept only if at most
+// maxLeftover digits hang on to it through the separator it uses itself: a
+// card followed by a CVV ("4111 1111 1111 1111 123") or by another number
+// written differently ("4111111111111111 123-45-6789") is found, while a
+// 20-digit tracking number or IBAN written in groups of four that happens to
+// hold a valid card-shaped part is left alone, and so is a 20-digit run with
+// no separators at all.
 
 const (
-	// maxLeftover is how many digits of a run may lie outside its cards.
+	// maxLeftover is how many digits may hang on to a grouped card.
 	maxLeftover = 3
 	// maxGroups and maxValues bound the work kept for one run; a longer run is
 	// judged in segments of that size.
@@ -207,17 +210,18 @@ func (sc *cardScanner) uniform(text []byte, i, j int) bool {
 	return true
 }
 
-// judge appends the cards of the collected groups to spans, or nothing when
-// they leave more than maxLeftover digits uncovered. From each group it takes
-// the longest valid card of whole groups, preferring one whose separators are
-// all alike ("6500-3141-3728-9960 1" is a card and a stray 1, even if the
-// 17 digits pass too).
+// judge appends the cards among the collected groups to spans.
 func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
-	if sc.blocked {
+	if sc.blocked || sc.ng == 0 {
 		return spans
 	}
-	mark := len(spans)
-	leftover := 0
+	// Phase 1: from each group, the longest valid card of whole groups,
+	// preferring alike separators ("6500-3141-3728-9960 1" is a card and a
+	// stray 1 even if the 17 digits pass too).
+	var ends [maxGroups]int // ends[i] = last group of the card starting at i, or -1
+	for i := 0; i < sc.ng; i++ {
+		ends[i] = -1
+	}
 	for i := 0; i < sc.ng; {
 		best, bestUniform := -1, -1
 		total := 0
@@ -249,15 +253,66 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 			best = bestUniform
 		}
 		if best < 0 {
-			leftover += sc.groups[i].n
-			if leftover > maxLeftover {
-				return spans[:mark]
-			}
 			i++
 			continue
 		}
-		spans = append(spans, Span{Start: sc.groups[i].start, End: sc.groups[best].end, Kind: KindCard})
+		ends[i] = best
 		i = best + 1
 	}
+	// Phase 2: keep a grouped card unless more than maxLeftover digits of
+	// other groups hang on to it through one of its own separators.
+	for i := 0; i < sc.ng; i++ {
+		j := ends[i]
+		if j < 0 {
+			continue
+		}
+		if j == i || sc.hanging(text, i, j, ends[:sc.ng]) <= maxLeftover {
+			spans = append(spans, Span{Start: sc.groups[i].start, End: sc.groups[j].end, Kind: KindCard})
+		}
+		i = j
+	}
 	return spans
+}
+
+// gap returns the separators between group k and group k+1.
+func (sc *cardScanner) gap(text []byte, k int) []byte {
+	return text[sc.groups[k].end:sc.groups[k].gapEnd]
+}
+
+// hanging counts the digits of groups outside any card that are joined to
+// the card i..j, directly or through each other, by a separator the card
+// itself uses.
+func (sc *cardScanner) hanging(text []byte, i, j int, ends []int) int {
+	inCard := func(k int) bool {
+		for s := 0; s <= k; s++ {
+			if ends[s] >= k {
+				return true
+			}
+		}
+		return false
+	}
+	own := func(g []byte) bool {
+		for k := i; k < j; k++ {
+			if string(sc.gap(text, k)) == string(g) {
+				return true
+			}
+		}
+		return false
+	}
+	// A group that is joined onward by a separator the card does not use
+	// belongs to another number ("… 1111 2024-11-24") and ends the count.
+	n := 0
+	for k := i - 1; k >= 0 && own(sc.gap(text, k)) && !inCard(k); k-- {
+		if k > 0 && !own(sc.gap(text, k-1)) {
+			break
+		}
+		n += sc.groups[k].n
+	}
+	for k := j + 1; k < sc.ng && own(sc.gap(text, k-1)) && !inCard(k); k++ {
+		if k < sc.ng-1 && !own(sc.gap(text, k)) {
+			break
+		}
+		n += sc.groups[k].n
+	}
+	return n
 }
