@@ -109,4 +109,3 @@ func safeCut(b []byte) int {
 	}
 	return len(b)
 }
-
