@@ -35,9 +35,15 @@ func chatText(size int) []byte {
 	rng := rand.New(rand.NewSource(1))
 	lines := []func() string{
 		func() string { return "Hi, I have a question about order #" + fmt.Sprint(10000000+rng.Intn(90000000)) },
-		func() string { return fmt.Sprintf("It was delivered on 2024-%02d-%02d at %02d:%02d", 1+rng.Intn(12), 1+rng.Intn(28), rng.Intn(24), rng.Intn(60)) },
-		func() string { return fmt.Sprintf("You can call me at (555) %03d-%04d", rng.Intn(1000), rng.Intn(10000)) },
-		func() string { return fmt.Sprintf("The total was $%d.%02d, not $%d.%02d", rng.Intn(500), rng.Intn(100), rng.Intn(500), rng.Intn(100)) },
+		func() string {
+			return fmt.Sprintf("It was delivered on 2024-%02d-%02d at %02d:%02d", 1+rng.Intn(12), 1+rng.Intn(28), rng.Intn(24), rng.Intn(60))
+		},
+		func() string {
+			return fmt.Sprintf("You can call me at (555) %03d-%04d", rng.Intn(1000), rng.Intn(10000))
+		},
+		func() string {
+			return fmt.Sprintf("The total was $%d.%02d, not $%d.%02d", rng.Intn(500), rng.Intn(100), rng.Intn(500), rng.Intn(100))
+		},
 		func() string { return "thanks, that helps a lot!" },
 		func() string { return "Agent: let me check that for you, one moment please." },
 		func() string { return "ok" },

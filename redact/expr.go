@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 	"unicode"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/dlclark/regexp2"
 	"github.com/dlclark/regexp2/syntax"
+
+	"github.com/secureinput/gateway/card"
 )
 
 // An administrator expression runs through regexp2, which converts its input
@@ -21,8 +24,10 @@ import (
 //   - its alphabet: every character any instruction can consume, lookarounds
 //     included. A match consumes only alphabet characters, so it lies inside
 //     one maximal run of them;
-//   - a lower bound on the length of a match (lookaround bodies count zero),
-//     so runs shorter than that are skipped.
+//   - lower bounds on the length of a match and on the number of decimal
+//     digits it consumes (lookaround bodies count zero), so runs shorter than
+//     that, or with fewer digits (a date "2024-11-24" for an SSN expression),
+//     are skipped.
 //
 // Each run long enough is matched on its own: regexp2 gets the run plus two
 // characters of context on each side and starts searching at the run. The
@@ -43,10 +48,11 @@ type expression struct {
 	source string
 	re     *regexp2.Regexp
 
-	windowed bool
-	ascii    [utf8.RuneSelf]bool // alphabet, ASCII part
-	nonASCII func(rune) bool     // alphabet, the rest; nil if empty
-	minLen   int                 // lower bound of a match's length in runes
+	windowed  bool
+	ascii     [utf8.RuneSelf]bool // alphabet, ASCII part
+	nonASCII  func(rune) bool     // alphabet, the rest; nil if empty
+	minLen    int                 // lower bound of a match's length in runes
+	minDigits int                 // lower bound of the decimal digits a match consumes
 }
 
 // errNotWindowable explains why an expression runs over whole texts.
@@ -83,6 +89,21 @@ func (c consumer) matches(r rune) bool {
 	return (r == c.ch) != c.not
 }
 
+// digitOnlySet matches the printed form of a regexp2 character set that
+// holds nothing but decimal digits: \d prints as [\p{Nd}], [0-6] as is.
+var digitOnlySet = regexp.MustCompile(`^\[(?:\\p\{Nd\}|[0-9]-[0-9]|[0-9])+\]$`)
+
+// digitOnly returns 1 if every character c can consume is a decimal digit.
+func (c consumer) digitOnly() int {
+	switch {
+	case c.set != nil && digitOnlySet.MatchString(c.set.String()):
+		return 1
+	case c.set == nil && !c.not && '0' <= c.ch && c.ch <= '9':
+		return 1
+	}
+	return 0
+}
+
 // analyse fills in the alphabet and the minimum length from regexp2's
 // compiled program, or returns errNotWindowable.
 func (x *expression) analyse() error {
@@ -100,7 +121,7 @@ func (x *expression) analyse() error {
 	codes := code.Codes
 	var consumers []consumer
 	foldAll := false
-	type edge struct{ to, weight int }
+	type edge struct{ to, weight, digits int }
 	next := make([][]edge, len(codes)+1)
 	depth := 0
 	balanced := true
@@ -108,34 +129,44 @@ func (x *expression) analyse() error {
 		op := syntax.InstOp(codes[pc])
 		base := op & syntax.Mask
 		ci := op&syntax.Ci != 0
-		size, weight := 0, 0
+		size, weight, digits := 0, 0, 0
 		var jump = -1
 		switch base {
 		case syntax.One, syntax.Notone:
 			size, weight = 2, 1
-			consumers = append(consumers, consumer{ch: rune(codes[pc+1]), not: base == syntax.Notone, fold: ci})
+			c := consumer{ch: rune(codes[pc+1]), not: base == syntax.Notone, fold: ci}
+			consumers = append(consumers, c)
+			digits = c.digitOnly()
 		case syntax.Set:
 			size, weight = 2, 1
-			consumers = append(consumers, consumer{set: code.Sets[codes[pc+1]], fold: ci})
+			c := consumer{set: code.Sets[codes[pc+1]], fold: ci}
+			consumers = append(consumers, c)
+			digits = c.digitOnly()
 		case syntax.Multi:
 			size = 2
 			s := code.Strings[codes[pc+1]]
 			weight = len(s)
 			for _, r := range s {
-				consumers = append(consumers, consumer{ch: r, fold: ci})
+				c := consumer{ch: r, fold: ci}
+				consumers = append(consumers, c)
+				digits += c.digitOnly()
 			}
 		case syntax.Onerep, syntax.Notonerep, syntax.Oneloop, syntax.Notoneloop, syntax.Onelazy, syntax.Notonelazy:
 			size = 3
 			not := base == syntax.Notonerep || base == syntax.Notoneloop || base == syntax.Notonelazy
-			consumers = append(consumers, consumer{ch: rune(codes[pc+1]), not: not, fold: ci})
+			c := consumer{ch: rune(codes[pc+1]), not: not, fold: ci}
+			consumers = append(consumers, c)
 			if base == syntax.Onerep || base == syntax.Notonerep {
 				weight = codes[pc+2]
+				digits = weight * c.digitOnly()
 			}
 		case syntax.Setrep, syntax.Setloop, syntax.Setlazy:
 			size = 3
-			consumers = append(consumers, consumer{set: code.Sets[codes[pc+1]], fold: ci})
+			c := consumer{set: code.Sets[codes[pc+1]], fold: ci}
+			consumers = append(consumers, c)
 			if base == syntax.Setrep {
 				weight = codes[pc+2]
+				digits = weight * c.digitOnly()
 			}
 		case syntax.Ref:
 			size = 2
@@ -171,17 +202,17 @@ func (x *expression) analyse() error {
 			return fmt.Errorf("%w: opcode %d", errNotWindowable, base)
 		}
 		if depth > 0 {
-			weight = 0 // inside a lookaround or atomic group: a lower bound
+			weight, digits = 0, 0 // inside a lookaround or atomic group: a lower bound
 		}
 		// The program opens with a Lazybranch to Stop, the exit taken when
 		// nothing matches; only its fall-through leads to a match.
 		if jump >= 0 && pc != 0 {
-			next[pc] = append(next[pc], edge{jump, 0})
+			next[pc] = append(next[pc], edge{jump, 0, 0})
 		}
 		switch base {
 		case syntax.Goto, syntax.Nothing, syntax.Backjump, syntax.Stop:
 		default:
-			next[pc] = append(next[pc], edge{pc + size, weight})
+			next[pc] = append(next[pc], edge{pc + size, weight, digits})
 		}
 		pc += size
 	}
@@ -212,6 +243,11 @@ func (x *expression) analyse() error {
 		x.minLen = shortestPath(len(codes), func(pc int, visit func(to, w int)) {
 			for _, e := range next[pc] {
 				visit(e.to, e.weight)
+			}
+		}, stopPC(codes))
+		x.minDigits = shortestPath(len(codes), func(pc int, visit func(to, w int)) {
+			for _, e := range next[pc] {
+				visit(e.to, e.digits)
 			}
 		}, stopPC(codes))
 	}
@@ -330,21 +366,42 @@ func (x *expression) find(text []byte, spans []Span, deadline time.Time) ([]Span
 	}
 	n := len(text)
 	for i := 0; i < n; {
-		in, size := x.inAlphabet(text, i)
-		if !in {
+		if c := text[i]; c < utf8.RuneSelf {
+			if !x.ascii[c] {
+				i++
+				continue
+			}
+		} else if in, size := x.inAlphabet(text, i); !in {
 			i += size
 			continue
 		}
-		start, count := i, 0
+		start, count, digits := i, 0, 0
 		for i < n {
+			c := text[i]
+			if c < utf8.RuneSelf {
+				if !x.ascii[c] {
+					break
+				}
+				if '0' <= c && c <= '9' {
+					digits++
+				}
+				i++
+				count++
+				continue
+			}
 			in, size := x.inAlphabet(text, i)
 			if !in {
 				break
 			}
+			if x.minDigits > 0 {
+				if r, _ := utf8.DecodeRune(text[i:]); card.DigitValue(r) >= 0 {
+					digits++
+				}
+			}
 			i += size
 			count++
 		}
-		if count < x.minLen {
+		if count < x.minLen || digits < x.minDigits {
 			continue
 		}
 		if time.Now().After(deadline) {

@@ -79,6 +79,8 @@ var diffExpressions = []string{
 	`\d{2,}?`,
 	`(?<!\w)[A-Z]{2}\d{2}(?: ?\d{4}){2,7}(?!\w)`,
 	`x*`,
+	`\d{3}(?=\d{5})x|a\d`,
+	`[٠-٩0-9]{4,}`,
 }
 
 // FuzzExpressionWindows is the differential test of the expression
@@ -196,8 +198,18 @@ func TestExpressionAnalysis(t *testing.T) {
 			alpha.WriteByte(byte(c))
 		}
 	}
-	if !x.windowed || x.minLen != 9 || alpha.String() != "-0123456789" {
-		t.Errorf("SSN: windowed %v, minLen %d, alphabet %q; want true, 9, \"-0123456789\"", x.windowed, x.minLen, alpha.String())
+	if !x.windowed || x.minLen != 9 || x.minDigits != 9 || alpha.String() != "-0123456789" {
+		t.Errorf("SSN: windowed %v, minLen %d, minDigits %d, alphabet %q; want true, 9, 9, \"-0123456789\"",
+			x.windowed, x.minLen, x.minDigits, alpha.String())
+	}
+	for src, want := range map[string]int{`\d{3}(?=\d{5})x`: 3, `a\d|\d\d`: 1, `[0-9a]{4}`: 0, `12\d`: 3, `(?!\d{4})\d`: 1} {
+		x, err := compileExpression(1, src, DefaultTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.minDigits != want {
+			t.Errorf("%q: minDigits %d, want %d", src, x.minDigits, want)
+		}
 	}
 	for src, wantWindowed := range map[string]bool{`\G\d+`: false, `(?(\d)\d{3}|x)`: true, `(?<=a)b`: true} {
 		x, err := compileExpression(1, src, DefaultTimeout)

@@ -63,6 +63,7 @@ type cardScanner struct {
 	ng      int
 	values  [maxValues]byte
 	nv      int
+	digits  int  // digits in the run so far
 	blocked bool // the run is a phone number written with a leading '+'
 }
 
@@ -134,7 +135,7 @@ func separatorClass(r rune) int {
 // run collects the run that starts with a digit at text[i], appends its cards
 // to spans and returns the offset just past the run.
 func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
-	sc.ng, sc.nv = 0, 0
+	sc.ng, sc.nv, sc.digits = 0, 0, 0
 	// A number written "+44 …" is a phone number.
 	sc.blocked = i > 0 && text[i-1] == '+'
 	n := len(text)
@@ -142,33 +143,49 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		// One group of digits.
 		if sc.ng == maxGroups || sc.nv > maxValues-card.MaxLength-1 {
 			spans = sc.judge(text, spans)
-			sc.ng, sc.nv = 0, 0
+			sc.ng, sc.nv, sc.digits = 0, 0, 0
 		}
 		g := &sc.groups[sc.ng]
 		sc.ng++
 		g.start, g.first, g.n = i, sc.nv, 0
 		g.afterAlpha = i > 0 && isASCIILetter(text[i-1])
+		gn, nv := 0, sc.nv
 		for i < n {
-			_, v, size := decode(text, i)
-			if v < 0 {
-				break
+			v, size := int(text[i])-'0', 1
+			if uint(v) > 9 {
+				if text[i] < utf8.RuneSelf {
+					break
+				}
+				if _, v, size = decode(text, i); v < 0 {
+					break
+				}
 			}
-			if g.n <= card.MaxLength {
-				sc.values[sc.nv] = byte(v)
-				sc.nv++
+			if gn <= card.MaxLength {
+				sc.values[nv] = byte(v)
+				nv++
 			}
-			g.n++
+			gn++
 			i += size
 		}
+		g.n, sc.nv = gn, nv
+		sc.digits += gn
 		g.end, g.gapEnd = i, i
 		// A gap of separators, then another group, or the run ends.
 		j, visible, punct := i, 0, 0
 		for j < n {
-			r, v, size := decode(text, j)
-			if v >= 0 {
-				break
+			var class, size int
+			switch c := text[j]; {
+			case c == ' ':
+				class, size = sepSpace, 1
+			case c == '-' || c == '.':
+				class, size = sepPunct, 1
+			case c < utf8.RuneSelf:
+				class = sepNone
+			default:
+				var r rune
+				r, size = utf8.DecodeRune(text[j:])
+				class = separatorClass(r)
 			}
-			class := separatorClass(r)
 			if class == sepNone {
 				break
 			}
@@ -212,7 +229,7 @@ func (sc *cardScanner) uniform(text []byte, i, j int) bool {
 
 // judge appends the cards among the collected groups to spans.
 func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
-	if sc.blocked || sc.ng == 0 {
+	if sc.blocked || sc.ng == 0 || sc.digits < card.MinLength {
 		return spans
 	}
 	// Phase 1: from each group, the longest valid card of whole groups,
