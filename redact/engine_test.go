@@ -308,6 +308,20 @@ func TestCatastrophicBacktrackingFailsClosed(t *testing.T) {
 	}
 }
 
+// TestTimeoutErrorHoldsNoText: the expression's window here is the whole
+// line, card included; regexp2's own timeout message quotes its input, and
+// none of it may reach the error.
+func TestTimeoutErrorHoldsNoText(t *testing.T) {
+	e := mustNew(t, Config{Default: true, Additional: []string{`(.+)+z`}, Timeout: 20 * time.Millisecond})
+	r, err := e.Redact("card 4111111111111111 " + strings.Repeat("a", 40))
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if strings.Contains(err.Error(), "4111") || strings.Contains(err.Error(), "aaaa") || strings.Contains(r.Text, "4111") {
+		t.Errorf("error %q or text %q holds the input", err, r.Text)
+	}
+}
+
 // TestTimeoutIsPerText: many windows that each take a while add up; the
 // limit applies to the text, not to each window.
 func TestTimeoutIsPerText(t *testing.T) {

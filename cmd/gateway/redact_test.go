@@ -166,6 +166,22 @@ func TestRedactJSONL(t *testing.T) {
 	}
 }
 
+// TestFailureMessagesHoldNoText: a timeout on a window that holds a card
+// is reported on stderr and in the JSONL error field without the text.
+func TestFailureMessagesHoldNoText(t *testing.T) {
+	text := "card 4111111111111111 " + strings.Repeat("a", 40)
+	args := []string{"redact", "--expr", "(.+)+z", "--timeout", "20ms"}
+	out, errs, code := gateway(t, text+"\n", args...)
+	if code != 1 || strings.Contains(out+errs, "4111") || strings.Contains(errs, "aaaa") {
+		t.Errorf("text mode: exit %d, stdout %q, stderr %q: want 1 and no input anywhere", code, out, errs)
+	}
+	jl, _ := json.Marshal(map[string]any{"id": 1, "text": text})
+	out, errs, code = gateway(t, string(jl)+"\n", append(args, "--jsonl")...)
+	if code != 1 || strings.Contains(out+errs, "4111") || strings.Contains(out, "aaaa") || !strings.Contains(out, `"error"`) {
+		t.Errorf("jsonl mode: exit %d, stdout %q, stderr %q: want 1, an error field and no input", code, out, errs)
+	}
+}
+
 func TestRedactJSONLAllGood(t *testing.T) {
 	_, errs, code := gateway(t, `{"id":1,"text":"a"}`+"\n"+`{"id":2,"text":"b"}`, "redact", "--jsonl")
 	if code != 0 || errs != "" {
