@@ -140,12 +140,12 @@ func compile(brands []Brand) []rangeEntry {
 	return t
 }
 
-// prefixValue returns the first width digits of the ASCII digit string
-// digits as an integer.
-func prefixValue(digits string, width int) int {
+// prefixValue returns the first width digits of d (bytes from zero to
+// zero+9) as an integer.
+func prefixValue(d []byte, width int, zero byte) int {
 	v := 0
 	for i := 0; i < width; i++ {
-		v = v*10 + int(digits[i]-'0')
+		v = v*10 + int(d[i]-zero)
 	}
 	return v
 }
@@ -155,13 +155,13 @@ func prefixValue(digits string, width int) int {
 // wins, and a brand is only chosen for a length it uses. ok is false when no
 // brand fits; the number's Luhn check is not part of Detect.
 func Detect(number string) (b Brand, ok bool) {
-	digits := Digits(number)
+	digits := []byte(Digits(number))
 	best, bestWidth := -1, 0
 	for _, e := range table {
 		if e.width > len(digits) || e.lengths&(1<<len(digits)) == 0 || e.width <= bestWidth {
 			continue
 		}
-		if v := prefixValue(digits, e.width); e.from <= v && v <= e.to {
+		if v := prefixValue(digits, e.width, '0'); e.from <= v && v <= e.to {
 			best, bestWidth = e.brand, e.width
 		}
 	}
@@ -175,25 +175,13 @@ func Detect(number string) (b Brand, ok bool) {
 // of the ASCII digit string digits uses its length. Unlike Detect it accepts a
 // number when any of several overlapping brands fits, which is what a
 // redactor wants. It does not allocate.
-func ValidLength(digits string) bool {
-	n := len(digits)
-	if n < MinLength || n > MaxLength {
-		return false
-	}
-	for _, e := range table {
-		if e.lengths&(1<<n) == 0 {
-			continue
-		}
-		if v := prefixValue(digits, e.width); e.from <= v && v <= e.to {
-			return true
-		}
-	}
-	return false
-}
+func ValidLength(digits string) bool { return validLength([]byte(digits), '0') }
 
 // ValidLengthValues is ValidLength over digit values 0–9.
-func ValidLengthValues(values []byte) bool {
-	n := len(values)
+func ValidLengthValues(values []byte) bool { return validLength(values, 0) }
+
+func validLength(d []byte, zero byte) bool {
+	n := len(d)
 	if n < MinLength || n > MaxLength {
 		return false
 	}
@@ -201,11 +189,7 @@ func ValidLengthValues(values []byte) bool {
 		if e.lengths&(1<<n) == 0 {
 			continue
 		}
-		v := 0
-		for i := 0; i < e.width; i++ {
-			v = v*10 + int(values[i])
-		}
-		if e.from <= v && v <= e.to {
+		if v := prefixValue(d, e.width, zero); e.from <= v && v <= e.to {
 			return true
 		}
 	}
@@ -234,9 +218,10 @@ func possible(digits string) []possibleHit {
 	if len(digits) > MaxLength {
 		return nil
 	}
+	ascii := []byte(digits)
 	var hits []possibleHit
 	for _, e := range table {
-		if !mayBecome(digits, e) || e.lengths>>len(digits) == 0 {
+		if !mayBecome(ascii, e) || e.lengths>>len(digits) == 0 {
 			continue
 		}
 		w := 0
@@ -284,16 +269,13 @@ func BrandName(prefix string) string {
 }
 
 // mayBecome reports whether a number starting with digits can fall in e.
-func mayBecome(digits string, e rangeEntry) bool {
+func mayBecome(digits []byte, e rangeEntry) bool {
 	if len(digits) >= e.width {
-		v := prefixValue(digits, e.width)
+		v := prefixValue(digits, e.width, '0')
 		return e.from <= v && v <= e.to
 	}
 	// The prefix covers [v·10^k, v·10^k + 10^k − 1] at width e.width.
-	v := 0
-	for i := 0; i < len(digits); i++ {
-		v = v*10 + int(digits[i]-'0')
-	}
+	v := prefixValue(digits, len(digits), '0')
 	scale := 1
 	for i := len(digits); i < e.width; i++ {
 		scale *= 10

@@ -121,8 +121,7 @@ func (x *expression) analyse() error {
 	codes := code.Codes
 	var consumers []consumer
 	foldAll := false
-	type edge struct{ to, weight, digits int }
-	next := make([][]edge, len(codes)+1)
+	next := make([][]flowEdge, len(codes)+1)
 	depth := 0
 	balanced := true
 	for pc := 0; pc < len(codes); {
@@ -207,12 +206,12 @@ func (x *expression) analyse() error {
 		// The program opens with a Lazybranch to Stop, the exit taken when
 		// nothing matches; only its fall-through leads to a match.
 		if jump >= 0 && pc != 0 {
-			next[pc] = append(next[pc], edge{jump, 0, 0})
+			next[pc] = append(next[pc], flowEdge{jump, 0, 0})
 		}
 		switch base {
 		case syntax.Goto, syntax.Nothing, syntax.Backjump, syntax.Stop:
 		default:
-			next[pc] = append(next[pc], edge{pc + size, weight, digits})
+			next[pc] = append(next[pc], flowEdge{pc + size, weight, digits})
 		}
 		pc += size
 	}
@@ -240,16 +239,10 @@ func (x *expression) analyse() error {
 	}
 
 	if balanced && depth == 0 {
-		x.minLen = shortestPath(len(codes), func(pc int, visit func(to, w int)) {
-			for _, e := range next[pc] {
-				visit(e.to, e.weight)
-			}
-		}, stopPC(codes))
-		x.minDigits = shortestPath(len(codes), func(pc int, visit func(to, w int)) {
-			for _, e := range next[pc] {
-				visit(e.to, e.digits)
-			}
-		}, stopPC(codes))
+		// The program ends with its Stop instruction.
+		stop := len(codes) - 1
+		x.minLen = shortestPath(next, stop, func(e flowEdge) int { return e.weight })
+		x.minDigits = shortestPath(next, stop, func(e flowEdge) int { return e.digits })
 	}
 	return nil
 }
@@ -267,15 +260,14 @@ func nonASCIIPossible(consumers []consumer) bool {
 	return false
 }
 
-// stopPC returns the offset of the final Stop instruction.
-func stopPC(codes []int) int {
-	return len(codes) - 1
-}
+// flowEdge is one control-flow edge of a regexp2 program, with the
+// characters and the decimal digits an instruction consumes on it.
+type flowEdge struct{ to, weight, digits int }
 
-// shortestPath returns the least total weight from instruction 0 to stop
+// shortestPath returns the least total weight(e) from instruction 0 to stop
 // (Dijkstra over the program's control flow), or 0 if stop is unreachable.
-func shortestPath(n int, edges func(pc int, visit func(to, w int)), stop int) int {
-	dist := make([]int, n+1)
+func shortestPath(next [][]flowEdge, stop int, weight func(flowEdge) int) int {
+	dist := make([]int, len(next))
 	for i := range dist {
 		dist[i] = -1
 	}
@@ -289,15 +281,15 @@ func shortestPath(n int, edges func(pc int, visit func(to, w int)), stop int) in
 		if it.pc == stop {
 			return it.dist
 		}
-		edges(it.pc, func(to, w int) {
-			if to < 0 || to > n {
-				return
+		for _, e := range next[it.pc] {
+			if e.to < 0 || e.to >= len(next) {
+				continue
 			}
-			if d := it.dist + w; dist[to] < 0 || d < dist[to] {
-				dist[to] = d
-				heap.Push(pq, pcItem{to, d})
+			if d := it.dist + weight(e); dist[e.to] < 0 || d < dist[e.to] {
+				dist[e.to] = d
+				heap.Push(pq, pcItem{e.to, d})
 			}
-		})
+		}
 	}
 	return 0
 }

@@ -63,8 +63,9 @@ type cardScanner struct {
 	ng      int
 	values  [maxValues]byte
 	nv      int
-	digits  int  // digits in the run so far
-	blocked bool // the run is a phone number written with a leading '+'
+	digits  int             // digits in the run so far
+	inCard  [maxGroups]bool // set by judge: the group belongs to a card
+	blocked bool            // the run is a phone number written with a leading '+'
 }
 
 // findCards appends the card numbers in text to spans.
@@ -279,11 +280,19 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 	// Phase 2: keep a grouped card unless more than maxLeftover digits of
 	// other groups hang on to it through one of its own separators.
 	for i := 0; i < sc.ng; i++ {
+		sc.inCard[i] = false
+	}
+	for i := 0; i < sc.ng; i++ {
+		for k := i; k <= ends[i]; k++ {
+			sc.inCard[k] = true
+		}
+	}
+	for i := 0; i < sc.ng; i++ {
 		j := ends[i]
 		if j < 0 {
 			continue
 		}
-		if j == i || sc.hanging(text, i, j, ends[:sc.ng]) <= maxLeftover {
+		if j == i || sc.hanging(text, i, j) <= maxLeftover {
 			spans = append(spans, Span{Start: sc.groups[i].start, End: sc.groups[j].end, Kind: KindCard})
 		}
 		i = j
@@ -299,15 +308,7 @@ func (sc *cardScanner) gap(text []byte, k int) []byte {
 // hanging counts the digits of groups outside any card that are joined to
 // the card i..j, directly or through each other, by a separator the card
 // itself uses.
-func (sc *cardScanner) hanging(text []byte, i, j int, ends []int) int {
-	inCard := func(k int) bool {
-		for s := 0; s <= k; s++ {
-			if ends[s] >= k {
-				return true
-			}
-		}
-		return false
-	}
+func (sc *cardScanner) hanging(text []byte, i, j int) int {
 	own := func(g []byte) bool {
 		for k := i; k < j; k++ {
 			if string(sc.gap(text, k)) == string(g) {
@@ -319,13 +320,13 @@ func (sc *cardScanner) hanging(text []byte, i, j int, ends []int) int {
 	// A group that is joined onward by a separator the card does not use
 	// belongs to another number ("… 1111 2024-11-24") and ends the count.
 	n := 0
-	for k := i - 1; k >= 0 && own(sc.gap(text, k)) && !inCard(k); k-- {
+	for k := i - 1; k >= 0 && own(sc.gap(text, k)) && !sc.inCard[k]; k-- {
 		if k > 0 && !own(sc.gap(text, k-1)) {
 			break
 		}
 		n += sc.groups[k].n
 	}
-	for k := j + 1; k < sc.ng && own(sc.gap(text, k-1)) && !inCard(k); k++ {
+	for k := j + 1; k < sc.ng && own(sc.gap(text, k-1)) && !sc.inCard[k]; k++ {
 		if k < sc.ng-1 && !own(sc.gap(text, k)) {
 			break
 		}
