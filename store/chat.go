@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Conversation states.
+const (
+	StateWaiting = "waiting" // no agent yet
+	StateActive  = "active"  // an agent accepted it
+	StateEnded   = "ended"
+)
+
+// Conversation is one chat.
+type Conversation struct {
+	ID        string
+	Service   string
+	TokenHash []byte // hash of the visitor's resume token
+	State     string
+	Agent     string // login of the agent handling it, if any
+	Created   time.Time
+	Ended     time.Time
+	LastSeq   int64
+}
+
+// Event is one entry of a conversation's history. Seq counts from 1 in each
+// conversation. A "message" event carries its (redacted) Text; a
+// "message_update" event refers to the message it replaces by Ref and
+// carries the new Text.
+type Event struct {
+	Conversation string
+	Seq          int64
+	Type         string
+	Author       string // visitor, agent, system
+	AuthorName   string
+	Ref          int64
+	Text         string
+	At           time.Time
+}
+
+// Event types that carry a body.
+const (
+	EventMessage       = "message"
+	EventMessageUpdate = "message_update"
+)
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// CreateConversation inserts c.
+func (tx *Tx) CreateConversation(c Conversation) error {
+	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at, last_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created), c.LastSeq)
+	if err != nil {
+		return fmt.Errorf("store: create conversation: %w", err)
+	}
+	return nil
+}
+
+// SetState records a conversation's state and agent.
+func (tx *Tx) SetState(id, state, agent string, at time.Time) error {
+	ended := int64(0)
+	if state == StateEnded {
+		ended = millis(at)
+	}
+	res, err := tx.exec(`UPDATE conversations SET state = ?, agent = ?, ended_at = ? WHERE id = ?`, state, agent, ended, id)
+	if err != nil {
+		return fmt.Errorf("store: set state: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Join records that a participant joined a conversation.
+func (tx *Tx) Join(conversation, kind, name string, at time.Time) error {
+	_, err := tx.exec(`INSERT OR IGNORE INTO participants (conversation, kind, name, joined_at) VALUES (?, ?, ?, ?)`,
+		conversation, kind, name, millis(at))
+	if err != nil {
+		return fmt.Errorf("store: join: %w", err)
+	}
+	return nil
+}
+
+// Leave records that a participant left a conversation.
+func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
+	_, err := tx.exec(`UPDATE participants SET left_at = ? WHERE conversation = ? AND kind = ? AND name = ? AND left_at = 0`,
+		millis(at), conversation, kind, name)
+	if err != nil {
+		return fmt.Errorf("store: leave: %w", err)
+	}
+	return nil
+}
+
+// AppendEvent adds e to its conversation's history. A message event stores
+// its text as the message body; a message_update replaces the body of the
+// message e.Ref.
+func (tx *Tx) AppendEvent(e Event) error {
+	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, millis(e.At)); err != nil {
+		return fmt.Errorf("store: append event: %w", err)
+	}
+	switch e.Type {
+	case EventMessage:
+		if _, err := tx.exec(`INSERT INTO messages (conversation, seq, body) VALUES (?, ?, ?)`,
+			e.Conversation, e.Seq, sealBody(e.Text)); err != nil {
+			return fmt.Errorf("store: append message: %w", err)
+		}
+	case EventMessageUpdate:
+		if _, err := tx.exec(`UPDATE messages SET body = ? WHERE conversation = ? AND seq = ?`,
+			sealBody(e.Text), e.Conversation, e.Ref); err != nil {
+			return fmt.Errorf("store: update message: %w", err)
+		}
+	}
+	if _, err := tx.exec(`UPDATE conversations SET last_seq = ? WHERE id = ? AND last_seq < ?`, e.Seq, e.Conversation, e.Seq); err != nil {
+		return fmt.Errorf("store: append event: %w", err)
+	}
+	return nil
+}
+
+// Conversation reads one conversation.
+func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT id, service, token_hash, state, agent, created_at, ended_at, last_seq
+		FROM conversations WHERE id = ?`, id)
+	c, err := scanConversation(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	return c, err
+}
+
+// OpenConversations returns every conversation not ended, oldest first.
+func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, service, token_hash, state, agent, created_at, ended_at, last_seq
+		FROM conversations WHERE state != ? ORDER BY created_at, id`, StateEnded)
+	if err != nil {
+		return nil, fmt.Errorf("store: open conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanConversation(r scanner) (Conversation, error) {
+	var c Conversation
+	var created, ended int64
+	if err := r.Scan(&c.ID, &c.Service, &c.TokenHash, &c.State, &c.Agent, &created, &ended, &c.LastSeq); err != nil {
+		return c, err
+	}
+	c.Created, c.Ended = fromMillis(created), fromMillis(ended)
+	return c, nil
+}
+
+// Events returns up to limit events of a conversation with Seq > since, in
+// order. A message event carries the message's current text (after any
+// update); a message_update carries the text it set.
+func (s *Store) Events(ctx context.Context, conversation string, since int64, limit int) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT e.seq, e.type, e.author, e.author_name, e.ref, e.at, m.body
+		FROM events e LEFT JOIN messages m
+		  ON m.conversation = e.conversation AND m.seq = CASE e.type WHEN ? THEN e.ref ELSE e.seq END
+		WHERE e.conversation = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
+		EventMessageUpdate, conversation, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e := Event{Conversation: conversation}
+		var at int64
+		var body []byte
+		if err := rows.Scan(&e.Seq, &e.Type, &e.Author, &e.AuthorName, &e.Ref, &at, &body); err != nil {
+			return nil, fmt.Errorf("store: events: %w", err)
+		}
+		e.At = fromMillis(at)
+		if body != nil {
+			e.Text = openBody(body)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,300 @@
+// Package store persists conversations, participants and events in SQLite
+// (modernc.org/sqlite, pure Go) on disk, in WAL mode, with the schema
+// migrations embedded in the binary.
+//
+// Writes go through one goroutine that gathers whatever is pending into one
+// transaction (group commit): a caller's write returns only once it is
+// committed, and many concurrent writers share one fsync. Reads run in
+// parallel on their own connections.
+//
+// Message bodies are written and read only in body.go, the one place where
+// encryption at rest will sit. The store never receives unredacted text: its
+// callers redact before they write.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Errors of the store.
+var (
+	ErrClosed   = errors.New("store: closed")
+	ErrNotFound = errors.New("store: not found")
+)
+
+// maxBatch bounds how many writes share one transaction.
+const maxBatch = 512
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	db     *sql.DB
+	log    *slog.Logger
+	writes chan *write
+	stop   chan struct{}
+	done   chan struct{}
+	mu     sync.RWMutex // held for writing only by Close
+	closed bool
+
+	commits, writesDone atomic.Int64
+}
+
+// Stats counts the store's work since Open.
+type Stats struct {
+	Commits int64 // transactions committed
+	Writes  int64 // Write calls that ran in them
+}
+
+// Stats returns what the store did so far.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Writes: s.writesDone.Load()}
+}
+
+type write struct {
+	fn   func(*Tx) error
+	err  chan error
+	name string
+}
+
+// Config configures Open.
+type Config struct {
+	// Path is the SQLite file; it is created if missing.
+	Path string
+	// Logger receives errors of the writer; nil discards them.
+	Logger *slog.Logger
+}
+
+// Open opens (creating if need be) the database at cfg.Path and brings its
+// schema up to date.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("store: Config.Path is empty")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)", // an acknowledged message survives a power cut too
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+		"secure_delete(1)", // overwritten bodies do not linger in free pages
+	} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrate %s: %w", cfg.Path, err)
+	}
+	s := &Store{
+		db:     db,
+		log:    log,
+		writes: make(chan *write, maxBatch),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// migrate applies the embedded migrations newer than PRAGMA user_version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		n, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no number", base)
+		}
+		if n <= version {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the writer after the pending writes and closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	<-s.done
+	return s.db.Close()
+}
+
+// Write runs fn in a transaction shared with other concurrent writes and
+// returns once that transaction is committed. fn runs inside a savepoint: if
+// it returns an error, its changes are rolled back and the others commit.
+// fn must not block; name says what it does in the log (never any text).
+func (s *Store) Write(ctx context.Context, name string, fn func(*Tx) error) error {
+	w := &write{fn: fn, err: make(chan error, 1), name: name}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.writes <- w:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued, the write will be committed or failed; wait for the
+	// outcome even if ctx ends, so the caller never acts on an unknown state.
+	return <-w.err
+}
+
+// writer owns the write connection: it takes every pending write, runs them
+// in one transaction and commits.
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*write, 0, maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case w := <-s.writes:
+			batch = append(batch, w)
+		case <-s.stop:
+			// Drain what was queued before the stop.
+			for {
+				select {
+				case w := <-s.writes:
+					batch = append(batch, w)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				s.commit(batch)
+			}
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-s.writes:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) commit(batch []*write) {
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, w := range batch {
+			w.err <- err
+		}
+	}
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		s.log.Error("store: begin", slog.Any("err", err))
+		fail(fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	tx := &Tx{tx: sqlTx, ctx: ctx}
+	results := make([]error, len(batch))
+	for i, w := range batch {
+		results[i] = tx.savepoint(w.fn)
+		if results[i] != nil {
+			s.log.Warn("store: write failed", slog.String("write", w.name), slog.Any("err", results[i]))
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		s.log.Error("store: commit", slog.Any("err", err))
+		fail(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	s.commits.Add(1)
+	s.writesDone.Add(int64(len(batch)))
+	for i, w := range batch {
+		w.err <- results[i]
+	}
+}
+
+// Tx is a transaction handed to a Write function.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+func (tx *Tx) savepoint(fn func(*Tx) error) (err error) {
+	if _, err := tx.tx.ExecContext(tx.ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: write panicked: %v", r)
+		}
+		if err != nil {
+			tx.tx.ExecContext(tx.ctx, "ROLLBACK TO w")
+		}
+		tx.tx.ExecContext(tx.ctx, "RELEASE w")
+	}()
+	return fn(tx)
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	s, err := Open(context.Background(), Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, path
+}
+
+func TestConversationSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	at := time.UnixMilli(1_700_000_000_000)
+	err := s.Write(ctx, "test", func(tx *Tx) error {
+		if err := tx.CreateConversation(Conversation{ID: "c1", Service: "support", TokenHash: []byte{1, 2}, State: StateWaiting, Created: at}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(Event{Conversation: "c1", Seq: 1, Type: EventMessage, Author: "visitor", Text: "hello 4111 1111", At: at}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(Event{Conversation: "c1", Seq: 2, Type: "agent_joined", Author: "agent", AuthorName: "Ann", At: at}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(Event{Conversation: "c1", Seq: 3, Type: EventMessageUpdate, Ref: 1, Text: "hello #########", At: at}); err != nil {
+			return err
+		}
+		return tx.SetState("c1", StateActive, "ann", at)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(ctx, Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Conversation(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != StateActive || c.Agent != "ann" || c.LastSeq != 3 || c.Service != "support" || !c.Created.Equal(at) {
+		t.Errorf("conversation after reopen = %+v", c)
+	}
+	evs, err := s.Events(ctx, "c1", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("got %d events, want 3", len(evs))
+	}
+	if evs[0].Text != "hello #########" || evs[2].Text != "hello #########" || evs[1].AuthorName != "Ann" {
+		t.Errorf("events = %+v; want the message to carry its updated text", evs)
+	}
+	evs, _ = s.Events(ctx, "c1", 2, 100)
+	if len(evs) != 1 || evs[0].Seq != 3 {
+		t.Errorf("events since 2 = %+v, want only seq 3", evs)
+	}
+	open, _ := s.OpenConversations(ctx)
+	if len(open) != 1 || open[0].ID != "c1" {
+		t.Errorf("open conversations = %+v", open)
+	}
+	if _, err := s.Conversation(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing conversation: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestWritesShareCommitsAndFailAlone(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	defer s.Close()
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Write(ctx, "test", func(tx *Tx) error {
+				id := fmt.Sprintf("c%d", i)
+				if i%10 == 0 {
+					id = "dup" // all but the first of these fail: primary key
+				}
+				return tx.CreateConversation(Conversation{ID: id, Service: "s", TokenHash: []byte{0}, State: StateWaiting, Created: time.Now()})
+			})
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+		}
+	}
+	if failed != n/10-1 {
+		t.Errorf("%d writes failed, want %d (the duplicates only)", failed, n/10-1)
+	}
+	open, _ := s.OpenConversations(ctx)
+	if len(open) != n-(n/10-1) {
+		t.Errorf("%d conversations stored, want %d", len(open), n-(n/10-1))
+	}
+	st := s.Stats()
+	if st.Writes != n || st.Commits >= n {
+		t.Errorf("stats = %+v: want %d writes in fewer commits", st, n)
+	}
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	s, _ := openTemp(t)
+	s.Close()
+	err := s.Write(context.Background(), "test", func(*Tx) error { return nil })
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+}
