@@ -151,11 +151,37 @@ type conversation struct {
 	seq      int64
 	visitors map[Sink]struct{}
 	streams  map[Participant]*redact.Stream
+	sent     map[sentKey]int64 // recent client ids → seq, for deduplication
+	sentRing []sentKey
 
 	// Guarded by Hub.mu.
 	state     string
 	agent     string
 	offeredTo string
+}
+
+// maxRemembered bounds the client ids a conversation remembers.
+const maxRemembered = 64
+
+type sentKey struct {
+	p        Participant
+	clientID string
+}
+
+// remember records that key was stored as seq. c.mu must be held.
+func (c *conversation) remember(key sentKey, seq int64) {
+	if key.clientID == "" {
+		return
+	}
+	if c.sent == nil {
+		c.sent = map[sentKey]int64{}
+	}
+	if len(c.sentRing) >= maxRemembered {
+		delete(c.sent, c.sentRing[0])
+		c.sentRing = c.sentRing[1:]
+	}
+	c.sent[key] = seq
+	c.sentRing = append(c.sentRing, key)
 }
 
 type agentState struct {
@@ -367,7 +393,7 @@ func (h *Hub) history(ctx context.Context, id string, since int64) ([]Frame, err
 }
 
 func frameOf(e store.Event) Frame {
-	f := Frame{Type: e.Type, Seq: e.Seq, Conversation: e.Conversation, From: e.Author, Name: e.AuthorName, Text: e.Text, At: e.At.UnixMilli()}
+	f := Frame{Type: e.Type, Seq: e.Seq, Conversation: e.Conversation, From: e.Author, Name: e.AuthorName, Text: e.Text, At: e.At.UnixMilli(), ClientID: e.ClientID}
 	switch e.Type {
 	case FrameMessage:
 		f.ID = e.Seq
@@ -400,6 +426,14 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	if err := h.stillOpen(c, p); err != nil {
 		return err
 	}
+	if seq, dup := c.sent[sentKey{p, clientID}]; dup && clientID != "" {
+		// A client resending a message whose acknowledgement it missed:
+		// give it the stored copy again, store nothing.
+		if again, err := h.history(ctx, id, seq-1); err == nil && len(again) > 0 {
+			h.deliverToLocked(c, p, again[0])
+		}
+		return nil
+	}
 	st := c.streams[p]
 	if st == nil {
 		st = redact.NewStream(h.cfg.Engine, h.cfg.SplitWindow)
@@ -412,7 +446,7 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 		h.log.Warn("chat: message withheld: redaction failed", slog.String("conversation", id), slog.String("role", p.Role), slog.Any("err", err))
 		return ErrUndeliverable
 	}
-	evs := []store.Event{{Conversation: id, Seq: seq, Type: FrameMessage, Author: p.Role, AuthorName: name, Text: string(redacted), At: now}}
+	evs := []store.Event{{Conversation: id, Seq: seq, Type: FrameMessage, Author: p.Role, AuthorName: name, ClientID: clientID, Text: string(redacted), At: now}}
 	for _, u := range updates {
 		evs = append(evs, store.Event{Conversation: id, Seq: seq + int64(len(evs)), Type: FrameMessageUpdate, Author: p.Role, AuthorName: name, Ref: u.ID, Text: u.Text, At: now})
 	}
@@ -420,15 +454,11 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 		st.Reset()
 		return err
 	}
+	c.remember(sentKey{p, clientID}, seq)
 	h.log.Info("chat: message", slog.String("conversation", id), slog.Int64("seq", seq), slog.String("role", p.Role),
 		slog.Int("bytes", len(text)), slog.Int("masked", len(spans)), slog.Int("updated", len(updates)))
-	for i, e := range evs {
-		f := frameOf(e)
-		if i == 0 {
-			h.deliverLocked(c, f, p, clientID)
-		} else {
-			h.deliverLocked(c, f, Participant{}, "")
-		}
+	for _, e := range evs {
+		h.deliverLocked(c, frameOf(e))
 	}
 	return nil
 }
@@ -455,23 +485,31 @@ func (h *Hub) appendLocked(ctx context.Context, c *conversation, evs []store.Eve
 	return nil
 }
 
-// deliverLocked sends f to the conversation's visitors and its agent. The
-// author's copies carry clientID. c.mu must be held.
-func (h *Hub) deliverLocked(c *conversation, f Frame, author Participant, clientID string) {
-	vf := f
-	if author.Role == RoleVisitor {
-		vf.ClientID = clientID
-	}
+// deliverLocked sends f to the conversation's visitors and its agent.
+// c.mu must be held.
+func (h *Hub) deliverLocked(c *conversation, f Frame) {
 	for s := range c.visitors {
-		s.Deliver(vf)
+		s.Deliver(f)
 	}
 	h.mu.Lock()
-	agent := c.agent
-	if author.Role == RoleAgent {
-		agent = author.Login
-		f.ClientID = clientID
+	if a := h.agents[c.agent]; a != nil {
+		for s := range a.sinks {
+			s.Deliver(f)
+		}
 	}
-	if a := h.agents[agent]; a != nil {
+	h.mu.Unlock()
+}
+
+// deliverToLocked sends f to p's connections only. c.mu must be held.
+func (h *Hub) deliverToLocked(c *conversation, p Participant, f Frame) {
+	if p.Role == RoleVisitor {
+		for s := range c.visitors {
+			s.Deliver(f)
+		}
+		return
+	}
+	h.mu.Lock()
+	if a := h.agents[p.Login]; a != nil {
 		for s := range a.sinks {
 			s.Deliver(f)
 		}
@@ -567,7 +605,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 		c.mu.Unlock()
 		return err
 	}
-	h.deliverLocked(c, frameOf(ev), Participant{}, "")
+	h.deliverLocked(c, frameOf(ev))
 	for _, st := range c.streams {
 		st.Reset()
 	}
@@ -710,7 +748,7 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	h.sendChatsLocked(a)
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
-	h.deliverLocked(c, frameOf(ev), Participant{}, "")
+	h.deliverLocked(c, frameOf(ev))
 	c.mu.Unlock()
 	h.log.Info("chat: accepted", slog.String("conversation", id), slog.String("agent", login))
 	return nil
@@ -743,7 +781,7 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 		return err
 	}
 	for _, e := range evs {
-		h.deliverLocked(c, frameOf(e), Participant{}, "")
+		h.deliverLocked(c, frameOf(e))
 	}
 	delete(c.streams, Participant{Role: RoleAgent, Login: login})
 	h.mu.Lock()

@@ -38,6 +38,7 @@ type Event struct {
 	Author       string // visitor, agent, system
 	AuthorName   string
 	Ref          int64
+	ClientID     string // message: the id its author gave it, for deduplication
 	Text         string
 	At           time.Time
 }
@@ -112,8 +113,8 @@ func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
 // its text as the message body; a message_update replaces the body of the
 // message e.Ref.
 func (tx *Tx) AppendEvent(e Event) error {
-	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, millis(e.At)); err != nil {
+	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At)); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}
 	switch e.Type {
@@ -180,7 +181,7 @@ func scanConversation(r scanner) (Conversation, error) {
 // order. A message event carries the message's current text (after any
 // update); a message_update carries the text it set.
 func (s *Store) Events(ctx context.Context, conversation string, since int64, limit int) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e.seq, e.type, e.author, e.author_name, e.ref, e.at, m.body
+	rows, err := s.db.QueryContext(ctx, `SELECT e.seq, e.type, e.author, e.author_name, e.ref, e.client_id, e.at, m.body
 		FROM events e LEFT JOIN messages m
 		  ON m.conversation = e.conversation AND m.seq = CASE e.type WHEN ? THEN e.ref ELSE e.seq END
 		WHERE e.conversation = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
@@ -194,7 +195,7 @@ func (s *Store) Events(ctx context.Context, conversation string, since int64, li
 		e := Event{Conversation: conversation}
 		var at int64
 		var body []byte
-		if err := rows.Scan(&e.Seq, &e.Type, &e.Author, &e.AuthorName, &e.Ref, &at, &body); err != nil {
+		if err := rows.Scan(&e.Seq, &e.Type, &e.Author, &e.AuthorName, &e.Ref, &e.ClientID, &at, &body); err != nil {
 			return nil, fmt.Errorf("store: events: %w", err)
 		}
 		e.At = fromMillis(at)

@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// gateway runs the command in-process.
-func gateway(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+// runGateway runs the command in-process.
+func runGateway(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
@@ -19,7 +19,7 @@ func gateway(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 }
 
 func TestRedactText(t *testing.T) {
-	out, errs, code := gateway(t, "Hi, card 4111 1111 1111 1111 exp 12/29\nssn 123-45-6789\n", "redact")
+	out, errs, code := runGateway(t, "Hi, card 4111 1111 1111 1111 exp 12/29\nssn 123-45-6789\n", "redact")
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -49,7 +49,7 @@ func TestRedactFlags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errs, code := gateway(t, in, append([]string{"redact"}, tc.args...)...)
+			out, errs, code := runGateway(t, in, append([]string{"redact"}, tc.args...)...)
 			if code != 0 || out != tc.want {
 				t.Errorf("exit %d stderr %q\n got %q\nwant %q", code, errs, out, tc.want)
 			}
@@ -79,7 +79,7 @@ func TestRedactUsageErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, errs, code := gateway(t, "4111111111111111\n", tc.args...)
+			out, errs, code := runGateway(t, "4111111111111111\n", tc.args...)
 			if code != 2 {
 				t.Errorf("exit %d, want 2", code)
 			}
@@ -95,7 +95,7 @@ func TestRedactUsageErrors(t *testing.T) {
 
 func TestRedactTimeoutFailsClosed(t *testing.T) {
 	in := "card 4111111111111111\n" + strings.Repeat("a", 30) + "b\n"
-	out, errs, code := gateway(t, in, "redact", "--expr", "(a+)+$", "--timeout", "20ms")
+	out, errs, code := runGateway(t, in, "redact", "--expr", "(a+)+$", "--timeout", "20ms")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
@@ -117,7 +117,7 @@ func TestRedactJSONL(t *testing.T) {
 		`[1, 2]`,
 		`{"id": {"k": [5]}, "text": "é ４１１１１１１１１１１１１１１１", "extra": true}`,
 	}, "\n")
-	out, errs, code := gateway(t, in, "redact", "--jsonl")
+	out, errs, code := runGateway(t, in, "redact", "--jsonl")
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (some lines failed); stderr %q", code, errs)
 	}
@@ -171,30 +171,30 @@ func TestRedactJSONL(t *testing.T) {
 func TestFailureMessagesHoldNoText(t *testing.T) {
 	text := "card 4111111111111111 " + strings.Repeat("a", 40)
 	args := []string{"redact", "--expr", "(.+)+z", "--timeout", "20ms"}
-	out, errs, code := gateway(t, text+"\n", args...)
+	out, errs, code := runGateway(t, text+"\n", args...)
 	if code != 1 || strings.Contains(out+errs, "4111") || strings.Contains(errs, "aaaa") {
 		t.Errorf("text mode: exit %d, stdout %q, stderr %q: want 1 and no input anywhere", code, out, errs)
 	}
 	jl, _ := json.Marshal(map[string]any{"id": 1, "text": text})
-	out, errs, code = gateway(t, string(jl)+"\n", append(args, "--jsonl")...)
+	out, errs, code = runGateway(t, string(jl)+"\n", append(args, "--jsonl")...)
 	if code != 1 || strings.Contains(out+errs, "4111") || strings.Contains(out, "aaaa") || !strings.Contains(out, `"error"`) {
 		t.Errorf("jsonl mode: exit %d, stdout %q, stderr %q: want 1, an error field and no input", code, out, errs)
 	}
 }
 
 func TestRedactJSONLAllGood(t *testing.T) {
-	_, errs, code := gateway(t, `{"id":1,"text":"a"}`+"\n"+`{"id":2,"text":"b"}`, "redact", "--jsonl")
+	_, errs, code := runGateway(t, `{"id":1,"text":"a"}`+"\n"+`{"id":2,"text":"b"}`, "redact", "--jsonl")
 	if code != 0 || errs != "" {
 		t.Errorf("exit %d stderr %q, want 0 and nothing", code, errs)
 	}
 }
 
 func TestHelp(t *testing.T) {
-	out, _, code := gateway(t, "", "redact", "-h")
+	out, _, code := runGateway(t, "", "redact", "-h")
 	if code != 0 || !strings.Contains(out, "--expr") && !strings.Contains(out, "-expr") {
 		t.Errorf("redact -h: exit %d, stdout %q", code, out)
 	}
-	if _, errs, code := gateway(t, ""); code != 2 || !strings.Contains(errs, "usage") {
+	if _, errs, code := runGateway(t, ""); code != 2 || !strings.Contains(errs, "usage") {
 		t.Errorf("no command: exit %d, stderr %q", code, errs)
 	}
 }

@@ -29,6 +29,8 @@ func usagef(format string, args ...any) error {
 const topUsage = `usage: gateway <command> [flags]
 
 commands:
+  serve     run the gateway (widget, agent console, websockets)
+  config    config check FILE: validate a configuration file
   redact    redact card numbers (and expressions) from stdin to stdout
 
 Run "gateway <command> -h" for a command's flags.
@@ -44,11 +46,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "redact":
 		err = runRedact(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "config":
+		err = runConfig(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: redact)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact)", args[0])
 	}
 	var ue usageError
 	switch {

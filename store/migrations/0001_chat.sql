@@ -29,6 +29,7 @@ CREATE TABLE events (
     author       TEXT NOT NULL DEFAULT '', -- visitor, agent, system
     author_name  TEXT NOT NULL DEFAULT '',
     ref          INTEGER NOT NULL DEFAULT 0, -- message_update: the message's seq
+    client_id    TEXT NOT NULL DEFAULT '', -- message: the author's id for it
     at           INTEGER NOT NULL,
     PRIMARY KEY (conversation, seq)
 ) STRICT, WITHOUT ROWID;

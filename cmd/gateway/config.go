@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/web"
+)
+
+//go:embed demo.yaml
+var demoConfig []byte
+
+// config is the gateway's configuration file (docs in README.md). Parsing is
+// strict: an unknown key or a bad value is an error naming file and line.
+type config struct {
+	Listen         string          `yaml:"listen"`
+	Data           string          `yaml:"data"`
+	TLS            tlsConfig       `yaml:"tls"`
+	AllowedOrigins []string        `yaml:"allowed_origins"`
+	Redaction      redactionConfig `yaml:"redaction"`
+	Limits         limitsConfig    `yaml:"limits"`
+	Workgroups     []workgroupDef  `yaml:"workgroups"`
+	Services       []serviceDef    `yaml:"services"`
+	Agents         []agentDef      `yaml:"agents"`
+}
+
+type tlsConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+type redactionConfig struct {
+	Default     *bool    `yaml:"default"`
+	Expressions []string `yaml:"expressions"`
+	Timeout     duration `yaml:"timeout"`
+}
+
+type limitsConfig struct {
+	MessageBytes      int      `yaml:"message_bytes"`
+	MessagesPerSecond float64  `yaml:"messages_per_second"`
+	Burst             int      `yaml:"burst"`
+	MaxConnections    int      `yaml:"max_connections"`
+	IdleTimeout       duration `yaml:"idle_timeout"`
+	SessionTTL        duration `yaml:"session_ttl"`
+	MaxChatsPerAgent  int      `yaml:"max_chats_per_agent"`
+	OfferTimeout      duration `yaml:"offer_timeout"`
+}
+
+type workgroupDef struct {
+	Name string `yaml:"name"`
+}
+
+type serviceDef struct {
+	Name      string `yaml:"name"`
+	Title     string `yaml:"title"`
+	Workgroup string `yaml:"workgroup"`
+}
+
+type agentDef struct {
+	Login        string   `yaml:"login"`
+	Name         string   `yaml:"name"`
+	PasswordHash string   `yaml:"password_hash"`
+	Workgroups   []string `yaml:"workgroups"`
+}
+
+// duration is a time.Duration written as "100ms", "30s", "12h".
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration (write e.g. 100ms, 30s, 12h)", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// configError is a bad configuration: file, line and reason.
+type configError struct {
+	file string
+	line int
+	msg  string
+}
+
+func (e *configError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
+	}
+	return fmt.Sprintf("%s: %s", e.file, e.msg)
+}
+
+// loadConfig reads and validates a configuration file; name "" means the
+// embedded demo configuration.
+func loadConfig(name string) (*config, error) {
+	data, label := demoConfig, "(embedded demo config)"
+	if name != "" {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, &configError{file: name, msg: err.Error()}
+		}
+		data, label = b, name
+	}
+	return parseConfig(label, data)
+}
+
+// parseConfig parses and validates data, naming it file in errors.
+func parseConfig(file string, data []byte) (*config, error) {
+	var cfg config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(file, err)
+	}
+	v := validator{file: file, root: &root}
+	v.check(&cfg)
+	if v.err != nil {
+		return nil, v.err
+	}
+	return &cfg, nil
+}
+
+// yamlError turns yaml.v3's "yaml: line 3: …" or "yaml: unmarshal errors:\n
+// line 3: …" into file:line: reason (the first error).
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	msg = strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0])
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if l, err := strconv.Atoi(n); err == nil {
+				line, msg = l, after
+			}
+		}
+	}
+	msg = strings.Replace(msg, "in type main.", "in section ", 1)
+	return &configError{file: file, line: line, msg: msg}
+}
+
+// validator checks the values; the first error wins.
+type validator struct {
+	file string
+	root *yaml.Node
+	err  error
+}
+
+func (v *validator) failf(path []any, format string, args ...any) {
+	if v.err == nil {
+		v.err = &configError{file: v.file, line: lineOf(v.root, path), msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+// lineOf finds the line of the node at path (map keys and sequence indices);
+// it falls back to the deepest node found.
+func lineOf(root *yaml.Node, path []any) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						next = n.Content[i+1]
+						line = n.Content[i].Line
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+func (v *validator) check(c *config) {
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			v.failf([]any{"listen"}, "listen %q: want host:port (e.g. :8080 or 127.0.0.1:8080)", c.Listen)
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		v.failf([]any{"tls"}, "tls: set both cert and key, or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"cert", c.TLS.Cert}, {"key", c.TLS.Key}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				v.failf([]any{"tls", f.key}, "tls %s: %v", f.key, err)
+			}
+		}
+	}
+	for i, o := range c.AllowedOrigins {
+		if o != "*" && (!strings.Contains(o, "://") || strings.HasSuffix(o, "/")) {
+			v.failf([]any{"allowed_origins", i}, "allowed origin %q: want scheme://host[:port] (no path) or *", o)
+		}
+	}
+	if _, err := redact.New(c.redactConfig()); err != nil {
+		v.failf([]any{"redaction"}, "redaction: %v", err)
+	}
+	for i, e := range c.Redaction.Expressions {
+		if _, err := redact.New(redact.Config{Additional: []string{e}, Timeout: time.Second}); err != nil {
+			v.failf([]any{"redaction", "expressions", i}, "%v", err)
+		}
+	}
+	l := c.Limits
+	for _, n := range []struct {
+		key string
+		val float64
+	}{
+		{"message_bytes", float64(l.MessageBytes)}, {"messages_per_second", l.MessagesPerSecond}, {"burst", float64(l.Burst)},
+		{"max_connections", float64(l.MaxConnections)}, {"max_chats_per_agent", float64(l.MaxChatsPerAgent)},
+	} {
+		if n.val < 0 {
+			v.failf([]any{"limits", n.key}, "limits %s: must not be negative", n.key)
+		}
+	}
+	if l.MessageBytes > 1<<20 {
+		v.failf([]any{"limits", "message_bytes"}, "limits message_bytes: at most 1048576")
+	}
+
+	workgroups := map[string]bool{}
+	for i, w := range c.Workgroups {
+		switch {
+		case w.Name == "":
+			v.failf([]any{"workgroups", i}, "workgroup %d: name is required", i+1)
+		case workgroups[w.Name]:
+			v.failf([]any{"workgroups", i, "name"}, "workgroup %q: defined twice", w.Name)
+		}
+		workgroups[w.Name] = true
+	}
+	services := map[string]bool{}
+	for i, s := range c.Services {
+		switch {
+		case s.Name == "":
+			v.failf([]any{"services", i}, "service %d: name is required", i+1)
+		case services[s.Name]:
+			v.failf([]any{"services", i, "name"}, "service %q: defined twice", s.Name)
+		case !workgroups[s.Workgroup]:
+			v.failf([]any{"services", i, "workgroup"}, "service %q: workgroup %q is not defined under workgroups", s.Name, s.Workgroup)
+		}
+		services[s.Name] = true
+	}
+	logins := map[string]bool{}
+	for i, a := range c.Agents {
+		switch {
+		case a.Login == "":
+			v.failf([]any{"agents", i}, "agent %d: login is required", i+1)
+		case logins[a.Login]:
+			v.failf([]any{"agents", i, "login"}, "agent %q: defined twice", a.Login)
+		}
+		logins[a.Login] = true
+		if err := web.CheckHash(a.PasswordHash); err != nil {
+			v.failf([]any{"agents", i, "password_hash"}, "agent %q: %v", a.Login, err)
+		}
+		for j, w := range a.Workgroups {
+			if !workgroups[w] {
+				v.failf([]any{"agents", i, "workgroups", j}, "agent %q: workgroup %q is not defined under workgroups", a.Login, w)
+			}
+		}
+	}
+}
+
+// redactConfig is the engine configuration of the redaction section.
+func (c *config) redactConfig() redact.Config {
+	rc := redact.DefaultConfig()
+	if c.Redaction.Default != nil {
+		rc.Default = *c.Redaction.Default
+	}
+	rc.Additional = c.Redaction.Expressions
+	if c.Redaction.Timeout > 0 {
+		rc.Timeout = time.Duration(c.Redaction.Timeout)
+	}
+	return rc
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/store"
+	"github.com/secureinput/gateway/web"
+)
+
+const serveUsage = `usage: gateway serve [flags]
+
+Runs the gateway: widget, visitor and agent websockets, agent console, demo
+page. With no --config it runs the embedded demo configuration.
+
+`
+
+// runServe is `gateway serve`.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configFile := fs.String("config", "", "YAML configuration `file` (default: the embedded demo configuration)")
+	listen := fs.String("listen", "", "listen `address` host:port (overrides the file's listen)")
+	data := fs.String("data", "", "data `directory` for the SQLite store (overrides the file's data)")
+	cert := fs.String("tls-cert", "", "TLS certificate `file` (overrides tls.cert)")
+	key := fs.String("tls-key", "", "TLS key `file` (overrides tls.key)")
+	verbose := fs.Bool("v", false, "log every HTTP request (route pattern, status, duration; never the URL)")
+	if err := parseFlags(fs, args, stdout, serveUsage); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configFile)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	for _, o := range []struct {
+		flag string
+		dst  *string
+	}{{*listen, &cfg.Listen}, {*data, &cfg.Data}, {*cert, &cfg.TLS.Cert}, {*key, &cfg.TLS.Key}} {
+		if o.flag != "" {
+			*o.dst = o.flag
+		}
+	}
+	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
+		return usagef("set both --tls-cert and --tls-key, or neither")
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	g, err := startGateway(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	base := g.URL()
+	fmt.Fprintf(stdout, "Secure Input Gateway is running on %s\n", base)
+	fmt.Fprintf(stdout, "  demo shop page: %s/demo/\n", base)
+	fmt.Fprintf(stdout, "  agent console:  %s/console/\n", base)
+	if *configFile == "" {
+		fmt.Fprintf(stdout, "  demo agent:     login demo, password demo\n")
+	}
+	fmt.Fprintf(stdout, "  data:           %s\n", cfg.Data)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "shutting down")
+	return g.Close()
+}
+
+// gateway is a running server, as the tests start it.
+type gateway struct {
+	listener net.Listener
+	http     *http.Server
+	web      *web.Server
+	hub      *chat.Hub
+	store    *store.Store
+	tls      bool
+	served   chan error
+}
+
+// URL is where the gateway listens, e.g. http://127.0.0.1:8080.
+func (g *gateway) URL() string {
+	scheme := "http"
+	if g.tls {
+		scheme = "https"
+	}
+	return scheme + "://" + g.listener.Addr().String()
+}
+
+// startGateway wires store, engine, hub and web server and starts serving.
+func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gateway, error) {
+	if cfg.Data == "" {
+		cfg.Data = "./data"
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	engine, err := redact.New(cfg.redactConfig())
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(cfg.Data, "gateway.db"), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	var services []chat.Service
+	for _, s := range cfg.Services {
+		services = append(services, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup})
+	}
+	var agents []chat.Agent
+	creds := map[string]web.Credential{}
+	for _, a := range cfg.Agents {
+		name := a.Name
+		if name == "" {
+			name = a.Login
+		}
+		agents = append(agents, chat.Agent{Login: a.Login, Name: name, Workgroups: a.Workgroups})
+		creds[a.Login] = web.Credential{PasswordHash: a.PasswordHash}
+	}
+	hub, err := chat.New(chat.Config{
+		Store: st, Engine: engine, Services: services, Agents: agents,
+		MaxMessageBytes: cfg.Limits.MessageBytes, MaxChats: cfg.Limits.MaxChatsPerAgent,
+		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), Logger: logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := hub.Load(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ws, err := web.New(web.Config{
+		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: cfg.TLS.Cert != "",
+		MaxConnections: cfg.Limits.MaxConnections, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
+		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
+		MaxMessageBytes: cfg.Limits.MessageBytes, Logger: logger,
+	})
+	if err != nil {
+		hub.Close()
+		st.Close()
+		return nil, err
+	}
+	addr := cfg.Listen
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		hub.Close()
+		st.Close()
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	g := &gateway{listener: ln, web: ws, hub: hub, store: st, tls: cfg.TLS.Cert != "", served: make(chan error, 1),
+		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}
+	go func() {
+		var err error
+		if g.tls {
+			err = g.http.ServeTLS(ln, cfg.TLS.Cert, cfg.TLS.Key)
+		} else {
+			err = g.http.Serve(ln)
+		}
+		g.served <- err
+	}()
+	ws.SetReady()
+	logger.Info("gateway: ready", slog.String("url", g.URL()))
+	return g, nil
+}
+
+// Close stops accepting, closes every websocket, waits for handlers, and
+// closes the store after its pending writes.
+func (g *gateway) Close() error {
+	g.web.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := g.http.Shutdown(ctx)
+	if serr := <-g.served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	g.hub.Close()
+	if cerr := g.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// runConfig is `gateway config check FILE`.
+func runConfig(args []string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "check" {
+		return usagef("usage: gateway config check FILE")
+	}
+	if _, err := loadConfig(args[1]); err != nil {
+		return usageError{err.Error()}
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", args[1])
+	return nil
+}

@@ -1,0 +1,269 @@
+// Package web serves the gateway over HTTP: the embeddable widget, the
+// visitor and agent websockets (docs/protocol.md), the agent console and the
+// demo shop page. It is thin: it turns frames into calls on chat.Hub and the
+// Hub's frames back into JSON.
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"io"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/secureinput/gateway/chat"
+)
+
+//go:embed static
+var static embed.FS
+
+// Defaults of Config.
+const (
+	DefaultMaxConnections = 50000
+	DefaultRate           = 5 // frames a second per connection
+	DefaultBurst          = 20
+	DefaultIdleTimeout    = 30 * time.Minute
+	DefaultPingInterval   = 30 * time.Second
+	DefaultSessionTTL     = 12 * time.Hour
+	helloTimeout          = 10 * time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	Hub *chat.Hub
+	// Agents who may log in to the console, by login.
+	Agents map[string]Credential
+	// AllowedOrigins are the origins ("https://shop.example") whose pages
+	// may embed the widget and open visitor websockets; the gateway's own
+	// origin is always allowed; "*" allows any.
+	AllowedOrigins []string
+	// TLS says the server is reached over HTTPS: cookies get Secure.
+	TLS bool
+	// MaxConnections bounds open websockets (DefaultMaxConnections if 0).
+	MaxConnections int
+	// Rate and Burst bound the frames a second one connection may send
+	// (DefaultRate, DefaultBurst if 0).
+	Rate  float64
+	Burst int
+	// IdleTimeout closes a connection whose client sent nothing for that
+	// long (DefaultIdleTimeout if 0); PingInterval is how often the server
+	// checks that the client is still there (DefaultPingInterval if 0).
+	IdleTimeout  time.Duration
+	PingInterval time.Duration
+	// SessionTTL is how long an agent's login lasts (DefaultSessionTTL if 0).
+	SessionTTL time.Duration
+	// MaxMessageBytes is the largest message text (chat.DefaultMaxMessageBytes if 0).
+	MaxMessageBytes int
+	Logger          *slog.Logger
+}
+
+// Credential is an agent's password hash: bcrypt or argon2id (see CheckHash).
+type Credential struct {
+	PasswordHash string
+}
+
+// Server is the gateway's HTTP handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	hub      *chat.Hub
+	router   chi.Router
+	sessions *sessions
+	conns    atomic.Int64
+	ready    atomic.Bool
+	shutdown chan struct{}
+}
+
+// New returns a Server; it answers /healthz with 503 until SetReady.
+func New(cfg Config) (*Server, error) {
+	if cfg.Hub == nil {
+		return nil, errors.New("web: Config.Hub is required")
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = DefaultMaxConnections
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = chat.DefaultMaxMessageBytes
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if o != "*" && !strings.Contains(o, "://") {
+			return nil, errors.New("web: allowed origin " + o + " must be scheme://host[:port] or *")
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL), shutdown: make(chan struct{})}
+	s.router = s.routes()
+	return s, nil
+}
+
+// SetReady makes /healthz answer 200.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Shutdown closes every websocket (code 1001) so that http.Server.Shutdown
+// does not wait for them.
+func (s *Server) Shutdown() {
+	select {
+	case <-s.shutdown:
+	default:
+		close(s.shutdown)
+	}
+	s.sessions.closeAll()
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.logRequests, securityHeaders)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/demo/", http.StatusFound) })
+
+	sub, _ := fs.Sub(static, "static")
+	files := http.FileServerFS(sub)
+	r.Get("/widget.js", files.ServeHTTP)
+	r.Get("/assets/*", files.ServeHTTP)
+	r.Get("/demo/*", files.ServeHTTP)
+	r.Get("/console/*", s.consolePage(files))
+	r.Get("/chat/*", s.chatPage(files))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Post("/conversations", s.openConversation)
+		r.Get("/visitor/ws", s.visitorSocket)
+		r.Post("/login", s.login)
+		r.Post("/logout", s.logout)
+		r.Get("/me", s.me)
+		r.Get("/agent/ws", s.agentSocket)
+	})
+	return r
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// chatPage serves the widget's iframe; only the allowed origins may frame it.
+func (s *Server) chatPage(files http.Handler) http.HandlerFunc {
+	ancestors := "'self'"
+	for _, o := range s.cfg.AllowedOrigins {
+		ancestors += " " + o
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; frame-ancestors "+ancestors)
+		w.Header().Del("X-Frame-Options")
+		files.ServeHTTP(w, r)
+	}
+}
+
+func (s *Server) consolePage(files http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		files.ServeHTTP(w, r)
+	}
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logRequests logs the route pattern, never the URI: a card number in a
+// query string must not reach the log.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.log.Debug("http", slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController (and the websocket upgrade) reach the
+// underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// acquireConn counts a websocket against MaxConnections.
+func (s *Server) acquireConn() bool {
+	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		s.conns.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (s *Server) releaseConn() { s.conns.Add(-1) }
+
+type openRequest struct {
+	Service string `json:"service"`
+}
+
+// openConversation serves POST /api/v1/conversations: a visitor (or a bot)
+// opens a conversation over HTTP and then attaches with hello.
+func (s *Server) openConversation(w http.ResponseWriter, r *http.Request) {
+	var req openRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Service == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"service": "…"}`)
+		return
+	}
+	id, token, err := s.hub.Open(r.Context(), req.Service)
+	switch {
+	case errors.Is(err, chat.ErrUnknownService):
+		writeError(w, http.StatusNotFound, chat.Code(err), err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, chat.Code(err), err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, map[string]string{"conversation": id, "token": token})
+	}
+}

@@ -1,0 +1,251 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/secureinput/gateway/chat"
+)
+
+// Client frame types (docs/protocol.md).
+const (
+	inHello   = "hello"
+	inMessage = "message"
+	inTyping  = "typing"
+	inEnd     = "end"
+	inPing    = "ping"
+	inStatus  = "status"
+	inAccept  = "accept"
+	inLeave   = "leave"
+	inHistory = "history"
+)
+
+// accept upgrades to a websocket, checking the origin against patterns
+// (the gateway's own origin always passes) and counting the connection.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string) (*websocket.Conn, bool) {
+	if !s.acquireConn() {
+		writeError(w, http.StatusServiceUnavailable, "too_many_connections", "the server is at its connection limit; retry later")
+		return nil, false
+	}
+	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
+	if slices.Contains(origins, "*") {
+		opts.InsecureSkipVerify = true
+	} else {
+		opts.OriginPatterns = origins
+	}
+	conn, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		s.releaseConn()
+		return nil, false
+	}
+	// JSON may escape each byte of a message as \u00XX.
+	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes)*6 + 1024)
+	return conn, true
+}
+
+// serveConn runs cl's writer and the read loop handle until either ends, the
+// server shuts down or ctx ends, then closes the socket with the right code.
+func (s *Server) serveConn(ctx context.Context, cl *client, handle func(ctx context.Context, f inFrame) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writeErr := make(chan error, 1)
+	go func() { writeErr <- cl.writeLoop(ctx, s.cfg.PingInterval); cancel() }()
+	go func() {
+		select {
+		case <-s.shutdown:
+			cl.conn.Close(CloseGoingAway, "server shutting down")
+		case <-ctx.Done():
+		}
+	}()
+
+	lim := newLimiter(s.cfg.Rate, s.cfg.Burst)
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, s.cfg.IdleTimeout)
+		f, err := readFrame(rctx, cl.conn)
+		idle := rctx.Err() == context.DeadlineExceeded
+		rcancel()
+		switch {
+		case errors.Is(err, errMalformed):
+			cl.conn.Close(ClosePolicyViolation, "malformed frame")
+			cancel()
+			<-writeErr
+			return
+		case err != nil:
+			cancel()
+			werr := <-writeErr
+			switch {
+			case idle:
+				cl.conn.Close(CloseGoingAway, "idle timeout")
+			case errors.Is(werr, errSlow):
+				cl.conn.Close(CloseTryAgainLater, "too slow; resume from your last seq")
+			default:
+				cl.conn.CloseNow()
+			}
+			return
+		}
+		if !lim.allow(time.Now()) {
+			fr := errorFrame(errRateLimited, f.Conversation)
+			fr.ClientID = f.ClientID
+			cl.Deliver(fr)
+			continue
+		}
+		if err := handle(ctx, f); err != nil {
+			cl.conn.Close(ClosePolicyViolation, err.Error())
+			cancel()
+			<-writeErr
+			return
+		}
+	}
+}
+
+var errRateLimited = errors.New("rate limited: frame dropped")
+
+// visitorSocket serves /api/v1/visitor/ws.
+func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
+	conn, ok := s.accept(w, r, s.cfg.AllowedOrigins)
+	if !ok {
+		return
+	}
+	defer s.releaseConn()
+	ctx := r.Context()
+	cl := newClient(conn)
+
+	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
+	hello, err := readFrame(hctx, conn)
+	cancel()
+	if err != nil || hello.Type != inHello || (hello.Conversation == "" && hello.Service == "") {
+		conn.Close(ClosePolicyViolation, "expected hello")
+		return
+	}
+	id, token := hello.Conversation, hello.Token
+	fresh := id == ""
+	if fresh {
+		id, token, err = s.hub.Open(ctx, hello.Service)
+		if err != nil {
+			cl.write(ctx, errorFrame(err, ""))
+			conn.Close(ClosePolicyViolation, chat.Code(err))
+			return
+		}
+	}
+	welcome, history, detach, err := s.hub.AttachVisitor(ctx, id, token, hello.Since, cl)
+	if err != nil {
+		cl.write(ctx, errorFrame(err, id))
+		conn.Close(ClosePolicyViolation, chat.Code(err))
+		return
+	}
+	defer detach()
+	if fresh {
+		welcome.Token = token
+	}
+	for _, f := range append([]chat.Frame{welcome}, history...) {
+		if err := cl.write(ctx, f); err != nil {
+			conn.CloseNow()
+			return
+		}
+	}
+	me := chat.Participant{Role: chat.RoleVisitor}
+	s.serveConn(ctx, cl, func(ctx context.Context, f inFrame) error {
+		var err error
+		switch f.Type {
+		case inMessage:
+			err = s.hub.Send(ctx, id, me, f.ClientID, []byte(f.Text))
+		case inTyping:
+			err = s.hub.Typing(id, me, f.Active)
+		case inEnd:
+			err = s.hub.End(ctx, id, me)
+		case inPing:
+		default:
+			return errors.New("unknown frame type")
+		}
+		s.replyError(cl, err, id, f.ClientID)
+		return nil
+	})
+}
+
+// replyError tells the client why its frame was refused.
+func (s *Server) replyError(cl *client, err error, conversation, clientID string) {
+	if err == nil {
+		return
+	}
+	fr := errorFrame(err, conversation)
+	if errors.Is(err, chat.ErrUndeliverable) {
+		fr.Type = chat.FrameUndelivered
+	}
+	fr.ClientID = clientID
+	cl.Deliver(fr)
+}
+
+// agentSocket serves /api/v1/agent/ws for a logged-in agent.
+func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
+	sess := s.sessionOf(r)
+	if sess == nil {
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
+		return
+	}
+	conn, ok := s.accept(w, r, nil) // the console's own origin only
+	if !ok {
+		return
+	}
+	defer s.releaseConn()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(sess.ctx, func() {
+		conn.Close(ClosePolicyViolation, "session ended")
+	})
+	defer stop()
+
+	cl := newClient(conn)
+	initial, detach, err := s.hub.AttachAgent(sess.login, cl)
+	if err != nil {
+		conn.Close(ClosePolicyViolation, chat.Code(err))
+		return
+	}
+	defer detach()
+	for _, f := range initial {
+		if err := cl.write(ctx, f); err != nil {
+			conn.CloseNow()
+			return
+		}
+	}
+	login := sess.login
+	me := chat.Participant{Role: chat.RoleAgent, Login: login}
+	s.log.Info("web: agent connected", slog.String("agent", login))
+	s.serveConn(ctx, cl, func(ctx context.Context, f inFrame) error {
+		var err error
+		switch f.Type {
+		case inStatus:
+			if f.Status != "available" && f.Status != "away" {
+				err = errBadStatus
+				break
+			}
+			err = s.hub.SetAvailable(login, f.Status == "available")
+		case inAccept:
+			err = s.hub.Accept(ctx, f.Conversation, login)
+		case inMessage:
+			err = s.hub.Send(ctx, f.Conversation, me, f.ClientID, []byte(f.Text))
+		case inTyping:
+			err = s.hub.Typing(f.Conversation, me, f.Active)
+		case inEnd:
+			err = s.hub.End(ctx, f.Conversation, me)
+		case inLeave:
+			err = s.hub.Leave(ctx, f.Conversation, login)
+		case inHistory:
+			var frames []chat.Frame
+			frames, err = s.hub.History(ctx, f.Conversation, login, f.Since)
+			cl.deliverAll(frames)
+		case inPing:
+		default:
+			return errors.New("unknown frame type")
+		}
+		s.replyError(cl, err, f.Conversation, f.ClientID)
+		return nil
+	})
+}
+
+var errBadStatus = errors.New(`status must be "available" or "away"`)

@@ -1,0 +1,175 @@
+// The agent console. Protocol: docs/protocol.md. It never holds anything the
+// server did not redact: every message it shows came from the server.
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var ws = null, me = null, retry = 500;
+  var chats = {};   // conversation -> {el, lastSeq, ended}
+  var offer = null; // conversation offered to me
+  var queue = [];
+  var selected = null;
+
+  function show(view) {
+    $("login-view").hidden = view !== "login";
+    $("main-view").hidden = view !== "main";
+  }
+
+  function start() {
+    fetch("/api/v1/me", { credentials: "same-origin" }).then(function (r) {
+      if (r.status !== 200) { show("login"); return; }
+      return r.json().then(function (j) { me = j.login; show("main"); connect(); });
+    });
+  }
+
+  $("login-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    fetch("/api/v1/login", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ login: $("login").value, password: $("password").value })
+    }).then(function (r) {
+      $("password").value = "";
+      if (r.status !== 200) { $("login-error").textContent = "Wrong login or password."; return; }
+      start();
+    });
+  });
+
+  $("logout").addEventListener("click", function () {
+    fetch("/api/v1/logout", { method: "POST", credentials: "same-origin" }).then(function () { location.reload(); });
+  });
+
+  $("available").addEventListener("change", function () {
+    send({ type: "status", status: $("available").checked ? "available" : "away" });
+  });
+
+  function send(f) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(f)); }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(proto + "//" + location.host + "/api/v1/agent/ws");
+    ws.onopen = function () { retry = 500; $("connection").textContent = "online"; };
+    ws.onmessage = function (ev) { handle(JSON.parse(ev.data)); };
+    ws.onclose = function (ev) {
+      $("connection").textContent = "offline";
+      if (ev.code === 1008) { start(); return; } // session ended: log in again
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  function handle(f) {
+    switch (f.type) {
+      case "welcome": $("agent-name").textContent = f.name || f.agent; return;
+      case "status": $("available").checked = f.status === "available"; return;
+      case "queue": queue = f.chats || []; renderQueue(); return;
+      case "offer": offer = f.conversation; renderQueue(); return;
+      case "chats":
+        (f.chats || []).forEach(function (c) { ensureChat(c.conversation, c.service); });
+        renderChatList(f.chats || []);
+        return;
+      case "error": alert((f.conversation ? "Chat " + f.conversation + ": " : "") + (f.message || f.code)); return;
+      case "undelivered": alert("Your message could not be delivered: it could not be redacted."); return;
+    }
+    if (!f.conversation) return;
+    var c = chats[f.conversation];
+    if (!c) return;
+    if (f.type === "typing") { c.el.querySelector(".chat-typing").hidden = !f.active; return; }
+    if (f.seq <= c.lastSeq) return; // already shown (history and live overlap)
+    c.lastSeq = f.seq;
+    var list = c.el.querySelector(".messages");
+    var li = document.createElement("li");
+    switch (f.type) {
+      case "message":
+        li.className = "msg " + f.from;
+        li.dataset.id = f.id;
+        var who = document.createElement("span");
+        who.className = "who";
+        who.textContent = f.from === "visitor" ? "Visitor" : (f.name || "Agent");
+        var text = document.createElement("span");
+        text.className = "text";
+        text.textContent = f.text;
+        li.appendChild(who); li.appendChild(text);
+        break;
+      case "message_update":
+        var old = list.querySelector('.msg[data-id="' + f.id + '"] .text');
+        if (old) old.textContent = f.text;
+        return;
+      case "waiting": li.className = "system"; li.textContent = "Waiting for an agent"; break;
+      case "agent_joined": li.className = "system"; li.textContent = (f.name || "Agent") + " joined"; break;
+      case "agent_left": li.className = "system"; li.textContent = (f.name || "Agent") + " left"; break;
+      case "ended": li.className = "system"; li.textContent = "Chat ended"; c.ended = true; break;
+      default: return;
+    }
+    list.appendChild(li);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function renderQueue() {
+    var ul = $("queue");
+    ul.textContent = "";
+    queue.forEach(function (q) {
+      var li = document.createElement("li");
+      if (q.conversation === offer) li.className = "offer";
+      li.textContent = q.service + " · " + new Date(q.since).toLocaleTimeString() + " ";
+      var b = document.createElement("button");
+      b.className = "accept";
+      b.dataset.conversation = q.conversation;
+      b.textContent = q.conversation === offer ? "Accept (offered to you)" : "Accept";
+      b.addEventListener("click", function () { send({ type: "accept", conversation: q.conversation }); });
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+
+  function renderChatList(list) {
+    var ul = $("chat-list");
+    ul.textContent = "";
+    list.forEach(function (c) {
+      var li = document.createElement("li");
+      li.dataset.conversation = c.conversation;
+      li.textContent = c.service + " · " + c.conversation.slice(0, 6);
+      li.addEventListener("click", function () { select(c.conversation); });
+      if (c.conversation === selected) li.className = "selected";
+      ul.appendChild(li);
+    });
+    if (!selected && list.length) select(list[0].conversation);
+  }
+
+  function select(id) {
+    selected = id;
+    Object.keys(chats).forEach(function (k) { chats[k].el.hidden = k !== id; });
+  }
+
+  function ensureChat(id, service) {
+    if (chats[id]) { send({ type: "history", conversation: id, since: chats[id].lastSeq }); return; }
+    var el = $("chat-template").content.firstElementChild.cloneNode(true);
+    el.dataset.conversation = id;
+    el.querySelector(".chat-title").textContent = service + " · " + id.slice(0, 6);
+    var input = el.querySelector(".input");
+    var typing = false, timer = null;
+    el.querySelector(".composer").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!input.value.trim()) return;
+      send({ type: "message", conversation: id, client_id: String(Date.now()) + Math.random().toString(16).slice(2), text: input.value });
+      input.value = "";
+      if (typing) { typing = false; send({ type: "typing", conversation: id, active: false }); }
+    });
+    input.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); el.querySelector(".send").click(); }
+    });
+    input.addEventListener("input", function () {
+      if (!typing) { typing = true; send({ type: "typing", conversation: id, active: true }); }
+      clearTimeout(timer);
+      timer = setTimeout(function () { typing = false; send({ type: "typing", conversation: id, active: false }); }, 4000);
+    });
+    el.querySelector(".end").addEventListener("click", function () { send({ type: "end", conversation: id }); });
+    el.querySelector(".leave").addEventListener("click", function () { send({ type: "leave", conversation: id }); });
+    $("chats").appendChild(el);
+    chats[id] = { el: el, lastSeq: 0 };
+    send({ type: "history", conversation: id, since: 0 });
+    select(selected || id);
+  }
+
+  setInterval(function () { send({ type: "ping" }); }, 25000);
+  start();
+})();
