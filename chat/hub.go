@@ -241,6 +241,9 @@ func New(cfg Config) (*Hub, error) {
 	return h, nil
 }
 
+// MaxMessageBytes is the largest message text Send accepts.
+func (h *Hub) MaxMessageBytes() int { return h.cfg.MaxMessageBytes }
+
 // Service returns the service called name.
 func (h *Hub) Service(name string) (Service, bool) {
 	s, ok := h.services[name]

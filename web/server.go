@@ -7,8 +7,8 @@ package web
 import (
 	"embed"
 	"encoding/json"
-	"io"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -59,8 +59,6 @@ type Config struct {
 	PingInterval time.Duration
 	// SessionTTL is how long an agent's login lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
-	// MaxMessageBytes is the largest message text (chat.DefaultMaxMessageBytes if 0).
-	MaxMessageBytes int
 	Logger          *slog.Logger
 }
 
@@ -103,9 +101,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = chat.DefaultMaxMessageBytes
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if o != "*" && !strings.Contains(o, "://") {

@@ -45,7 +45,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 		return nil, false
 	}
 	// JSON may escape each byte of a message as \u00XX.
-	conn.SetReadLimit(int64(s.cfg.MaxMessageBytes)*6 + 1024)
+	conn.SetReadLimit(int64(s.hub.MaxMessageBytes())*6 + 1024)
 	return conn, true
 }
 
@@ -65,11 +65,10 @@ func (s *Server) serveConn(ctx context.Context, cl *client, handle func(ctx cont
 	}()
 
 	lim := newLimiter(s.cfg.Rate, s.cfg.Burst)
+	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { cl.conn.Close(CloseGoingAway, "idle timeout") })
+	defer idle.Stop()
 	for {
-		rctx, rcancel := context.WithTimeout(ctx, s.cfg.IdleTimeout)
-		f, err := readFrame(rctx, cl.conn)
-		idle := rctx.Err() == context.DeadlineExceeded
-		rcancel()
+		f, err := readFrame(ctx, cl.conn)
 		switch {
 		case errors.Is(err, errMalformed):
 			cl.conn.Close(ClosePolicyViolation, "malformed frame")
@@ -78,17 +77,14 @@ func (s *Server) serveConn(ctx context.Context, cl *client, handle func(ctx cont
 			return
 		case err != nil:
 			cancel()
-			werr := <-writeErr
-			switch {
-			case idle:
-				cl.conn.Close(CloseGoingAway, "idle timeout")
-			case errors.Is(werr, errSlow):
+			if werr := <-writeErr; errors.Is(werr, errSlow) {
 				cl.conn.Close(CloseTryAgainLater, "too slow; resume from your last seq")
-			default:
+			} else {
 				cl.conn.CloseNow()
 			}
 			return
 		}
+		idle.Reset(s.cfg.IdleTimeout)
 		if !lim.allow(time.Now()) {
 			fr := errorFrame(errRateLimited, f.Conversation)
 			fr.ClientID = f.ClientID

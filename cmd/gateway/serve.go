@@ -143,7 +143,7 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: cfg.TLS.Cert != "",
 		MaxConnections: cfg.Limits.MaxConnections, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
 		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
-		MaxMessageBytes: cfg.Limits.MessageBytes, Logger: logger,
+		Logger: logger,
 	})
 	if err != nil {
 		hub.Close()

@@ -1,0 +1,552 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/store"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	srv    *httptest.Server
+	web    *Server
+	store  *store.Store
+	dbPath string
+	logs   *syncBuffer
+}
+
+var passwordHash = func() string {
+	h, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	return string(h)
+}()
+
+func newEnv(t *testing.T, tweak func(*Config)) *env {
+	return newEnvWith(t, 0, tweak)
+}
+
+// newEnvWith is newEnv with a message size limit.
+func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	path := filepath.Join(t.TempDir(), "gw.db")
+	st, err := store.Open(context.Background(), store.Config{Path: path, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := redact.New(redact.DefaultConfig())
+	hub, err := chat.New(chat.Config{
+		Store: st, Engine: eng, Logger: logger, MaxMessageBytes: maxMessageBytes,
+		Services: []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}},
+		Agents: []chat.Agent{
+			{Login: "ann", Name: "Ann", Workgroups: []string{"support"}},
+			{Login: "sam", Name: "Sam", Workgroups: []string{"sales"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Hub:    hub,
+		Agents: map[string]Credential{"ann": {passwordHash}, "sam": {passwordHash}},
+		Logger: logger,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetReady()
+	srv := httptest.NewServer(w)
+	t.Cleanup(func() {
+		w.Shutdown()
+		srv.Close()
+		hub.Close()
+		st.Close()
+	})
+	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs}
+}
+
+func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
+
+// wsClient is a test client that reads frames in the background.
+type wsClient struct {
+	t      *testing.T
+	conn   *websocket.Conn
+	frames chan chat.Frame
+	closed chan websocket.StatusCode
+}
+
+func dial(t *testing.T, url string, header http.Header) (*wsClient, *http.Response, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		return nil, resp, err
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &wsClient{t: t, conn: conn, frames: make(chan chat.Frame, 1024), closed: make(chan websocket.StatusCode, 1)}
+	go func() {
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				c.closed <- websocket.CloseStatus(err)
+				close(c.frames)
+				return
+			}
+			var f chat.Frame
+			if err := json.Unmarshal(data, &f); err != nil {
+				t.Errorf("server sent a frame that is not JSON: %q", data)
+			}
+			c.frames <- f
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow() })
+	return c, resp, nil
+}
+
+func (c *wsClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// next waits for the first frame of type typ (skipping others).
+func (c *wsClient) next(typ string) chat.Frame {
+	c.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %q", typ)
+			}
+			if f.Type == typ {
+				return f
+			}
+		case <-timeout:
+			c.t.Fatalf("no %q frame", typ)
+		}
+	}
+}
+
+// closeCode waits for the server to close the connection.
+func (c *wsClient) closeCode() websocket.StatusCode {
+	c.t.Helper()
+	for {
+		select {
+		case _, ok := <-c.frames:
+			if !ok {
+				return <-c.closed
+			}
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("the server did not close the connection")
+		}
+	}
+}
+
+// loginAgent logs in and returns an HTTP client holding the session cookie
+// and the cookie header for websockets.
+func (e *env) loginAgent(t *testing.T, login string) (*http.Client, http.Header) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	resp, err := hc.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"`+login+`","password":"secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("login %s: %s", login, resp.Status)
+	}
+	h := http.Header{}
+	for _, c := range resp.Cookies() {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	return hc, h
+}
+
+func (e *env) agent(t *testing.T, login string) *wsClient {
+	t.Helper()
+	_, h := e.loginAgent(t, login)
+	a, _, err := dial(t, e.wsURL("/api/v1/agent/ws"), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.next(chat.FrameWelcome)
+	a.send(map[string]any{"type": "status", "status": "available"})
+	a.next(chat.FrameStatus)
+	return a
+}
+
+func TestVisitorAgentConversation(t *testing.T) {
+	e := newEnv(t, nil)
+	agent := e.agent(t, "ann")
+
+	v, _, err := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.send(map[string]any{"type": "hello", "service": "support"})
+	welcome := v.next(chat.FrameWelcome)
+	if welcome.Token == "" || welcome.Conversation == "" || welcome.Protocol != chat.ProtocolVersion {
+		t.Fatalf("welcome = %+v", welcome)
+	}
+	id := welcome.Conversation
+	offer := agent.next(chat.FrameOffer)
+	if offer.Conversation != id {
+		t.Fatalf("offer for %s, want %s", offer.Conversation, id)
+	}
+	agent.send(map[string]any{"type": "accept", "conversation": id})
+	if j := v.next(chat.FrameAgentJoined); j.Name != "Ann" {
+		t.Errorf("agent_joined = %+v", j)
+	}
+
+	const card = "4111 1111 1111 1111"
+	v.send(map[string]any{"type": "typing", "active": true})
+	if ty := agent.next(chat.FrameTyping); ty.Active == nil || !*ty.Active {
+		t.Errorf("typing frame = %+v", ty)
+	}
+	v.send(map[string]any{"type": "message", "client_id": "m1", "text": "pay with " + card + " please"})
+	got := agent.next(chat.FrameMessage)
+	if got.Text != "pay with ################### please" || got.From != "visitor" {
+		t.Errorf("agent got %+v", got)
+	}
+	if ack := v.next(chat.FrameMessage); ack.ClientID != "m1" || ack.Seq != got.Seq {
+		t.Errorf("visitor ack = %+v", ack)
+	}
+	agent.send(map[string]any{"type": "message", "conversation": id, "client_id": "a1", "text": "thanks, got it"})
+	if m := v.next(chat.FrameMessage); m.Text != "thanks, got it" || m.Name != "Ann" {
+		t.Errorf("visitor got %+v", m)
+	}
+
+	// Resume on a new socket from seq 3: only what came after.
+	v2, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	v2.send(map[string]any{"type": "hello", "conversation": id, "token": welcome.Token, "since": got.Seq})
+	w2 := v2.next(chat.FrameWelcome)
+	if w2.Token != "" {
+		t.Error("a resumed welcome repeats the token")
+	}
+	if m := v2.next(chat.FrameMessage); m.Seq != got.Seq+1 || m.Text != "thanks, got it" {
+		t.Errorf("resume gave %+v, want the agent's reply only", m)
+	}
+	// A resend of m1 (ack lost) is not stored twice.
+	v2.send(map[string]any{"type": "message", "client_id": "m1", "text": "pay with " + card + " please"})
+	if again := v2.next(chat.FrameMessage); again.Seq != got.Seq {
+		t.Errorf("resent message got seq %d, want the stored %d", again.Seq, got.Seq)
+	}
+
+	agent.send(map[string]any{"type": "end", "conversation": id})
+	v.next(chat.FrameEnded)
+
+	// Nothing of the card in the database, the log or any agent frame.
+	e.web.Shutdown()
+	e.store.Close()
+	db, _ := os.ReadFile(e.dbPath)
+	wal, _ := os.ReadFile(e.dbPath + "-wal")
+	digits := strings.ReplaceAll(card, " ", "")
+	for name, hay := range map[string]string{"database": string(db) + string(wal), "log": e.logs.String()} {
+		if strings.Contains(hay, card) || strings.Contains(hay, digits) {
+			t.Errorf("the %s holds the card number", name)
+		}
+	}
+}
+
+func TestAgentOfAnotherWorkgroupCannotAccept(t *testing.T) {
+	e := newEnv(t, nil)
+	sam := e.agent(t, "sam")
+	resp, err := http.Post(e.srv.URL+"/api/v1/conversations", "application/json", strings.NewReader(`{"service":"support"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened struct{ Conversation, Token string }
+	json.NewDecoder(resp.Body).Decode(&opened)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || opened.Conversation == "" {
+		t.Fatalf("open: %s %+v", resp.Status, opened)
+	}
+	sam.send(map[string]any{"type": "accept", "conversation": opened.Conversation})
+	if f := sam.next(chat.FrameError); f.Code != "forbidden" {
+		t.Errorf("Sam accepting a support chat: %+v, want forbidden", f)
+	}
+	sam.send(map[string]any{"type": "history", "conversation": opened.Conversation})
+	if f := sam.next(chat.FrameError); f.Code != "forbidden" {
+		t.Errorf("Sam reading a support chat: %+v, want forbidden", f)
+	}
+}
+
+func TestBadInputAndLimits(t *testing.T) {
+	e := newEnvWith(t, 64, func(c *Config) {
+		c.MaxConnections = 3
+		c.Rate, c.Burst = 1, 2
+		c.AllowedOrigins = []string{"https://shop.example"}
+	})
+	hello := map[string]any{"type": "hello", "service": "support"}
+
+	t.Run("malformed frame closes with policy violation", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(hello)
+		v.next(chat.FrameWelcome)
+		v.conn.Write(context.Background(), websocket.MessageText, []byte("{not json"))
+		if code := v.closeCode(); code != websocket.StatusPolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+	t.Run("unknown frame type closes with policy violation", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(hello)
+		v.next(chat.FrameWelcome)
+		v.send(map[string]any{"type": "launch_missiles"})
+		if code := v.closeCode(); code != websocket.StatusPolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+	t.Run("first frame must be hello", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(map[string]any{"type": "message", "text": "hi"})
+		if code := v.closeCode(); code != websocket.StatusPolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+	t.Run("wrong token", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(map[string]any{"type": "hello", "conversation": "nope", "token": "nope"})
+		if f := v.next(chat.FrameError); f.Code != "not_found" {
+			t.Errorf("error = %+v", f)
+		}
+		if code := v.closeCode(); code != websocket.StatusPolicyViolation {
+			t.Errorf("close code %d, want 1008", code)
+		}
+	})
+	t.Run("message over the size limit", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(hello)
+		v.next(chat.FrameWelcome)
+		v.send(map[string]any{"type": "message", "client_id": "big", "text": strings.Repeat("a", 65)})
+		if f := v.next(chat.FrameError); f.Code != "too_large" || f.ClientID != "big" {
+			t.Errorf("error = %+v, want too_large", f)
+		}
+		// A frame over the socket's read limit closes it.
+		v.send(map[string]any{"type": "message", "text": strings.Repeat("a", 64*6+2048)})
+		if code := v.closeCode(); code != websocket.StatusMessageTooBig {
+			t.Errorf("close code %d, want 1009", code)
+		}
+	})
+	t.Run("rate limit", func(t *testing.T) {
+		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+		v.send(hello)
+		v.next(chat.FrameWelcome)
+		for i := range 5 {
+			v.send(map[string]any{"type": "typing", "active": i%2 == 0})
+		}
+		if f := v.next(chat.FrameError); f.Code != "rate_limited" {
+			t.Errorf("error = %+v, want rate_limited", f)
+		}
+	})
+	t.Run("origin not allowed", func(t *testing.T) {
+		_, resp, err := dial(t, e.wsURL("/api/v1/visitor/ws"), http.Header{"Origin": {"https://evil.example"}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("dial from a foreign origin: err %v, resp %v; want 403", err, resp)
+		}
+		v, _, err := dial(t, e.wsURL("/api/v1/visitor/ws"), http.Header{"Origin": {"https://shop.example"}})
+		if err != nil {
+			t.Fatalf("dial from an allowed origin: %v", err)
+		}
+		v.conn.CloseNow()
+	})
+	t.Run("connection limit", func(t *testing.T) {
+		var open []*wsClient
+		var lastResp *http.Response
+		for range 5 {
+			c, resp, err := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+			if err != nil {
+				lastResp = resp
+				break
+			}
+			open = append(open, c)
+		}
+		if lastResp == nil || lastResp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("after %d connections: %v, want 503", len(open), lastResp)
+		}
+		for _, c := range open {
+			c.conn.Close(websocket.StatusNormalClosure, "")
+		}
+	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	v.send(map[string]any{"type": "hello", "service": "support"})
+	v.next(chat.FrameWelcome)
+	if code := v.closeCode(); code != websocket.StatusGoingAway {
+		t.Errorf("idle close code %d, want 1001", code)
+	}
+}
+
+func TestAgentAuth(t *testing.T) {
+	e := newEnv(t, nil)
+	if _, resp, err := dial(t, e.wsURL("/api/v1/agent/ws"), nil); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("agent socket without a session: %v %v, want 401", err, resp)
+	}
+	resp, _ := http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"wrong"}`))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong password: %s", resp.Status)
+	}
+	resp, _ = http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret"}`))
+	raw := resp.Header.Get("Set-Cookie")
+	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(raw, attr) {
+			t.Errorf("session cookie %q lacks %s", raw, attr)
+		}
+	}
+	hc, h := e.loginAgent(t, "ann")
+	a, _, err := dial(t, e.wsURL("/api/v1/agent/ws"), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.next(chat.FrameWelcome)
+	// Logout ends the session and closes its sockets.
+	resp, _ = hc.Post(e.srv.URL+"/api/v1/logout", "", nil)
+	io.Copy(io.Discard, resp.Body)
+	if code := a.closeCode(); code != websocket.StatusPolicyViolation {
+		t.Errorf("after logout the agent socket closed with %d, want 1008", code)
+	}
+	resp, _ = hc.Get(e.srv.URL + "/api/v1/me")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/me after logout: %s", resp.Status)
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SessionTTL = 300 * time.Millisecond })
+	_, h := e.loginAgent(t, "ann")
+	a, _, err := dial(t, e.wsURL("/api/v1/agent/ws"), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := a.closeCode(); code != websocket.StatusPolicyViolation {
+		t.Errorf("expired session: close code %d, want 1008", code)
+	}
+	if _, resp, err := dial(t, e.wsURL("/api/v1/agent/ws"), h); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("socket with an expired session: %v, want 401", err)
+	}
+}
+
+func TestPasswordHashes(t *testing.T) {
+	// argon2id of "secret", m=65536 t=1 p=1, from the reference CLI format.
+	const argon = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$"
+	for _, tc := range []struct {
+		hash string
+		ok   bool
+	}{
+		{passwordHash, true},
+		{"plain", false},
+		{"$argon2id$v=19$m=0,t=1,p=1$c2FsdA$aGFzaA", false},
+		{argon + "short", false},
+	} {
+		if err := CheckHash(tc.hash); (err == nil) != tc.ok {
+			t.Errorf("CheckHash(%q) = %v, want ok=%v", tc.hash, err, tc.ok)
+		}
+	}
+	if !VerifyPassword(passwordHash, "secret") || VerifyPassword(passwordHash, "Secret") {
+		t.Error("bcrypt verification is wrong")
+	}
+	h := argon2idHash(t, "secret")
+	if err := CheckHash(h); err != nil {
+		t.Fatal(err)
+	}
+	if !VerifyPassword(h, "secret") || VerifyPassword(h, "secreT") {
+		t.Error("argon2id verification is wrong")
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t, nil)
+	resp, err := http.Get(e.srv.URL + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, resp)
+	}
+	w, _ := New(Config{Hub: e.web.hub})
+	rec := httptest.NewRecorder()
+	w.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("healthz before ready = %d, want 503", rec.Code)
+	}
+}
+
+func TestEveryFrameTypeIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := append(append([]string{}, chat.HistoryFrames...), chat.EphemeralFrames...)
+	types = append(types, inHello, inMessage, inTyping, inEnd, inPing, inStatus, inAccept, inLeave, inHistory)
+	for _, typ := range types {
+		if !bytes.Contains(doc, []byte("`"+typ+"`")) {
+			t.Errorf("docs/protocol.md does not document frame type %q", typ)
+		}
+	}
+	for _, code := range []string{"not_found", "unknown_service", "forbidden", "taken", "ended", "too_large", "empty", "bad_text", "redaction_failed", "busy", "rate_limited", "bad_request", "internal", "1008", "1009", "1013", "1001"} {
+		if !bytes.Contains(doc, []byte(code)) {
+			t.Errorf("docs/protocol.md does not document %q", code)
+		}
+	}
+	// Every error the hub can give maps to a documented code.
+	for _, err := range []error{chat.ErrNotFound, chat.ErrUnknownService, chat.ErrForbidden, chat.ErrTaken, chat.ErrEnded,
+		chat.ErrTooLarge, chat.ErrEmpty, chat.ErrBadText, chat.ErrUndeliverable, chat.ErrBusy, errors.New("other")} {
+		if code := chat.Code(err); !bytes.Contains(doc, []byte("`"+code+"`")) {
+			t.Errorf("error code %q is not documented", code)
+		}
+	}
+}
+
+func argon2idHash(t *testing.T, password string) string {
+	t.Helper()
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte(password), salt, 1, 1024, 1, 32)
+	return "$argon2id$v=19$m=1024,t=1,p=1$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
+}
