@@ -59,7 +59,7 @@ type Config struct {
 	PingInterval time.Duration
 	// SessionTTL is how long an agent's login lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
-	Logger          *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Credential is an agent's password hash: bcrypt or argon2id (see CheckHash).
