@@ -221,13 +221,13 @@ func (v *validator) check(c *config) {
 			v.failf([]any{"allowed_origins", i}, "allowed origin %q: want scheme://host[:port] (no path) or *", o)
 		}
 	}
-	if _, err := redact.New(c.redactConfig()); err != nil {
-		v.failf([]any{"redaction"}, "redaction: %v", err)
-	}
 	for i, e := range c.Redaction.Expressions {
 		if _, err := redact.New(redact.Config{Additional: []string{e}, Timeout: time.Second}); err != nil {
-			v.failf([]any{"redaction", "expressions", i}, "%v", err)
+			v.failf([]any{"redaction", "expressions", i}, "expression %d: %v", i+1, err)
 		}
+	}
+	if _, err := redact.New(c.redactConfig()); err != nil {
+		v.failf([]any{"redaction"}, "redaction: %v", err)
 	}
 	l := c.Limits
 	for _, n := range []struct {
