@@ -12,20 +12,23 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/gateway
 
-# Until the server exists, `make run` shows the redactor on a demo text.
+# Build and start the gateway on its embedded demo configuration (SQLite in
+# ./data, demo agent demo/demo, demo shop page). LISTEN overrides the address.
+LISTEN ?= 127.0.0.1:8080
 run: build
-	@printf '%s\n' \
-	  'Hi! My card is 4111 1111 1111 1111, exp 09/28.' \
-	  'Or try the Amex: 3782-822463-10005. Order #10004567, call (555) 010-0199.' \
-	  'Full-width digits too: ４２４２ ４２４２ ４２４２ ４２４２' \
-	  | ./$(BIN) redact
-	@echo
-	@echo "That was: printf '...' | $(BIN) redact   (see README.md for --expr, --jsonl, ...)"
+	./$(BIN) serve --listen $(LISTEN) --data ./data
 
 # Everything the tests need that Go does not fetch by itself. The race
 # detector needs cgo, hence a C compiler.
+# Chromium drives the browser tests (web/browser_test.go).
 deps:
-	@command -v gcc >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc libc6-dev; }
+	@missing=""; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 test: deps lint unit race fuzz
 

@@ -74,8 +74,11 @@
     var c = chats[f.conversation];
     if (!c) return;
     if (f.type === "typing") { c.el.querySelector(".chat-typing").hidden = !f.active; return; }
-    if (f.seq <= c.lastSeq) return; // already shown (history and live overlap)
-    c.lastSeq = f.seq;
+    // History and live frames may overlap and arrive out of order (a live
+    // frame before the history asked for): apply each seq once, in place.
+    if (c.seen[f.seq]) return;
+    c.seen[f.seq] = true;
+    if (f.seq > c.lastSeq) c.lastSeq = f.seq;
     var list = c.el.querySelector(".messages");
     var li = document.createElement("li");
     switch (f.type) {
@@ -100,7 +103,12 @@
       case "ended": li.className = "system"; li.textContent = "Chat ended"; c.ended = true; break;
       default: return;
     }
-    list.appendChild(li);
+    li.dataset.seq = f.seq;
+    var after = null;
+    for (var n = list.lastElementChild; n; n = n.previousElementSibling) {
+      if (Number(n.dataset.seq) > f.seq) after = n; else break;
+    }
+    list.insertBefore(li, after);
     list.scrollTop = list.scrollHeight;
   }
 
@@ -165,7 +173,7 @@
     el.querySelector(".end").addEventListener("click", function () { send({ type: "end", conversation: id }); });
     el.querySelector(".leave").addEventListener("click", function () { send({ type: "leave", conversation: id }); });
     $("chats").appendChild(el);
-    chats[id] = { el: el, lastSeq: 0 };
+    chats[id] = { el: el, lastSeq: 0, seen: {} };
     send({ type: "history", conversation: id, since: 0 });
     select(selected || id);
   }
