@@ -136,7 +136,9 @@ type Hub struct {
 
 	mu       sync.Mutex // guards what follows and the routing fields of conversations
 	convs    map[string]*conversation
+	waiting  map[string]*conversation // the convs in state waiting
 	agents   map[string]*agentState
+	byGroup  map[string][]*agentState // workgroup → its agents
 	timers   map[string]*time.Timer // offer expiry by conversation
 	closed   bool
 	closedCh chan struct{}
@@ -215,7 +217,9 @@ func New(cfg Config) (*Hub, error) {
 		now:      cfg.Now,
 		services: map[string]Service{},
 		convs:    map[string]*conversation{},
+		waiting:  map[string]*conversation{},
 		agents:   map[string]*agentState{},
+		byGroup:  map[string][]*agentState{},
 		timers:   map[string]*time.Timer{},
 		closedCh: make(chan struct{}),
 	}
@@ -234,11 +238,25 @@ func New(cfg Config) (*Hub, error) {
 	for _, a := range cfg.Agents {
 		st := &agentState{Agent: a, workgroups: map[string]bool{}, chats: map[string]bool{}, sinks: map[Sink]struct{}{}}
 		for _, w := range a.Workgroups {
+			if !st.workgroups[w] {
+				h.byGroup[w] = append(h.byGroup[w], st)
+			}
 			st.workgroups[w] = true
 		}
 		h.agents[a.Login] = st
 	}
 	return h, nil
+}
+
+// setStateLocked changes a conversation's routing state and keeps the
+// waiting index true. h.mu must be held.
+func (h *Hub) setStateLocked(c *conversation, state, agent string) {
+	c.state, c.agent = state, agent
+	if state == store.StateWaiting {
+		h.waiting[c.id] = c
+	} else {
+		delete(h.waiting, c.id)
+	}
 }
 
 // MaxMessageBytes is the largest message text Send accepts.
@@ -266,11 +284,12 @@ func (h *Hub) Load(ctx context.Context) error {
 			h.log.Warn("chat: conversation of a service no longer configured", slog.String("conversation", sc.ID), slog.String("service", sc.Service))
 		}
 		c := h.newConversation(sc.ID, sc.Service, wg, sc.TokenHash, sc.Created)
-		c.seq, c.state, c.agent = sc.LastSeq, sc.State, sc.Agent
+		c.seq = sc.LastSeq
+		h.setStateLocked(c, sc.State, sc.Agent)
 		if a := h.agents[sc.Agent]; a != nil && sc.State == store.StateActive {
 			a.chats[sc.ID] = true
 		} else if sc.State == store.StateActive {
-			c.state, c.agent = store.StateWaiting, "" // its agent is gone: wait again
+			h.setStateLocked(c, store.StateWaiting, "") // its agent is gone: wait again
 		}
 		h.convs[sc.ID] = c
 	}
@@ -312,7 +331,6 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 	token = randomToken()
 	now := h.now()
 	c := h.newConversation(id, service, svc.Workgroup, hashToken(token), now)
-	c.state = store.StateWaiting
 	c.mu.Lock()
 	err = h.cfg.Store.Write(ctx, "open conversation", func(tx *store.Tx) error {
 		if err := tx.CreateConversation(store.Conversation{ID: id, Service: service, TokenHash: c.tokenHash, State: store.StateWaiting, Created: now}); err != nil {
@@ -334,6 +352,7 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 
 	h.mu.Lock()
 	h.convs[id] = c
+	h.setStateLocked(c, store.StateWaiting, "")
 	h.routeLocked()
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
@@ -613,7 +632,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 		st.Reset()
 	}
 	h.mu.Lock()
-	c.state = store.StateEnded
+	h.setStateLocked(c, store.StateEnded, agent)
 	delete(h.convs, id)
 	h.stopOfferLocked(c)
 	if a := h.agents[agent]; a != nil {
@@ -727,7 +746,7 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 		return ErrBusy
 	}
 	// Claim it before the write so a concurrent Accept sees it taken.
-	c.state, c.agent = store.StateActive, login
+	h.setStateLocked(c, store.StateActive, login)
 	h.stopOfferLocked(c)
 	h.mu.Unlock()
 
@@ -741,7 +760,7 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	})
 	h.mu.Lock()
 	if err != nil {
-		c.state, c.agent = store.StateWaiting, ""
+		h.setStateLocked(c, store.StateWaiting, "")
 		h.routeLocked()
 		h.mu.Unlock()
 		c.mu.Unlock()
@@ -788,7 +807,7 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 	}
 	delete(c.streams, Participant{Role: RoleAgent, Login: login})
 	h.mu.Lock()
-	c.state, c.agent = store.StateWaiting, ""
+	h.setStateLocked(c, store.StateWaiting, "")
 	a := h.agents[login]
 	delete(a.chats, id)
 	if len(a.chats) == 0 {
@@ -837,8 +856,8 @@ func (h *Hub) routeLocked() {
 		return
 	}
 	var waiting []*conversation
-	for _, c := range h.convs {
-		if c.state == store.StateWaiting && c.offeredTo == "" {
+	for _, c := range h.waiting {
+		if c.offeredTo == "" {
 			waiting = append(waiting, c)
 		}
 	}
@@ -850,8 +869,8 @@ func (h *Hub) routeLocked() {
 	})
 	for _, c := range waiting {
 		var best *agentState
-		for _, a := range h.agents {
-			if !a.available || !a.workgroups[c.workgroup] || a.offer != "" || len(a.sinks) == 0 || len(a.chats) >= h.cfg.MaxChats {
+		for _, a := range h.byGroup[c.workgroup] {
+			if !a.available || a.offer != "" || len(a.sinks) == 0 || len(a.chats) >= h.cfg.MaxChats {
 				continue
 			}
 			if best == nil || len(a.chats) < len(best.chats) ||
@@ -928,8 +947,8 @@ func (h *Hub) sendChatsLocked(a *agentState) {
 
 func (h *Hub) queueFrameLocked(a *agentState) Frame {
 	f := Frame{Type: FrameQueue, Chats: []ChatInfo{}}
-	for _, c := range h.convs {
-		if c.state == store.StateWaiting && a.workgroups[c.workgroup] {
+	for _, c := range h.waiting {
+		if a.workgroups[c.workgroup] {
 			f.Chats = append(f.Chats, h.infoLocked(c))
 		}
 	}
@@ -939,8 +958,8 @@ func (h *Hub) queueFrameLocked(a *agentState) Frame {
 
 // queueChangedLocked sends the new queue to the agents of a workgroup.
 func (h *Hub) queueChangedLocked(workgroup string) {
-	for _, a := range h.agents {
-		if a.workgroups[workgroup] && len(a.sinks) > 0 {
+	for _, a := range h.byGroup[workgroup] {
+		if len(a.sinks) > 0 {
 			f := h.queueFrameLocked(a)
 			for s := range a.sinks {
 				s.Deliver(f)
