@@ -134,14 +134,18 @@ type Hub struct {
 	now      func() time.Time
 	services map[string]Service
 
-	mu       sync.Mutex // guards what follows and the routing fields of conversations
-	convs    map[string]*conversation
-	waiting  map[string]*conversation // the convs in state waiting
-	agents   map[string]*agentState
-	byGroup  map[string][]*agentState // workgroup → its agents
-	timers   map[string]*time.Timer // offer expiry by conversation
-	closed   bool
-	closedCh chan struct{}
+	mu      sync.Mutex // guards what follows and the routing fields of conversations
+	convs   map[string]*conversation
+	waiting map[string]*conversation // the convs in state waiting
+	agents  map[string]*agentState
+	byGroup map[string][]*agentState // workgroup → its agents
+	timers  map[string]*time.Timer   // offer expiry by conversation
+
+	queueDirty map[string]bool // workgroups whose queue frame is due
+	queueTimer *time.Timer
+	queueSent  time.Time
+	closed     bool
+	closedCh   chan struct{}
 }
 
 type conversation struct {
@@ -212,16 +216,17 @@ func New(cfg Config) (*Hub, error) {
 		cfg.MaxChats = DefaultMaxChats
 	}
 	h := &Hub{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		services: map[string]Service{},
-		convs:    map[string]*conversation{},
-		waiting:  map[string]*conversation{},
-		agents:   map[string]*agentState{},
-		byGroup:  map[string][]*agentState{},
-		timers:   map[string]*time.Timer{},
-		closedCh: make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		services:   map[string]Service{},
+		convs:      map[string]*conversation{},
+		waiting:    map[string]*conversation{},
+		agents:     map[string]*agentState{},
+		byGroup:    map[string][]*agentState{},
+		timers:     map[string]*time.Timer{},
+		queueDirty: map[string]bool{},
+		closedCh:   make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -316,6 +321,9 @@ func (h *Hub) Close() {
 	for id, t := range h.timers {
 		t.Stop()
 		delete(h.timers, id)
+	}
+	if h.queueTimer != nil {
+		h.queueTimer.Stop()
 	}
 }
 
@@ -741,13 +749,19 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 		c.mu.Unlock()
 		return ErrTaken
 	case len(a.chats) >= h.cfg.MaxChats:
+		if c.offeredTo == login {
+			h.stopOfferLocked(c) // pass the offer on
+			h.routeLocked()
+		}
 		h.mu.Unlock()
 		c.mu.Unlock()
 		return ErrBusy
 	}
-	// Claim it before the write so a concurrent Accept sees it taken.
+	// Claim it before the write, so that neither a concurrent Accept nor
+	// the router sees the chat free or the agent with room for it.
 	h.setStateLocked(c, store.StateActive, login)
 	h.stopOfferLocked(c)
+	a.chats[id] = true
 	h.mu.Unlock()
 
 	now := h.now()
@@ -760,13 +774,13 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	})
 	h.mu.Lock()
 	if err != nil {
+		delete(a.chats, id)
 		h.setStateLocked(c, store.StateWaiting, "")
 		h.routeLocked()
 		h.mu.Unlock()
 		c.mu.Unlock()
 		return err
 	}
-	a.chats[id] = true
 	h.sendChatsLocked(a)
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
@@ -945,6 +959,14 @@ func (h *Hub) sendChatsLocked(a *agentState) {
 	}
 }
 
+// maxQueueShown bounds the chats listed in a queue frame (the oldest).
+const maxQueueShown = 100
+
+// queueInterval is the least time between two queue frames to an agent: a
+// burst of new chats gives one frame, not one per chat to every agent of
+// the workgroup.
+const queueInterval = 100 * time.Millisecond
+
 func (h *Hub) queueFrameLocked(a *agentState) Frame {
 	f := Frame{Type: FrameQueue, Chats: []ChatInfo{}}
 	for _, c := range h.waiting {
@@ -953,16 +975,44 @@ func (h *Hub) queueFrameLocked(a *agentState) Frame {
 		}
 	}
 	sortInfos(f.Chats)
+	if len(f.Chats) > maxQueueShown {
+		f.Chats = f.Chats[:maxQueueShown]
+	}
 	return f
 }
 
-// queueChangedLocked sends the new queue to the agents of a workgroup.
+// queueChangedLocked sends the new queue to the agents of a workgroup: at
+// once if none was sent within queueInterval, else once at the end of it.
 func (h *Hub) queueChangedLocked(workgroup string) {
-	for _, a := range h.byGroup[workgroup] {
-		if len(a.sinks) > 0 {
-			f := h.queueFrameLocked(a)
-			for s := range a.sinks {
-				s.Deliver(f)
+	h.queueDirty[workgroup] = true
+	if h.queueTimer != nil || h.closed {
+		return
+	}
+	if wait := queueInterval - time.Since(h.queueSent); wait > 0 {
+		h.queueTimer = time.AfterFunc(wait, func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.queueTimer = nil
+			h.flushQueuesLocked()
+		})
+		return
+	}
+	h.flushQueuesLocked()
+}
+
+func (h *Hub) flushQueuesLocked() {
+	if h.closed {
+		return
+	}
+	h.queueSent = time.Now()
+	for wg := range h.queueDirty {
+		delete(h.queueDirty, wg)
+		for _, a := range h.byGroup[wg] {
+			if len(a.sinks) > 0 {
+				f := h.queueFrameLocked(a)
+				for s := range a.sinks {
+					s.Deliver(f)
+				}
 			}
 		}
 	}

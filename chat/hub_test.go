@@ -337,3 +337,61 @@ func TestConversationsSurviveRestart(t *testing.T) {
 		t.Errorf("send after restart: %v", err)
 	}
 }
+
+func TestAcceptedChatCountsBeforeItIsStored(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, redact.DefaultConfig(), "")
+	f.hub.cfg.MaxChats = 1
+	ann := f.agent(t, "ann", true)
+	x, _, _ := f.hub.Open(ctx, "support")
+	if o, _ := ann.last(FrameOffer); o.Conversation != x {
+		t.Fatalf("Ann was not offered %s", x)
+	}
+	y, _, _ := f.hub.Open(ctx, "support") // Ann has an offer pending: not offered
+	if err := f.hub.Accept(ctx, x, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := ann.last(FrameOffer); o.Conversation == y {
+		t.Errorf("Ann, at her limit of one chat, was offered %s", y)
+	}
+	if err := f.hub.Accept(ctx, y, "ann"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Ann accepting a second chat: %v, want ErrBusy", err)
+	}
+	bob := f.agent(t, "bob", true)
+	if o, ok := bob.last(FrameOffer); !ok || o.Conversation != y {
+		t.Errorf("Bob, free, was not offered %s: %+v", y, bob.all())
+	}
+}
+
+func TestQueueFramesAreCoalesced(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, redact.DefaultConfig(), "")
+	ann := f.agent(t, "ann", false) // away: nothing is offered, all chats queue
+	before := len(ann.all())
+	const n = 50
+	for range n {
+		if _, _, err := f.hub.Open(ctx, "support"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if q, _ := ann.last(FrameQueue); len(q.Chats) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			q, _ := ann.last(FrameQueue)
+			t.Fatalf("the queue never listed all %d chats (last had %d)", n, len(q.Chats))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	frames := 0
+	for _, fr := range ann.all()[before:] {
+		if fr.Type == FrameQueue {
+			frames++
+		}
+	}
+	if frames >= n/2 {
+		t.Errorf("%d queue frames for %d new chats; want them coalesced", frames, n)
+	}
+}

@@ -39,8 +39,12 @@ var (
 	ErrNotFound = errors.New("store: not found")
 )
 
-// maxBatch bounds how many writes share one transaction.
-const maxBatch = 512
+// maxBatch bounds how many writes share one transaction; maxConns bounds
+// the SQLite connections (one writer, the rest readers).
+const (
+	maxBatch = 512
+	maxConns = 4
+)
 
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
@@ -104,6 +108,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
+	// Each SQLite connection has its own page cache (2 MiB by default):
+	// a few connections serve the reads, the writer uses one.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)

@@ -25,87 +25,123 @@ const (
 // drops the connection (the client resumes from its last seq).
 const maxQueued = 256
 
-// client is one websocket connection: a chat.Sink whose frames a single
-// writer goroutine sends in order.
+// client is one websocket connection and the chat.Sink of it. It has no
+// goroutine of its own while idle: Deliver starts a writer when frames are
+// waiting, and the writer ends when the queue is empty. That keeps an open,
+// quiet conversation down to the read loop's goroutine.
 type client struct {
 	conn *websocket.Conn
+	ctx  context.Context
 
-	mu       sync.Mutex
-	queue    []chat.Frame
-	overflow bool
-	wake     chan struct{} // one pending signal
+	mu      sync.Mutex
+	queue   []chat.Frame
+	held    bool  // frames wait until release (welcome and history go first)
+	writing bool  // a writer goroutine is running
+	failed  error // the connection is being dropped
 }
 
-func newClient(conn *websocket.Conn) *client {
-	return &client{conn: conn, wake: make(chan struct{}, 1)}
+func newClient(ctx context.Context, conn *websocket.Conn) *client {
+	return &client{conn: conn, ctx: ctx, held: true}
 }
 
-// Deliver implements chat.Sink; it never blocks.
+// Deliver implements chat.Sink; it never blocks. A client more than
+// maxQueued frames behind is closed with 1013 and resumes.
 func (c *client) Deliver(f chat.Frame) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed != nil {
+		return
+	}
 	if len(c.queue) >= maxQueued {
-		c.overflow = true
-	} else {
-		c.queue = append(c.queue, f)
+		c.failed = errSlow
+		c.queue = nil
+		go c.conn.Close(CloseTryAgainLater, "too slow; resume from your last seq")
+		return
 	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.queue = append(c.queue, f)
+	c.startLocked()
 }
 
 // deliverAll queues frames the client asked for (a transcript), however
 // many.
 func (c *client) deliverAll(frames []chat.Frame) {
 	c.mu.Lock()
-	c.queue = append(c.queue, frames...)
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	defer c.mu.Unlock()
+	if c.failed == nil {
+		c.queue = append(c.queue, frames...)
+		c.startLocked()
 	}
 }
 
-// writeLoop sends queued frames until ctx ends or the client falls too far
-// behind. It pings every pingEvery; a client that does not answer within
-// pingEvery is dropped.
-func (c *client) writeLoop(ctx context.Context, pingEvery time.Duration) error {
-	ping := time.NewTimer(pingEvery)
-	defer ping.Stop()
+// release sends first, then whatever was delivered meanwhile.
+func (c *client) release(first []chat.Frame) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = append(first, c.queue...)
+	c.held = false
+	c.startLocked()
+}
+
+func (c *client) startLocked() {
+	if !c.held && !c.writing && len(c.queue) > 0 {
+		c.writing = true
+		go c.flush()
+	}
+}
+
+// flush writes queued frames in order until the queue is empty.
+func (c *client) flush() {
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, pingEvery)
-			err := c.conn.Ping(pctx)
-			cancel()
-			if err != nil {
-				return errIdle
-			}
-			ping.Reset(pingEvery)
-		case <-c.wake:
-			c.mu.Lock()
-			batch, overflow := c.queue, c.overflow
-			c.queue = nil
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 || c.failed != nil {
+			c.writing = false
 			c.mu.Unlock()
-			for _, f := range batch {
-				if err := c.write(ctx, f); err != nil {
-					return err
-				}
-			}
-			if overflow {
-				return errSlow
+			return
+		}
+		c.mu.Unlock()
+		for _, f := range batch {
+			if err := c.write(c.ctx, f); err != nil {
+				c.mu.Lock()
+				c.failed, c.writing, c.queue = err, false, nil
+				c.mu.Unlock()
+				c.conn.CloseNow()
+				return
 			}
 		}
 	}
 }
 
-var (
-	errSlow = errors.New("client too slow")
-	errIdle = errors.New("client idle")
-)
+// keepAlive pings the client every interval and drops it if it does not
+// answer within interval. It returns a function that stops it.
+func (c *client) keepAlive(interval time.Duration) (stop func()) {
+	var t *time.Timer
+	var mu sync.Mutex
+	stopped := false
+	t = time.AfterFunc(interval, func() {
+		ctx, cancel := context.WithTimeout(c.ctx, interval)
+		err := c.conn.Ping(ctx)
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			c.conn.CloseNow()
+			return
+		}
+		if !stopped {
+			t.Reset(interval)
+		}
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+var errSlow = errors.New("client too slow")
 
 func (c *client) write(ctx context.Context, f chat.Frame) error {
 	b, err := json.Marshal(f)

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -76,7 +77,9 @@ type Server struct {
 	sessions *sessions
 	conns    atomic.Int64
 	ready    atomic.Bool
-	shutdown chan struct{}
+	// shutdownCtx ends at Shutdown: every websocket closes with 1001.
+	shutdownCtx context.Context
+	shutdown    context.CancelFunc
 }
 
 // New returns a Server; it answers /healthz with 503 until SetReady.
@@ -111,7 +114,8 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL), shutdown: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL)}
+	s.shutdownCtx, s.shutdown = context.WithCancel(context.Background())
 	s.router = s.routes()
 	return s, nil
 }
@@ -122,11 +126,7 @@ func (s *Server) SetReady() { s.ready.Store(true) }
 // Shutdown closes every websocket (code 1001) so that http.Server.Shutdown
 // does not wait for them.
 func (s *Server) Shutdown() {
-	select {
-	case <-s.shutdown:
-	default:
-		close(s.shutdown)
-	}
+	s.shutdown()
 	s.sessions.closeAll()
 }
 

@@ -51,37 +51,26 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 
 // serveConn runs cl's writer and the read loop handle until either ends, the
 // server shuts down or ctx ends, then closes the socket with the right code.
-func (s *Server) serveConn(ctx context.Context, cl *client, handle func(ctx context.Context, f inFrame) error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	writeErr := make(chan error, 1)
-	go func() { writeErr <- cl.writeLoop(ctx, s.cfg.PingInterval); cancel() }()
-	go func() {
-		select {
-		case <-s.shutdown:
-			cl.conn.Close(CloseGoingAway, "server shutting down")
-		case <-ctx.Done():
-		}
-	}()
-
-	lim := newLimiter(s.cfg.Rate, s.cfg.Burst)
+func (s *Server) serveConn(ctx context.Context, cl *client, initial []chat.Frame, handle func(ctx context.Context, f inFrame) error) {
+	cl.release(initial)
+	stopShutdown := context.AfterFunc(s.shutdownCtx, func() { cl.conn.Close(CloseGoingAway, "server shutting down") })
+	defer stopShutdown()
+	stopPings := cl.keepAlive(s.cfg.PingInterval)
+	defer stopPings()
 	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { cl.conn.Close(CloseGoingAway, "idle timeout") })
 	defer idle.Stop()
+
+	lim := newLimiter(s.cfg.Rate, s.cfg.Burst)
 	for {
 		f, err := readFrame(ctx, cl.conn)
 		switch {
 		case errors.Is(err, errMalformed):
 			cl.conn.Close(ClosePolicyViolation, "malformed frame")
-			cancel()
-			<-writeErr
 			return
 		case err != nil:
-			cancel()
-			if werr := <-writeErr; errors.Is(werr, errSlow) {
-				cl.conn.Close(CloseTryAgainLater, "too slow; resume from your last seq")
-			} else {
-				cl.conn.CloseNow()
-			}
+			// Closed by the client, the idle timer, shutdown or a slow
+			// reader (each closed it with its own code already).
+			cl.conn.CloseNow()
 			return
 		}
 		idle.Reset(s.cfg.IdleTimeout)
@@ -93,8 +82,6 @@ func (s *Server) serveConn(ctx context.Context, cl *client, handle func(ctx cont
 		}
 		if err := handle(ctx, f); err != nil {
 			cl.conn.Close(ClosePolicyViolation, err.Error())
-			cancel()
-			<-writeErr
 			return
 		}
 	}
@@ -110,7 +97,7 @@ func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.releaseConn()
 	ctx := r.Context()
-	cl := newClient(conn)
+	cl := newClient(ctx, conn)
 
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	hello, err := readFrame(hctx, conn)
@@ -139,14 +126,8 @@ func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
 	if fresh {
 		welcome.Token = token
 	}
-	for _, f := range append([]chat.Frame{welcome}, history...) {
-		if err := cl.write(ctx, f); err != nil {
-			conn.CloseNow()
-			return
-		}
-	}
 	me := chat.Participant{Role: chat.RoleVisitor}
-	s.serveConn(ctx, cl, func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, cl, append([]chat.Frame{welcome}, history...), func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inMessage:
@@ -196,23 +177,17 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	})
 	defer stop()
 
-	cl := newClient(conn)
+	cl := newClient(ctx, conn)
 	initial, detach, err := s.hub.AttachAgent(sess.login, cl)
 	if err != nil {
 		conn.Close(ClosePolicyViolation, chat.Code(err))
 		return
 	}
 	defer detach()
-	for _, f := range initial {
-		if err := cl.write(ctx, f); err != nil {
-			conn.CloseNow()
-			return
-		}
-	}
 	login := sess.login
 	me := chat.Participant{Role: chat.RoleAgent, Login: login}
 	s.log.Info("web: agent connected", slog.String("agent", login))
-	s.serveConn(ctx, cl, func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, cl, initial, func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inStatus:

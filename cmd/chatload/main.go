@@ -1,0 +1,402 @@
+// Command chatload measures the chat gateway under load on loopback. It
+// starts `gateway serve` with a generated configuration (one agent per
+// conversation, spread over workgroups), opens N visitor and N agent
+// websockets, lets every agent accept one chat, then has the visitors send
+// messages at a set total rate and measures, for each message, the time from
+// the visitor's send to the agent's receipt. It prints throughput, latency
+// percentiles and the server's resident memory per open conversation.
+//
+//	go build -o bin/gateway ./cmd/gateway
+//	go run ./cmd/chatload -gateway bin/gateway -conversations 10000 -rate 5000 -duration 30s
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "chatload:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	gateway       string
+	conversations int
+	perGroup      int
+	rate          float64
+	duration      time.Duration
+	dial          int
+	serverLog     string
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.gateway, "gateway", "bin/gateway", "gateway `binary` to start")
+	flag.IntVar(&o.conversations, "conversations", 1000, "concurrent conversations (one visitor and one agent socket each)")
+	flag.IntVar(&o.perGroup, "agents-per-workgroup", 100, "agents (and conversations) per workgroup")
+	flag.Float64Var(&o.rate, "rate", 500, "messages a second, all visitors together")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send")
+	flag.IntVar(&o.dial, "dial-parallel", 64, "sockets opened in parallel")
+	flag.StringVar(&o.serverLog, "server-log", "", "write the gateway's stderr to `file`")
+	flag.Parse()
+	raiseFileLimit(2*o.conversations + 512) // each process holds one socket per conversation per side
+
+	dir, err := os.MkdirTemp("", "chatload")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgPath := filepath.Join(dir, "load.yaml")
+	if err := writeConfig(cfgPath, o); err != nil {
+		return err
+	}
+	cmd := exec.Command(o.gateway, "serve", "--config", cfgPath, "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = io.Discard
+	if o.serverLog != "" {
+		f, err := os.Create(o.serverLog)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cmd.Stderr = f
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", o.gateway, err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	base, err := readURL(stdout)
+	if err != nil {
+		return err
+	}
+	wsBase := "ws" + strings.TrimPrefix(base, "http")
+	pid := cmd.Process.Pid
+	time.Sleep(500 * time.Millisecond)
+	rssIdle := rss(pid)
+	fmt.Printf("gateway %s (pid %d), idle RSS %.1f MiB\n", base, pid, float64(rssIdle)/(1<<20))
+
+	ctx := context.Background()
+	lat := &latencies{}
+	agents := make([]*agentConn, o.conversations)
+	start := time.Now()
+	if err := parallel(o.conversations, o.dial, func(i int) error {
+		a, err := connectAgent(ctx, base, wsBase, fmt.Sprintf("a%d", i), lat)
+		agents[i] = a
+		return err
+	}); err != nil {
+		return fmt.Errorf("agents: %w", err)
+	}
+	fmt.Printf("%d agents logged in and connected in %v\n", o.conversations, time.Since(start).Round(time.Millisecond))
+
+	visitors := make([]*websocket.Conn, o.conversations)
+	start = time.Now()
+	if err := parallel(o.conversations, o.dial, func(i int) error {
+		v, err := connectVisitor(ctx, wsBase, fmt.Sprintf("s%d", i/o.perGroup))
+		visitors[i] = v
+		return err
+	}); err != nil {
+		return fmt.Errorf("visitors: %w", err)
+	}
+	// Wait until every chat is accepted.
+	deadline := time.Now().Add(2 * time.Minute)
+	for accepted.Load() < int64(o.conversations) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d chats accepted", accepted.Load(), o.conversations)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("%d conversations open and accepted in %v\n", o.conversations, time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	rssOpen := rss(pid)
+	perConv := float64(rssOpen-rssIdle) / float64(o.conversations)
+	fmt.Printf("server RSS with %d open conversations (%d sockets): %.1f MiB; %.1f KiB per conversation\n",
+		o.conversations, 2*o.conversations, float64(rssOpen)/(1<<20), perConv/1024)
+
+	// Send at the set total rate, round robin over the visitors.
+	total := int(o.rate * o.duration.Seconds())
+	interval := time.Duration(float64(time.Second) / o.rate)
+	fmt.Printf("sending %d messages at %.0f/s for %v\n", total, o.rate, o.duration)
+	var sendErrs atomic.Int64
+	var wg sync.WaitGroup
+	sendStart := time.Now()
+	senders := 8
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := s; k < total; k += senders {
+				due := sendStart.Add(time.Duration(k) * interval)
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+				v := visitors[k%o.conversations]
+				msg := fmt.Sprintf(`{"type":"message","client_id":"%d","text":"hello, order %d, card 4111 1111 1111 1111"}`, time.Now().UnixNano(), k)
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := v.Write(wctx, websocket.MessageText, []byte(msg)); err != nil {
+					sendErrs.Add(1)
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	sendDur := time.Since(sendStart)
+	drain := time.Now().Add(10 * time.Second)
+	for lat.count() < total && time.Now().Before(drain) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	recvDur := time.Since(sendStart)
+	n := lat.count()
+	p50, p99, maxL := lat.percentiles()
+	fmt.Printf("delivered %d of %d messages (%d send errors, %d refused by the server) in %v: %.0f messages/s\n",
+		n, total, sendErrs.Load(), refused.Load(), recvDur.Round(time.Millisecond), float64(n)/recvDur.Seconds())
+	fmt.Printf("latency visitor send → agent receive: p50 %v  p99 %v  max %v (sending took %v)\n",
+		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), maxL.Round(10*time.Microsecond), sendDur.Round(time.Millisecond))
+	codes.Range(func(k, _ any) bool { fmt.Printf("server error code seen: %v\n", k); return true })
+	fmt.Printf("server RSS at the end: %.1f MiB\n", float64(rss(pid))/(1<<20))
+	if leaked.Load() > 0 {
+		return fmt.Errorf("%d agent frames held the planted card number", leaked.Load())
+	}
+	return nil
+}
+
+var (
+	accepted atomic.Int64
+	refused  atomic.Int64
+	leaked   atomic.Int64
+	codes    sync.Map // error codes the server sent
+)
+
+func writeConfig(path string, o options) error {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
+	var b strings.Builder
+	groups := (o.conversations + o.perGroup - 1) / o.perGroup
+	fmt.Fprintf(&b, "limits:\n  max_connections: %d\n  max_chats_per_agent: 1\n  messages_per_second: 50\n  burst: 50\n", 2*o.conversations+100)
+	b.WriteString("workgroups:\n")
+	for g := range groups {
+		fmt.Fprintf(&b, "  - name: g%d\n", g)
+	}
+	b.WriteString("services:\n")
+	for g := range groups {
+		fmt.Fprintf(&b, "  - {name: s%d, workgroup: g%d}\n", g, g)
+	}
+	b.WriteString("agents:\n")
+	for i := range o.conversations {
+		fmt.Fprintf(&b, "  - {login: a%d, password_hash: %q, workgroups: [g%d]}\n", i, hash, i/o.perGroup)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func readURL(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	re := regexp.MustCompile(`running on (http://\S+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, r)
+			return m[1], nil
+		}
+	}
+	return "", errors.New("the gateway printed no URL (see its stderr)")
+}
+
+type frame struct {
+	Type         string `json:"type"`
+	Conversation string `json:"conversation"`
+	ClientID     string `json:"client_id"`
+	From         string `json:"from"`
+	Text         string `json:"text"`
+	Code         string `json:"code"`
+}
+
+type agentConn struct{ conn *websocket.Conn }
+
+func connectAgent(ctx context.Context, base, wsBase, login string, lat *latencies) (*agentConn, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := hc.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"login":"`+login+`","password":"load"}`))
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("login %s: %s", login, resp.Status)
+	}
+	h := http.Header{}
+	for _, c := range resp.Cookies() {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	conn, _, err := websocket.Dial(ctx, wsBase+"/api/v1/agent/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	conn.Write(ctx, websocket.MessageText, []byte(`{"type":"status","status":"available"}`))
+	a := &agentConn{conn: conn}
+	go func() {
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			var f frame
+			json.Unmarshal(data, &f)
+			switch f.Type {
+			case "offer":
+				conn.Write(ctx, websocket.MessageText, []byte(`{"type":"accept","conversation":"`+f.Conversation+`"}`))
+			case "agent_joined":
+				accepted.Add(1)
+			case "message":
+				if strings.Contains(f.Text, "4111 1111") {
+					leaked.Add(1)
+				}
+				if sent, err := strconv.ParseInt(f.ClientID, 10, 64); err == nil && f.From == "visitor" {
+					lat.add(now.Sub(time.Unix(0, sent)))
+				}
+			case "error":
+				refused.Add(1)
+				codes.Store(f.Code, true)
+			}
+		}
+	}()
+	return a, nil
+}
+
+func connectVisitor(ctx context.Context, wsBase, service string) (*websocket.Conn, error) {
+	conn, _, err := websocket.Dial(ctx, wsBase+"/api/v1/visitor/ws", nil)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","service":"`+service+`"}`)); err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(data), `"type":"error"`) {
+				refused.Add(1)
+			}
+		}
+	}()
+	return conn, nil
+}
+
+// parallel runs f(0..n-1) with at most width at once; the first error wins.
+func parallel(n, width int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	var first error
+	var mu sync.Mutex
+	next := atomic.Int64{}
+	for range width {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("#%d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+func (l *latencies) percentiles() (p50, p99, maxD time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(l.d)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
+}
+
+// rss returns the resident memory of a process, in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// raiseFileLimit lifts the open-file limit (the gateway inherits it); as
+// root the hard limit may be raised too.
+func raiseFileLimit(want int) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
+		return
+	}
+	if lim.Cur >= uint64(want) {
+		return
+	}
+	if lim.Max < uint64(want) {
+		lim.Max = uint64(want)
+	}
+	lim.Cur = uint64(want)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		fmt.Fprintf(os.Stderr, "chatload: cannot raise the open-file limit to %d: %v\n", want, err)
+	}
+}
