@@ -550,3 +550,40 @@ func argon2idHash(t *testing.T, password string) string {
 	key := argon2.IDKey([]byte(password), salt, 1, 1024, 1, 32)
 	return "$argon2id$v=19$m=1024,t=1,p=1$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
 }
+
+func TestSecureCookieUnderTLS(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.TLS = true })
+	resp, err := http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if raw := resp.Header.Get("Set-Cookie"); !strings.Contains(raw, "Secure") {
+		t.Errorf("session cookie under TLS lacks Secure: %q", raw)
+	}
+}
+
+func TestPagesAndHeaders(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{"https://shop.example"} })
+	for path, want := range map[string]string{
+		"/chat/?service=support": "frame-ancestors 'self' https://shop.example",
+		"/console/":              "frame-ancestors 'none'",
+	} {
+		resp, err := http.Get(e.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, want) {
+			t.Errorf("%s: CSP %q lacks %q", path, csp, want)
+		}
+	}
+	resp, _ := http.Post(e.srv.URL+"/api/v1/conversations", "application/json", strings.NewReader(`{"service":"nope"}`))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown service: %s, want 404", resp.Status)
+	}
+	resp, _ = http.Post(e.srv.URL+"/api/v1/conversations", "application/json", strings.NewReader(`not json`))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad body: %s, want 400", resp.Status)
+	}
+}
