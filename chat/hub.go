@@ -40,32 +40,34 @@ var (
 	ErrUndeliverable  = errors.New("chat: message could not be redacted and was withheld")
 	ErrBusy           = errors.New("chat: agent has reached the maximum number of chats")
 	ErrStore          = errors.New("chat: could not store")
+	ErrBadClientID    = errors.New("chat: client_id longer than 64 bytes")
 )
 
+// errorCodes maps each error of the Hub to its stable code.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrNotFound, "not_found"},
+	{ErrUnknownService, "unknown_service"},
+	{ErrForbidden, "forbidden"},
+	{ErrTaken, "taken"},
+	{ErrEnded, "ended"},
+	{ErrTooLarge, "too_large"},
+	{ErrEmpty, "empty"},
+	{ErrBadText, "bad_text"},
+	{ErrUndeliverable, "redaction_failed"},
+	{ErrBusy, "busy"},
+	{ErrBadClientID, "bad_request"},
+}
+
 // Code returns the stable error code of err for error frames and HTTP
-// replies (docs/protocol.md).
+// replies (docs/protocol.md); "internal" for any other error.
 func Code(err error) string {
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return "not_found"
-	case errors.Is(err, ErrUnknownService):
-		return "unknown_service"
-	case errors.Is(err, ErrForbidden):
-		return "forbidden"
-	case errors.Is(err, ErrTaken):
-		return "taken"
-	case errors.Is(err, ErrEnded):
-		return "ended"
-	case errors.Is(err, ErrTooLarge):
-		return "too_large"
-	case errors.Is(err, ErrEmpty):
-		return "empty"
-	case errors.Is(err, ErrBadText):
-		return "bad_text"
-	case errors.Is(err, ErrUndeliverable):
-		return "redaction_failed"
-	case errors.Is(err, ErrBusy):
-		return "busy"
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
 	}
 	return "internal"
 }
@@ -166,8 +168,12 @@ type conversation struct {
 	offeredTo string
 }
 
-// maxRemembered bounds the client ids a conversation remembers.
-const maxRemembered = 64
+// maxRemembered bounds the client ids a conversation remembers; maxClientID
+// bounds their length.
+const (
+	maxRemembered = 64
+	maxClientID   = 64
+)
 
 type sentKey struct {
 	p        Participant
@@ -440,6 +446,9 @@ func frameOf(e store.Event) Frame {
 func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID string, text []byte) error {
 	if len(text) > h.cfg.MaxMessageBytes {
 		return ErrTooLarge
+	}
+	if len(clientID) > maxClientID {
+		return ErrBadClientID
 	}
 	if !utf8.Valid(text) {
 		return ErrBadText

@@ -395,3 +395,26 @@ func TestQueueFramesAreCoalesced(t *testing.T) {
 		t.Errorf("%d queue frames for %d new chats; want them coalesced", frames, n)
 	}
 }
+
+func TestSendRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, redact.DefaultConfig(), "")
+	id, _, _ := f.hub.Open(ctx, "support")
+	vis := Participant{Role: RoleVisitor}
+	for _, tc := range []struct {
+		name, clientID, text string
+		want                 error
+	}{
+		{"too large", "c", strings.Repeat("a", DefaultMaxMessageBytes+1), ErrTooLarge},
+		{"empty", "c", " \n\t", ErrEmpty},
+		{"invalid UTF-8", "c", "a\xff", ErrBadText},
+		{"long client id", strings.Repeat("c", 65), "hi", ErrBadClientID},
+	} {
+		if err := f.hub.Send(ctx, id, vis, tc.clientID, []byte(tc.text)); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if err := f.hub.Send(ctx, "nope", vis, "c", []byte("hi")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown conversation: %v", err)
+	}
+}
