@@ -270,6 +270,13 @@ func (h *Hub) setStateLocked(c *conversation, state, agent string) {
 	}
 }
 
+// Live returns how many conversations are open (waiting or active).
+func (h *Hub) Live() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.convs)
+}
+
 // MaxMessageBytes is the largest message text Send accepts.
 func (h *Hub) MaxMessageBytes() int { return h.cfg.MaxMessageBytes }
 

@@ -176,7 +176,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 
 	// The SQLite file holds none of the card's digits in sequence.
-	e.web.Shutdown()
+	e.web.Shutdown(context.Background())
 	e.store.Close()
 	db, _ := os.ReadFile(e.dbPath)
 	wal, _ := os.ReadFile(e.dbPath + "-wal")

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,7 @@ type Server struct {
 	router   chi.Router
 	sessions *sessions
 	conns    atomic.Int64
+	sockets  sync.WaitGroup // detached websocket goroutines
 	ready    atomic.Bool
 	// shutdownCtx ends at Shutdown: every websocket closes with 1001.
 	shutdownCtx context.Context
@@ -123,11 +125,19 @@ func New(cfg Config) (*Server, error) {
 // SetReady makes /healthz answer 200.
 func (s *Server) SetReady() { s.ready.Store(true) }
 
-// Shutdown closes every websocket (code 1001) so that http.Server.Shutdown
-// does not wait for them.
-func (s *Server) Shutdown() {
+// Shutdown closes every websocket (code 1001) and waits, until ctx ends,
+// for their goroutines to finish. Call it before http.Server.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown()
 	s.sessions.closeAll()
+	done := make(chan struct{})
+	go func() { s.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -138,6 +148,7 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.logRequests, securityHeaders)
 
 	r.Get("/healthz", s.healthz)
+	r.Get("/metrics", s.metrics)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/demo/", http.StatusFound) })
 
 	sub, _ := fs.Sub(static, "static")

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -39,7 +41,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 	} else {
 		opts.OriginPatterns = origins
 	}
-	conn, err := websocket.Accept(w, r, opts)
+	conn, err := websocket.Accept(smallBuffers{w}, r, opts)
 	if err != nil {
 		s.releaseConn()
 		return nil, false
@@ -47,6 +49,31 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 	// JSON may escape each byte of a message as \u00XX.
 	conn.SetReadLimit(int64(s.hub.MaxMessageBytes())*6 + 1024)
 	return conn, true
+}
+
+// smallBuffers hands the websocket library 1 KiB buffers instead of the 4 KiB
+// reader and writer net/http gives every connection, which an idle
+// websocket would otherwise hold for its whole life: at 20,000 sockets that
+// is the largest part of the server's memory.
+type smallBuffers struct{ http.ResponseWriter }
+
+// socketBuffer is the size of a websocket's read and write buffers.
+const socketBuffer = 1 << 10
+
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	r := brw.Reader
+	if r.Buffered() == 0 { // else keep what the client already sent
+		r = bufio.NewReaderSize(conn, socketBuffer)
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, socketBuffer)), nil
 }
 
 // serveConn runs cl's writer and the read loop handle until either ends, the
@@ -95,8 +122,25 @@ func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer s.releaseConn()
-	ctx := r.Context()
+	s.detach(func(ctx context.Context) { s.serveVisitor(ctx, conn) })
+}
+
+// detach runs a websocket on a goroutine of its own and lets the HTTP
+// handler return, so net/http frees what it held for the request (its 4 KiB
+// buffers, the request) for the socket's whole life. Shutdown waits for it.
+func (s *Server) detach(serve func(ctx context.Context)) {
+	s.sockets.Add(1)
+	go func() {
+		defer s.sockets.Done()
+		defer s.releaseConn()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		serve(ctx)
+	}()
+}
+
+// serveVisitor runs a visitor socket from its hello on.
+func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 	cl := newClient(ctx, conn)
 
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
@@ -169,9 +213,11 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer s.releaseConn()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	s.detach(func(ctx context.Context) { s.serveAgent(ctx, conn, sess) })
+}
+
+// serveAgent runs an agent socket until it closes or the session ends.
+func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *session) {
 	stop := context.AfterFunc(sess.ctx, func() {
 		conn.Close(ClosePolicyViolation, "session ended")
 	})

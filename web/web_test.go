@@ -99,7 +99,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	w.SetReady()
 	srv := httptest.NewServer(w)
 	t.Cleanup(func() {
-		w.Shutdown()
+		w.Shutdown(context.Background())
 		srv.Close()
 		hub.Close()
 		st.Close()
@@ -283,7 +283,7 @@ func TestVisitorAgentConversation(t *testing.T) {
 	v.next(chat.FrameEnded)
 
 	// Nothing of the card in the database, the log or any agent frame.
-	e.web.Shutdown()
+	e.web.Shutdown(context.Background())
 	e.store.Close()
 	db, _ := os.ReadFile(e.dbPath)
 	wal, _ := os.ReadFile(e.dbPath + "-wal")
@@ -549,6 +549,24 @@ func argon2idHash(t *testing.T, password string) string {
 	salt := []byte("0123456789abcdef")
 	key := argon2.IDKey([]byte(password), salt, 1, 1024, 1, 32)
 	return "$argon2id$v=19$m=1024,t=1,p=1$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	v.send(map[string]any{"type": "hello", "service": "support"})
+	v.next(chat.FrameWelcome)
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"gateway_websockets_open 1\n", "gateway_conversations_live 1\n", "go_heap_live_bytes ", "go_stack_bytes "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
 }
 
 func TestSecureCookieUnderTLS(t *testing.T) {

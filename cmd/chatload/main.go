@@ -97,6 +97,7 @@ func run() error {
 	pid := cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond)
 	rssIdle := rss(pid)
+	liveIdle := liveMemory(base)
 	fmt.Printf("gateway %s (pid %d), idle RSS %.1f MiB\n", base, pid, float64(rssIdle)/(1<<20))
 
 	ctx := context.Background()
@@ -178,6 +179,9 @@ func run() error {
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), maxL.Round(10*time.Microsecond), sendDur.Round(time.Millisecond))
 	codes.Range(func(k, _ any) bool { fmt.Printf("server error code seen: %v\n", k); return true })
 	fmt.Printf("server RSS at the end: %.1f MiB\n", float64(rss(pid))/(1<<20))
+	live := liveMemory(base)
+	fmt.Printf("server live heap + stacks at the end (/metrics): %.1f MiB; %.1f KiB per conversation\n",
+		float64(live)/(1<<20), float64(live-liveIdle)/float64(o.conversations)/1024)
 	if leaked.Load() > 0 {
 		return fmt.Errorf("%d agent frames held the planted card number", leaked.Load())
 	}
@@ -365,6 +369,27 @@ func (l *latencies) percentiles() (p50, p99, maxD time.Duration) {
 	s := slices.Clone(l.d)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
+}
+
+// liveMemory reads the heap live at the server's last garbage collection
+// plus its goroutine stacks from /metrics.
+func liveMemory(base string) int64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var total int64
+	for _, line := range strings.Split(string(body), "\n") {
+		for _, name := range []string{"go_heap_live_bytes ", "go_stack_bytes "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
 }
 
 // rss returns the resident memory of a process, in bytes.

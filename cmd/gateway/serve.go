@@ -179,10 +179,12 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 // Close stops accepting, closes every websocket, waits for handlers, and
 // closes the store after its pending writes.
 func (g *gateway) Close() error {
-	g.web.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := g.http.Shutdown(ctx)
+	err := g.web.Shutdown(ctx)
+	if herr := g.http.Shutdown(ctx); err == nil {
+		err = herr
+	}
 	if serr := <-g.served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
