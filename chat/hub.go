@@ -16,6 +16,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
@@ -159,8 +160,8 @@ type conversation struct {
 	seq      int64
 	visitors map[Sink]struct{}
 	streams  map[Participant]*redact.Stream
-	sent     map[sentKey]int64 // recent client ids → seq, for deduplication
-	sentRing []sentKey
+	sent     []sentMessage // the last maxRemembered client ids, for deduplication
+	sentNext int
 
 	// Guarded by Hub.mu.
 	state     string
@@ -171,29 +172,46 @@ type conversation struct {
 // maxRemembered bounds the client ids a conversation remembers; maxClientID
 // bounds their length.
 const (
-	maxRemembered = 64
+	maxRemembered = 16
 	maxClientID   = 64
 )
 
-type sentKey struct {
-	p        Participant
-	clientID string
+// sentMessage is a stored message by the hash of its author and client id:
+// a few bytes a message however long the ids, which matters at 10,000 open
+// conversations.
+type sentMessage struct {
+	key uint64
+	seq int64
+}
+
+func sentKey(p Participant, clientID string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(p.Role))
+	h.Write([]byte{0})
+	h.Write([]byte(p.Login))
+	h.Write([]byte{0})
+	h.Write([]byte(clientID))
+	return h.Sum64()
+}
+
+// stored returns the seq of the message key, if remembered. c.mu held.
+func (c *conversation) stored(key uint64) (int64, bool) {
+	for _, m := range c.sent {
+		if m.key == key {
+			return m.seq, true
+		}
+	}
+	return 0, false
 }
 
 // remember records that key was stored as seq. c.mu must be held.
-func (c *conversation) remember(key sentKey, seq int64) {
-	if key.clientID == "" {
+func (c *conversation) remember(key uint64, seq int64) {
+	if len(c.sent) < maxRemembered {
+		c.sent = append(c.sent, sentMessage{key, seq})
 		return
 	}
-	if c.sent == nil {
-		c.sent = map[sentKey]int64{}
-	}
-	if len(c.sentRing) >= maxRemembered {
-		delete(c.sent, c.sentRing[0])
-		c.sentRing = c.sentRing[1:]
-	}
-	c.sent[key] = seq
-	c.sentRing = append(c.sentRing, key)
+	c.sent[c.sentNext] = sentMessage{key, seq}
+	c.sentNext = (c.sentNext + 1) % maxRemembered
 }
 
 type agentState struct {
@@ -472,7 +490,8 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	if err := h.stillOpen(c, p); err != nil {
 		return err
 	}
-	if seq, dup := c.sent[sentKey{p, clientID}]; dup && clientID != "" {
+	key := sentKey(p, clientID)
+	if seq, dup := c.stored(key); dup && clientID != "" {
 		// A client resending a message whose acknowledgement it missed:
 		// give it the stored copy again, store nothing.
 		if again, err := h.history(ctx, id, seq-1); err == nil && len(again) > 0 {
@@ -500,7 +519,9 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 		st.Reset()
 		return err
 	}
-	c.remember(sentKey{p, clientID}, seq)
+	if clientID != "" {
+		c.remember(key, seq)
+	}
 	h.log.Info("chat: message", slog.String("conversation", id), slog.Int64("seq", seq), slog.String("role", p.Role),
 		slog.Int("bytes", len(text)), slog.Int("masked", len(spans)), slog.Int("updated", len(updates)))
 	for _, e := range evs {
