@@ -161,7 +161,9 @@ func TestValidationServiceFailureModes(t *testing.T) {
 		{"nested outcome", replyWith(`<?xml version="1.0"?><response><outcome value="declined" details="x"/></response>`), StatusDeclined, "x"},
 		{"timeout", func(w http.ResponseWriter, r *http.Request) { time.Sleep(time.Second) }, StatusError, "timeout"},
 		{"HTTP 500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }, StatusError, "HTTP 500"},
-		{"redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://example.com/", http.StatusTemporaryRedirect) }, StatusError, "HTTP 307"},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://example.com/", http.StatusTemporaryRedirect)
+		}, StatusError, "HTTP 307"},
 		{"no declaration", replyWith(`<outcome value="accepted" details="ok"/>`), StatusError, "no XML declaration"},
 		{"malformed", replyWith(`<?xml version="1.0"?><outcome value="accepted" details="ok">`), StatusError, "malformed"},
 		{"unknown value", replyWith(`<?xml version="1.0"?><outcome value="approved" details="ok"/>`), StatusError, "neither accepted nor declined"},
