@@ -17,6 +17,7 @@ const (
 	FrameMessage       = "message"        // a message, redacted
 	FrameMessageUpdate = "message_update" // an earlier message's text changed (more of it masked)
 	FrameEnded         = "ended"          // the chat is over
+	FrameSecureInput   = "secure_input"   // a secure form was requested, cancelled, or had an outcome (text: the fact, no value)
 
 	// Ephemeral.
 	FrameWelcome     = "welcome"     // first frame on a socket: who you are, where you are
@@ -27,12 +28,17 @@ const (
 	FrameOffer       = "offer"       // agent: you are offered this chat (idle longest)
 	FrameStatus      = "status"      // agent: your availability
 	FrameChats       = "chats"       // agent: the chats you handle
+	FrameForms       = "forms"       // agent: the forms and canned responses you may use in a chat
+	FrameForm        = "form"        // visitor: a secure form to fill
+	FrameFormStatus  = "form_status" // both: a form request's state and outcome
+	FrameFormError   = "form_error"  // visitor: fields to correct before the form can be sent
 )
 
 // HistoryFrames and EphemeralFrames list every frame type the server sends.
 var (
-	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded}
-	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameUndelivered, FrameError, FrameQueue, FrameOffer, FrameStatus, FrameChats}
+	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput}
+	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameUndelivered, FrameError, FrameQueue, FrameOffer, FrameStatus, FrameChats,
+		FrameForms, FrameForm, FrameFormStatus, FrameFormError}
 )
 
 // Roles of a participant.
@@ -73,6 +79,15 @@ type Frame struct {
 	// error, undelivered
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Secure forms (docs/protocol.md): the request id, and what the frame
+	// type carries, filled in by the web layer.
+	Request string            `json:"request,omitempty"`
+	Form    any               `json:"form,omitempty"`
+	Forms   any               `json:"forms,omitempty"`
+	Canned  any               `json:"canned,omitempty"`
+	Outcome any               `json:"outcome,omitempty"`
+	Result  string            `json:"result,omitempty"`
+	Errors  map[string]string `json:"errors,omitempty"`
 }
 
 // ChatInfo describes a conversation in an agent's queue or chat list.

@@ -288,6 +288,95 @@ func (h *Hub) setStateLocked(c *conversation, state, agent string) {
 	}
 }
 
+// Describe returns a conversation (live or ended) and its agent.
+func (h *Hub) Describe(ctx context.Context, id string) (ChatInfo, string, error) {
+	h.mu.Lock()
+	if c := h.convs[id]; c != nil {
+		defer h.mu.Unlock()
+		return h.infoLocked(c), c.agent, nil
+	}
+	h.mu.Unlock()
+	sc, err := h.cfg.Store.Conversation(ctx, id)
+	if err != nil {
+		return ChatInfo{}, "", ErrNotFound
+	}
+	return ChatInfo{Conversation: sc.ID, Service: sc.Service, Workgroup: h.services[sc.Service].Workgroup,
+		State: sc.State, Since: sc.Created.UnixMilli()}, sc.Agent, nil
+}
+
+// InWorkgroup reports whether an agent belongs to workgroup.
+func (h *Hub) InWorkgroup(login, workgroup string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := h.agents[login]
+	return a != nil && a.workgroups[workgroup]
+}
+
+// Handling returns the workgroup and the handling agent of a live
+// conversation.
+func (h *Hub) Handling(id string) (workgroup, agent string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.convs[id]
+	if c == nil {
+		return "", "", false
+	}
+	return c.workgroup, c.agent, true
+}
+
+// Record appends a system event of type typ with text to a live
+// conversation's history and delivers it to both sides. The text is
+// redacted like any message (it is the gateway's own, but a service's
+// details could hold anything).
+func (h *Hub) Record(ctx context.Context, id, typ, text string) error {
+	h.mu.Lock()
+	c := h.convs[id]
+	h.mu.Unlock()
+	if c == nil {
+		return ErrNotFound
+	}
+	redacted, _, err := h.cfg.Engine.AppendRedact(nil, []byte(text), nil)
+	if err != nil {
+		return ErrUndeliverable
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: typ, Author: RoleSystem, Text: string(redacted), At: h.now()}
+	if err := h.appendLocked(ctx, c, []store.Event{ev}, nil); err != nil {
+		return err
+	}
+	h.deliverLocked(c, frameOf(ev))
+	return nil
+}
+
+// Notify delivers an ephemeral frame of a live conversation to its visitors
+// and/or its agent; f.Seq is set to the latest history seq.
+func (h *Hub) Notify(id string, toVisitor, toAgent bool, f Frame) {
+	h.mu.Lock()
+	c := h.convs[id]
+	h.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.Seq, f.Conversation = c.seq, id
+	if toVisitor {
+		for s := range c.visitors {
+			s.Deliver(f)
+		}
+	}
+	if toAgent {
+		h.mu.Lock()
+		if a := h.agents[c.agent]; a != nil {
+			for s := range a.sinks {
+				s.Deliver(f)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
 // Live returns how many conversations are open (waiting or active).
 func (h *Hub) Live() int {
 	h.mu.Lock()

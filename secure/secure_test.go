@@ -303,3 +303,21 @@ func TestSampleService(t *testing.T) {
 		t.Errorf("the log holds the card: %s", logs.String())
 	}
 }
+
+func TestValueFromJSON(t *testing.T) {
+	var m struct{ Values map[string]Value }
+	raw := []byte(`{"Values":{"a":"4111 1111","b":"x\"y","c":"\u0034"}}`)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Values["a"].text() != "4111 1111" || m.Values["b"].text() != `x"y` || m.Values["c"].text() != "4" {
+		t.Errorf("decoded %q %q %q", m.Values["a"].text(), m.Values["b"].text(), m.Values["c"].text())
+	}
+	clear(raw)
+	if m.Values["a"].text() != "4111 1111" {
+		t.Error("the value shares the frame's bytes")
+	}
+	if err := json.Unmarshal([]byte(`{"Values":{"a":12}}`), &m); err == nil {
+		t.Error("a number was accepted as a value")
+	}
+}

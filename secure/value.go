@@ -7,6 +7,9 @@
 package secure
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 )
@@ -58,3 +61,19 @@ func (Value) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // text is the value as a string, for the field rules in this package only.
 func (v Value) text() string { return string(v.b) }
+
+// UnmarshalJSON reads a JSON string into the value without an intermediate
+// Go string when the text has no escapes, so the caller can wipe the frame it
+// came from and leave no copy behind.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && !bytes.ContainsAny(b[1:len(b)-1], "\\\"") {
+		v.b = append([]byte(nil), b[1:len(b)-1]...)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("secure: a value must be a JSON string")
+	}
+	v.b = []byte(s)
+	return nil
+}

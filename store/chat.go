@@ -109,24 +109,25 @@ func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
 	return nil
 }
 
-// AppendEvent adds e to its conversation's history. A message event stores
-// its text as the message body; a message_update replaces the body of the
-// message e.Ref.
+// AppendEvent adds e to its conversation's history. A message event (or any
+// event with a text) stores its text as a body; a message_update replaces the
+// body of the message e.Ref.
 func (tx *Tx) AppendEvent(e Event) error {
 	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At)); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}
-	switch e.Type {
-	case EventMessage:
-		if _, err := tx.exec(`INSERT INTO messages (conversation, seq, body) VALUES (?, ?, ?)`,
-			e.Conversation, e.Seq, sealBody(e.Text)); err != nil {
-			return fmt.Errorf("store: append message: %w", err)
-		}
-	case EventMessageUpdate:
+	switch {
+	case e.Type == EventMessageUpdate:
 		if _, err := tx.exec(`UPDATE messages SET body = ? WHERE conversation = ? AND seq = ?`,
 			sealBody(e.Text), e.Conversation, e.Ref); err != nil {
 			return fmt.Errorf("store: update message: %w", err)
+		}
+	case e.Type == EventMessage || e.Text != "":
+		// A message, or a system event with a (redacted) text.
+		if _, err := tx.exec(`INSERT INTO messages (conversation, seq, body) VALUES (?, ?, ?)`,
+			e.Conversation, e.Seq, sealBody(e.Text)); err != nil {
+			return fmt.Errorf("store: append message: %w", err)
 		}
 	}
 	if _, err := tx.exec(`UPDATE conversations SET last_seq = ? WHERE id = ? AND last_seq < ?`, e.Seq, e.Conversation, e.Seq); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/secure"
 )
 
 // Close codes the server uses (docs/protocol.md).
@@ -165,6 +166,11 @@ type inFrame struct {
 	Text         string `json:"text"`
 	Active       bool   `json:"active"`
 	Status       string `json:"status"`
+	// Secure forms.
+	Form    string                  `json:"form"`
+	Request string                  `json:"request"`
+	Fields  map[string]string       `json:"fields"` // agent-filled, not confidential
+	Values  map[string]secure.Value `json:"values"` // the customer's: secure from here on
 }
 
 // readFrame reads one client frame. A frame that is not a JSON object with a
@@ -174,12 +180,18 @@ func readFrame(ctx context.Context, conn *websocket.Conn) (inFrame, error) {
 	if err != nil {
 		return inFrame{}, err
 	}
+	// The frame may hold secure values: once decoded into secure.Values,
+	// wipe the bytes it came in.
+	defer clear(data)
 	var f inFrame
 	if typ != websocket.MessageText {
 		return f, errMalformed
 	}
 	if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
-		return f, errMalformed
+		for _, v := range f.Values {
+			v.Wipe()
+		}
+		return inFrame{}, errMalformed
 	}
 	return f, nil
 }
@@ -215,6 +227,9 @@ func (l *limiter) allow(now time.Time) bool {
 
 func errorFrame(err error, conversation string) chat.Frame {
 	code := chat.Code(err)
+	if fc := formCode(err); fc != "" {
+		code = fc
+	}
 	switch {
 	case errors.Is(err, errRateLimited):
 		code = "rate_limited"

@@ -21,6 +21,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/secure"
 )
 
 //go:embed static
@@ -62,6 +64,11 @@ type Config struct {
 	// SessionTTL is how long an agent's login lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	Logger     *slog.Logger
+	// Forms and Pipeline enable secure forms; both or neither.
+	Forms    *chatforms.Catalog
+	Pipeline *secure.Pipeline
+	// SampleService, if set, is mounted at /sample/validate (demo only).
+	SampleService http.Handler
 }
 
 // Credential is an agent's password hash: bcrypt or argon2id (see CheckHash).
@@ -78,6 +85,8 @@ type Server struct {
 	sessions *sessions
 	conns    atomic.Int64
 	sockets  sync.WaitGroup // detached websocket goroutines
+	calls    sync.WaitGroup // validation calls in flight
+	tracker  *chatforms.Tracker
 	ready    atomic.Bool
 	// shutdownCtx ends at Shutdown: every websocket closes with 1001.
 	shutdownCtx context.Context
@@ -116,7 +125,10 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL)}
+	if (cfg.Forms == nil) != (cfg.Pipeline == nil) {
+		return nil, errors.New("web: Config.Forms and Config.Pipeline go together")
+	}
+	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL), tracker: chatforms.NewTracker()}
 	s.shutdownCtx, s.shutdown = context.WithCancel(context.Background())
 	s.router = s.routes()
 	return s, nil
@@ -131,7 +143,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown()
 	s.sessions.closeAll()
 	done := make(chan struct{})
-	go func() { s.sockets.Wait(); close(done) }()
+	go func() { s.sockets.Wait(); s.calls.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
@@ -166,7 +178,13 @@ func (s *Server) routes() chi.Router {
 		r.Post("/logout", s.logout)
 		r.Get("/me", s.me)
 		r.Get("/agent/ws", s.agentSocket)
+		r.Get("/cards", s.cards)
+		r.Get("/conversations/{id}", s.conversationInfo)
 	})
+	r.Get("/api/conversations/{id}", s.conversationInfo)
+	if s.cfg.SampleService != nil {
+		r.Post("/sample/validate", s.cfg.SampleService.ServeHTTP)
+	}
 	return r
 }
 

@@ -13,6 +13,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/secure"
 )
 
 // Client frame types (docs/protocol.md).
@@ -170,8 +172,14 @@ func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 	if fresh {
 		welcome.Token = token
 	}
+	initial := append([]chat.Frame{welcome}, history...)
+	if req, ok := s.tracker.Current(id); ok && req.State == chatforms.StateWaiting {
+		fr := s.formFrame(req)
+		fr.Conversation, fr.Seq = id, welcome.Seq
+		initial = append(initial, fr) // the open form survives a reload
+	}
 	me := chat.Participant{Role: chat.RoleVisitor}
-	s.serveConn(ctx, cl, append([]chat.Frame{welcome}, history...), func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, cl, initial, func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inMessage:
@@ -180,6 +188,10 @@ func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 			err = s.hub.Typing(id, me, f.Active)
 		case inEnd:
 			err = s.hub.End(ctx, id, me)
+		case inFormSubmit:
+			err = s.submitForm(id, f.Request, f.Values)
+		case inFormCancel:
+			err = s.cancelForm(ctx, "", id, f.Request)
 		case inPing:
 		default:
 			return errors.New("unknown frame type")
@@ -197,6 +209,13 @@ func (s *Server) replyError(cl *client, err error, conversation, clientID string
 	fr := errorFrame(err, conversation)
 	if errors.Is(err, chat.ErrUndeliverable) {
 		fr.Type = chat.FrameUndelivered
+	}
+	var fe secure.FieldErrors
+	if errors.As(err, &fe) {
+		fr.Errors = map[string]string{}
+		for _, e := range fe {
+			fr.Errors[e.Field] = e.Err.Error()
+		}
 	}
 	fr.ClientID = clientID
 	cl.Deliver(fr)
@@ -252,6 +271,14 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 			err = s.hub.End(ctx, f.Conversation, me)
 		case inLeave:
 			err = s.hub.Leave(ctx, f.Conversation, login)
+		case inForms:
+			err = s.agentForms(cl, login, f.Conversation)
+		case inFormRequest:
+			err = s.requestForm(ctx, login, f.Conversation, f.Form, f.Fields)
+		case inFormRetry:
+			err = s.retryForm(ctx, login, f.Conversation, f.Request)
+		case inFormCancel:
+			err = s.cancelForm(ctx, login, f.Conversation, f.Request)
 		case inHistory:
 			var frames []chat.Frame
 			frames, err = s.hub.History(ctx, f.Conversation, login, f.Since)

@@ -524,13 +524,15 @@ func TestEveryFrameTypeIsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := append(append([]string{}, chat.HistoryFrames...), chat.EphemeralFrames...)
-	types = append(types, inHello, inMessage, inTyping, inEnd, inPing, inStatus, inAccept, inLeave, inHistory)
+	types = append(types, inHello, inMessage, inTyping, inEnd, inPing, inStatus, inAccept, inLeave, inHistory,
+		inForms, inFormRequest, inFormRetry, inFormCancel, inFormSubmit)
 	for _, typ := range types {
 		if !bytes.Contains(doc, []byte("`"+typ+"`")) {
 			t.Errorf("docs/protocol.md does not document frame type %q", typ)
 		}
 	}
-	for _, code := range []string{"not_found", "unknown_service", "forbidden", "taken", "ended", "too_large", "empty", "bad_text", "redaction_failed", "busy", "rate_limited", "bad_request", "internal", "1008", "1009", "1013", "1001"} {
+	for _, code := range []string{"not_found", "unknown_service", "forbidden", "taken", "ended", "too_large", "empty", "bad_text", "redaction_failed", "busy", "rate_limited", "bad_request", "internal", "no_secure_input", "no_initiate_secure_input", "no_workgroup_access",
+		"form_not_for_service", "unknown_form", "unknown_request", "form_state", "form_busy", "invalid_fields", "forms_disabled", "1008", "1009", "1013", "1001"} {
 		if !bytes.Contains(doc, []byte(code)) {
 			t.Errorf("docs/protocol.md does not document %q", code)
 		}

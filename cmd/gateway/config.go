@@ -8,13 +8,16 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/web"
 )
 
@@ -33,6 +36,39 @@ type config struct {
 	Workgroups     []workgroupDef  `yaml:"workgroups"`
 	Services       []serviceDef    `yaml:"services"`
 	Agents         []agentDef      `yaml:"agents"`
+	Validation     validationDef   `yaml:"validation"`
+	Forms          []formDef       `yaml:"forms"`
+}
+
+type validationDef struct {
+	URL        string   `yaml:"url"`
+	Sample     bool     `yaml:"sample"`
+	Timeout    duration `yaml:"timeout"`
+	CADir      string   `yaml:"ca_dir"`
+	ClientCert string   `yaml:"client_cert"`
+	ClientKey  string   `yaml:"client_key"`
+}
+
+type formDef struct {
+	Name        string     `yaml:"name"`
+	Title       string     `yaml:"title"`
+	Description string     `yaml:"description"`
+	Workgroups  []string   `yaml:"workgroups"`
+	Fields      []fieldDef `yaml:"fields"`
+}
+
+type fieldDef struct {
+	ID         string `yaml:"id"`
+	Name       string `yaml:"name"`
+	Kind       string `yaml:"kind"`
+	AgentFills bool   `yaml:"agent_fills"`
+	Optional   bool   `yaml:"optional"`
+}
+
+type cannedDef struct {
+	Title string `yaml:"title"`
+	Text  string `yaml:"text"`
+	Form  string `yaml:"form"`
 }
 
 type tlsConfig struct {
@@ -58,7 +94,9 @@ type limitsConfig struct {
 }
 
 type workgroupDef struct {
-	Name string `yaml:"name"`
+	Name   string      `yaml:"name"`
+	Rights []string    `yaml:"rights"`
+	Canned []cannedDef `yaml:"canned"`
 }
 
 type serviceDef struct {
@@ -72,6 +110,7 @@ type agentDef struct {
 	Name         string   `yaml:"name"`
 	PasswordHash string   `yaml:"password_hash"`
 	Workgroups   []string `yaml:"workgroups"`
+	Rights       []string `yaml:"rights"`
 }
 
 // duration is a time.Duration written as "100ms", "30s", "12h".
@@ -267,6 +306,39 @@ func (v *validator) check(c *config) {
 		}
 		services[s.Name] = true
 	}
+	for i, w := range c.Workgroups {
+		for j, r := range w.Rights {
+			if !slices.Contains(chatforms.AllRights, chatforms.Right(r)) {
+				v.failf([]any{"workgroups", i, "rights", j}, "workgroup %q: unknown right %q (rights: %v)", w.Name, r, chatforms.AllRights)
+			}
+		}
+	}
+	for i, f := range c.Forms {
+		for j, w := range f.Workgroups {
+			if !workgroups[w] {
+				v.failf([]any{"forms", i, "workgroups", j}, "form %q: workgroup %q is not defined under workgroups", f.Name, w)
+			}
+		}
+		for j, fl := range f.Fields {
+			if !slices.Contains(secure.Kinds, secure.Kind(fl.Kind)) {
+				v.failf([]any{"forms", i, "fields", j, "kind"}, "form %q field %q: unknown kind %q (kinds: %v)", f.Name, fl.ID, fl.Kind, secure.Kinds)
+			}
+		}
+	}
+	if v.err == nil {
+		if _, err := chatforms.New(c.formsConfig()); err != nil {
+			v.failf([]any{"forms"}, "%v", err)
+		}
+	}
+	val := c.Validation
+	if len(c.Forms) > 0 && val.URL == "" && !val.Sample {
+		v.failf([]any{"validation"}, "validation: forms are configured: set validation.url (or sample: true for a demo)")
+	}
+	if val.URL != "" {
+		if _, err := secure.NewClient(secure.ClientConfig{URL: val.URL, CADir: val.CADir, ClientCert: val.ClientCert, ClientKey: val.ClientKey}); err != nil {
+			v.failf([]any{"validation"}, "validation: %v", err)
+		}
+	}
 	logins := map[string]bool{}
 	for i, a := range c.Agents {
 		switch {
@@ -284,7 +356,51 @@ func (v *validator) check(c *config) {
 				v.failf([]any{"agents", i, "workgroups", j}, "agent %q: workgroup %q is not defined under workgroups", a.Login, w)
 			}
 		}
+		for j, r := range a.Rights {
+			if !slices.Contains(chatforms.AllRights, chatforms.Right(r)) {
+				v.failf([]any{"agents", i, "rights", j}, "agent %q: unknown right %q (rights: %v)", a.Login, r, chatforms.AllRights)
+			}
+		}
 	}
+}
+
+// formsConfig is the chatforms configuration of the file.
+func (c *config) formsConfig() chatforms.Config {
+	fc := chatforms.Config{
+		WorkgroupRights: map[string][]chatforms.Right{},
+		AgentRights:     map[string][]chatforms.Right{},
+		AgentWorkgroups: map[string][]string{},
+		Canned:          map[string][]chatforms.Canned{},
+	}
+	for _, f := range c.Forms {
+		form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
+		if form.Title == "" {
+			form.Title = f.Name
+		}
+		for _, fl := range f.Fields {
+			name := fl.Name
+			if name == "" {
+				name = fl.ID
+			}
+			form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills, Optional: fl.Optional})
+		}
+		fc.Forms = append(fc.Forms, form)
+	}
+	for _, w := range c.Workgroups {
+		for _, r := range w.Rights {
+			fc.WorkgroupRights[w.Name] = append(fc.WorkgroupRights[w.Name], chatforms.Right(r))
+		}
+		for _, cr := range w.Canned {
+			fc.Canned[w.Name] = append(fc.Canned[w.Name], chatforms.Canned{Title: cr.Title, Text: cr.Text, Form: cr.Form})
+		}
+	}
+	for _, a := range c.Agents {
+		fc.AgentWorkgroups[a.Login] = a.Workgroups
+		for _, r := range a.Rights {
+			fc.AgentRights[a.Login] = append(fc.AgentRights[a.Login], chatforms.Right(r))
+		}
+	}
+	return fc
 }
 
 // redactConfig is the engine configuration of the redaction section.

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/store"
 	"github.com/secureinput/gateway/web"
 )
@@ -139,17 +141,6 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		st.Close()
 		return nil, err
 	}
-	ws, err := web.New(web.Config{
-		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: cfg.TLS.Cert != "",
-		MaxConnections: cfg.Limits.MaxConnections, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
-		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
-		Logger: logger,
-	})
-	if err != nil {
-		hub.Close()
-		st.Close()
-		return nil, err
-	}
 	addr := cfg.Listen
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -160,7 +151,27 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		st.Close()
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	g := &gateway{listener: ln, web: ws, hub: hub, store: st, tls: cfg.TLS.Cert != "", served: make(chan error, 1),
+	tlsOn := cfg.TLS.Cert != ""
+	webCfg := web.Config{
+		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: tlsOn,
+		MaxConnections: cfg.Limits.MaxConnections, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
+		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
+		Logger: logger,
+	}
+	if err := configureForms(cfg, &webCfg, ln.Addr().String(), tlsOn, logger); err != nil {
+		ln.Close()
+		hub.Close()
+		st.Close()
+		return nil, err
+	}
+	ws, err := web.New(webCfg)
+	if err != nil {
+		ln.Close()
+		hub.Close()
+		st.Close()
+		return nil, err
+	}
+	g := &gateway{listener: ln, web: ws, hub: hub, store: st, tls: tlsOn, served: make(chan error, 1),
 		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}
 	go func() {
 		var err error
@@ -174,6 +185,39 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 	ws.SetReady()
 	logger.Info("gateway: ready", slog.String("url", g.URL()))
 	return g, nil
+}
+
+// configureForms sets up secure forms: the catalog, the validation client
+// (the built-in sample service on this server when validation.url is empty
+// and sample is true) and the pipeline.
+func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, logger *slog.Logger) error {
+	if len(cfg.Forms) == 0 {
+		return nil
+	}
+	catalog, err := chatforms.New(cfg.formsConfig())
+	if err != nil {
+		return err
+	}
+	val := cfg.Validation
+	if val.Sample {
+		wc.SampleService = secure.SampleService{}
+	}
+	url := val.URL
+	if url == "" {
+		scheme := "http"
+		if tlsOn {
+			scheme = "https"
+		}
+		url = scheme + "://" + addr + "/sample/validate"
+		logger.Warn("secure forms use the built-in SAMPLE validation service: a demo, not for production")
+	}
+	client, err := secure.NewClient(secure.ClientConfig{URL: url, Timeout: time.Duration(val.Timeout), CADir: val.CADir,
+		ClientCert: val.ClientCert, ClientKey: val.ClientKey})
+	if err != nil {
+		return err
+	}
+	wc.Forms, wc.Pipeline = catalog, secure.NewPipeline(client, logger)
+	return nil
 }
 
 // Close stops accepting, closes every websocket, waits for handlers, and

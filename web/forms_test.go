@@ -1,0 +1,216 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/secure"
+)
+
+var testForms = []chatforms.Form{
+	{Name: "credit_card", Title: "Credit Card", Workgroups: []string{"support"}, Fields: []secure.Field{
+		{ID: "amount", Name: "Amount", Kind: secure.KindAmount, AgentFills: true},
+		{ID: "card_number", Name: "Card number", Kind: secure.KindCardNumber},
+		{ID: "expiry", Name: "Expiry", Kind: secure.KindExpiry},
+	}},
+	{Name: "ssn", Title: "SSN", Workgroups: []string{"support"}, Fields: []secure.Field{{ID: "ssn", Name: "SSN", Kind: secure.KindSSN}}},
+}
+
+// formsEnv is an env whose support workgroup may use secure forms, validated
+// by the sample service.
+func formsEnv(t *testing.T, rights map[string][]chatforms.Right) *env {
+	t.Helper()
+	sample := httptest.NewServer(secure.SampleService{})
+	t.Cleanup(sample.Close)
+	client, err := secure.NewClient(secure.ClientConfig{URL: sample.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := chatforms.New(chatforms.Config{
+		Forms:           testForms,
+		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput}},
+		AgentRights:     rights,
+		AgentWorkgroups: map[string][]string{"ann": {"support"}, "sam": {"sales"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnv(t, func(c *Config) {
+		c.Forms = catalog
+		c.Pipeline = secure.NewPipeline(client, c.Logger)
+	})
+}
+
+// openChat opens a conversation on support, accepted by ann.
+func openChat(t *testing.T, e *env) (visitor, agent *wsClient, id string) {
+	t.Helper()
+	agent = e.agent(t, "ann")
+	visitor, _, _ = dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	visitor.send(map[string]any{"type": "hello", "service": "support"})
+	id = visitor.next(chat.FrameWelcome).Conversation
+	agent.next(chat.FrameOffer)
+	agent.send(map[string]any{"type": "accept", "conversation": id})
+	visitor.next(chat.FrameAgentJoined)
+	return visitor, agent, id
+}
+
+// recordAgent collects every raw frame an agent socket receives.
+func formAsMap(t *testing.T, v any) map[string]any {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func TestSecureFormEndToEndProtocol(t *testing.T) {
+	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate}})
+	visitor, agent, id := openChat(t, e)
+
+	agent.send(map[string]any{"type": "forms", "conversation": id})
+	forms := agent.next(chat.FrameForms)
+	if list, _ := forms.Forms.([]any); len(list) != 2 {
+		t.Fatalf("forms offered: %+v", forms.Forms)
+	}
+	// A bad agent value is refused before anything reaches the customer.
+	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "ten"}})
+	if f := agent.next(chat.FrameError); f.Code != "invalid_fields" || f.Errors["amount"] == "" {
+		t.Errorf("bad amount: %+v", f)
+	}
+	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "12.50"}})
+	if m := visitor.next(chat.FrameSecureInput); !strings.Contains(m.Text, "Secure data has been requested") {
+		t.Errorf("system message %+v", m)
+	}
+	form := visitor.next(chat.FrameForm)
+	fields := formAsMap(t, form.Form)["fields"].([]any)
+	if form.Request == "" || len(fields) != 2 {
+		t.Fatalf("form frame %+v", form)
+	}
+	if st := agent.next(chat.FrameFormStatus); st.Status != chatforms.StateWaiting {
+		t.Errorf("agent status %+v", st)
+	}
+
+	// The chat goes on while the form is open.
+	visitor.send(map[string]any{"type": "message", "client_id": "m1", "text": "filling it in now"})
+	if m := agent.next(chat.FrameMessage); m.Text != "filling it in now" {
+		t.Errorf("chat message %+v", m)
+	}
+
+	// A wrong number: the customer corrects it, the agent sees nothing of it.
+	visitor.send(map[string]any{"type": "form_submit", "request": form.Request, "values": map[string]string{"card_number": "4111 1111 1111 1112", "expiry": "12/40"}})
+	if fe := visitor.next(chat.FrameFormError); fe.Errors["card_number"] == "" {
+		t.Errorf("form_error %+v", fe)
+	}
+	// The canary: a valid test card.
+	const canary = "4012 8888 8888 1881"
+	visitor.send(map[string]any{"type": "form_submit", "request": form.Request, "values": map[string]string{"card_number": canary, "expiry": "12/40"}})
+	var final chat.Frame
+	for final.Status != chatforms.StateAccepted {
+		final = agent.next(chat.FrameFormStatus)
+	}
+	out := formAsMap(t, final.Outcome)
+	if out["status"] != "accepted" || out["brand"] != "Visa" || out["last4"] != "1881" || out["transaction_id"] == "" {
+		t.Errorf("agent outcome %+v", out)
+	}
+	if !strings.HasPrefix(final.Result, out["transaction_id"].(string)+" accepted ") {
+		t.Errorf("result string %q", final.Result)
+	}
+	var vfinal chat.Frame
+	for vfinal.Status != chatforms.StateAccepted {
+		vfinal = visitor.next(chat.FrameFormStatus)
+	}
+
+	// A declined card (expired), then a retry, then a customer cancel.
+	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "ssn"})
+	ssnForm := visitor.next(chat.FrameForm)
+	visitor.send(map[string]any{"type": "form_submit", "request": ssnForm.Request, "values": map[string]string{"ssn": "123-45-6789"}})
+	var st chat.Frame
+	for st.Status != chatforms.StateDeclined { // the sample service wants a card
+		st = agent.next(chat.FrameFormStatus)
+	}
+	agent.send(map[string]any{"type": "form_retry", "conversation": id, "request": ssnForm.Request})
+	again := visitor.next(chat.FrameForm)
+	if again.Request != ssnForm.Request || formAsMap(t, again.Form)["attempt"] != float64(2) {
+		t.Errorf("retry form %+v", again)
+	}
+	visitor.send(map[string]any{"type": "form_cancel", "request": ssnForm.Request})
+	for st.Status != chatforms.StateCancelled {
+		st = agent.next(chat.FrameFormStatus)
+	}
+
+	// Audit: counts, no values.
+	hc, _ := e.loginAgent(t, "ann")
+	resp, err := hc.Get(e.srv.URL + "/api/conversations/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audit struct {
+		SecureInput chatforms.Usage `json:"secure_input"`
+	}
+	json.NewDecoder(resp.Body).Decode(&audit)
+	resp.Body.Close()
+	if audit.SecureInput.Requests != 2 || audit.SecureInput.Outcomes["accepted"] != 1 || audit.SecureInput.Outcomes["declined"] != 1 || audit.SecureInput.Outcomes["cancelled"] != 1 {
+		t.Errorf("audit %+v", audit)
+	}
+
+	// The canary is nowhere: not in the database, the log, or any frame to the agent.
+	agent.send(map[string]any{"type": "history", "conversation": id, "since": 0})
+	time.Sleep(200 * time.Millisecond)
+	e.web.Shutdown(context.Background())
+	e.store.Close()
+	db, _ := os.ReadFile(e.dbPath)
+	wal, _ := os.ReadFile(e.dbPath + "-wal")
+	for _, secret := range []string{canary, strings.ReplaceAll(canary, " ", ""), "123-45-6789", "123456789"} {
+		if strings.Contains(string(db)+string(wal), secret) {
+			t.Errorf("the database holds %q", secret)
+		}
+		if strings.Contains(e.logs.String(), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
+	}
+	for f := range agent.frames {
+		b, _ := json.Marshal(f)
+		if strings.Contains(string(b), "4012") || strings.Contains(string(b), "6789") {
+			t.Errorf("an agent frame holds a secure value: %s", b)
+		}
+	}
+}
+
+func TestFormRightsAreEnforcedOnTheServer(t *testing.T) {
+	// ann has secure_input through her workgroup but not initiate.
+	e := formsEnv(t, nil)
+	visitor, agent, id := openChat(t, e)
+	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "1"}})
+	if f := agent.next(chat.FrameError); f.Code != "no_initiate_secure_input" {
+		t.Errorf("without initiate: %+v", f)
+	}
+	agent.send(map[string]any{"type": "form_request", "conversation": "other", "form": "credit_card"})
+	if f := agent.next(chat.FrameError); f.Code != "not_found" {
+		t.Errorf("foreign conversation: %+v", f)
+	}
+	// A visitor cannot submit to a request that does not exist.
+	visitor.send(map[string]any{"type": "form_submit", "request": "F00", "values": map[string]string{"card_number": "4111111111111111"}})
+	if f := visitor.next(chat.FrameError); f.Code != "unknown_request" {
+		t.Errorf("unknown request: %+v", f)
+	}
+}
+
+func TestFormRightsEachMissingRight(t *testing.T) {
+	cat, _ := chatforms.New(chatforms.Config{
+		Forms:           testForms,
+		AgentRights:     map[string][]chatforms.Right{"a": {chatforms.RightInitiate}, "b": {chatforms.RightSecureInput, chatforms.RightInitiate}},
+		AgentWorkgroups: map[string][]string{"a": {"support"}, "b": {"sales"}},
+	})
+	if _, err := cat.Authorize("a", "credit_card", "support"); formCode(err) != "no_secure_input" {
+		t.Errorf("no secure input: %v", err)
+	}
+	if _, err := cat.Authorize("b", "credit_card", "support"); formCode(err) != "no_workgroup_access" {
+		t.Errorf("no workgroup access: %v", err)
+	}
+}
