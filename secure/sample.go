@@ -13,11 +13,20 @@ import (
 // SampleService is a stand-in for an organisation's validation web service,
 // for demos and tests only: it accepts a request whose card_number parameter
 // is a Luhn-valid number of a known brand and whose expiry parameter (if
-// present) is not in the past, and declines the rest. It never logs or
-// echoes what it receives. Not for production.
+// present) is not in the past, and declines the rest, and the two
+// well-known "decline" test cards (SampleDeclines). It never logs or echoes
+// what it receives. Not for production.
 type SampleService struct {
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
+}
+
+// SampleDeclines are test card numbers the sample service declines although
+// they are valid, with the reason it gives (the test cards payment
+// processors use for declines).
+var SampleDeclines = map[string]string{
+	"4000000000000002": "card declined",
+	"4000000000009995": "insufficient funds",
 }
 
 type sampleParams struct {
@@ -54,6 +63,8 @@ func (s SampleService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, StatusDeclined, "card number not valid")
 	case values["expiry"] != "" && checkExpiry(values["expiry"], now) != nil:
 		reply(w, StatusDeclined, "card expired")
+	case SampleDeclines[card.Digits(number)] != "":
+		reply(w, StatusDeclined, SampleDeclines[card.Digits(number)])
 	default:
 		reply(w, StatusAccepted, fmt.Sprintf("approved %s", values["transactionId"]))
 	}

@@ -291,6 +291,7 @@ func TestSampleService(t *testing.T) {
 		"luhn":    `<params><param name="card_number" value="4111111111111112"/></params>`,
 		"expired": `<params><param name="card_number" value="4111111111111111"/><param name="expiry" value="01/20"/></params>`,
 		"no card": `<params/>`,
+		"decline test card": `<params><param name="card_number" value="4000 0000 0000 0002"/></params>`,
 	} {
 		resp, _ := http.Post(srv.URL, "application/xml", strings.NewReader(body))
 		b, _ := io.ReadAll(resp.Body)

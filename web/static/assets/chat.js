@@ -47,6 +47,7 @@
 
   function apply(f) {
     if (f.seq && f.seq <= lastSeq && isHistory(f.type)) return; // seen already
+    if (SecureForm.handle(f)) return;
     switch (f.type) {
       case "welcome":
         if (f.token) save(f.conversation, f.token);
@@ -62,6 +63,7 @@
         if (el) el.textContent = f.text;
         break;
       case "ended": ended = true; setStatus("Chat ended"); system("The chat has ended", f.seq); break;
+      case "secure_input": system(f.text, f.seq); break;
       case "typing": if (f.from === "agent") typingEl.hidden = !f.active; return;
       case "undelivered":
         var p = pending[f.client_id];
@@ -79,7 +81,7 @@
 
   function isHistory(t) {
     return t === "waiting" || t === "agent_joined" || t === "agent_left" || t === "message" ||
-      t === "message_update" || t === "ended";
+      t === "message_update" || t === "ended" || t === "secure_input";
   }
 
   function connect() {
@@ -159,5 +161,8 @@
   });
   setInterval(function () { document.getElementById("end").textContent = ended ? "New chat" : "End chat"; }, 500);
   setInterval(function () { if (ws && ws.readyState === 1) ws.send('{"type":"ping"}'); }, 25000);
+  SecureForm.init(document.getElementById("secure-form"), function (frame) {
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+  });
   connect();
 })();

@@ -74,6 +74,8 @@
     var c = chats[f.conversation];
     if (!c) return;
     if (f.type === "typing") { c.el.querySelector(".chat-typing").hidden = !f.active; return; }
+    if (f.type === "forms") { showPicker(c, f); return; }
+    if (f.type === "form_status") { showFormState(c, f); return; }
     // History and live frames may overlap and arrive out of order (a live
     // frame before the history asked for): apply each seq once, in place.
     if (c.seen[f.seq]) return;
@@ -101,6 +103,7 @@
       case "agent_joined": li.className = "system"; li.textContent = (f.name || "Agent") + " joined"; break;
       case "agent_left": li.className = "system"; li.textContent = (f.name || "Agent") + " left"; break;
       case "ended": li.className = "system"; li.textContent = "Chat ended"; c.ended = true; break;
+      case "secure_input": li.className = "system secure"; li.textContent = f.text; break;
       default: return;
     }
     li.dataset.seq = f.seq;
@@ -158,7 +161,12 @@
     el.querySelector(".composer").addEventListener("submit", function (ev) {
       ev.preventDefault();
       if (!input.value.trim()) return;
-      send({ type: "message", conversation: id, client_id: String(Date.now()) + Math.random().toString(16).slice(2), text: input.value });
+      if (input.value.trim() === "/form") { // the secure forms this agent may send here
+        input.value = "";
+        send({ type: "forms", conversation: id });
+        return;
+      }
+      send({ type: "message", conversation: id, client_id: newClientId(), text: input.value });
       input.value = "";
       if (typing) { typing = false; send({ type: "typing", conversation: id, active: false }); }
     });
@@ -176,6 +184,121 @@
     chats[id] = { el: el, lastSeq: 0, seen: {} };
     send({ type: "history", conversation: id, since: 0 });
     select(selected || id);
+  }
+
+  function newClientId() { return String(Date.now()) + Math.random().toString(16).slice(2); }
+
+  // showPicker lists the forms and canned responses the server says this
+  // agent may use here; choosing a form asks for its agent-filled fields.
+  function showPicker(c, f) {
+    var id = c.el.dataset.conversation;
+    var box = c.el.querySelector(".form-picker");
+    box.textContent = "";
+    box.hidden = false;
+    var forms = f.forms || [], canned = f.canned || [];
+    var title = document.createElement("strong");
+    title.textContent = forms.length ? "Request secure data" : "No secure form is available to you in this chat.";
+    box.appendChild(title);
+    forms.forEach(function (form) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "pick-form";
+      b.dataset.form = form.name;
+      b.textContent = form.title;
+      var d = document.createElement("div");
+      d.className = "desc";
+      d.textContent = form.description || "";
+      b.appendChild(d);
+      b.addEventListener("click", function () { askAgentFields(c, form, null); });
+      box.appendChild(b);
+    });
+    canned.forEach(function (cr) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "pick-canned";
+      b.textContent = "Canned: " + cr.title;
+      b.addEventListener("click", function () {
+        send({ type: "message", conversation: id, client_id: newClientId(), text: cr.text });
+        var form = forms.filter(function (x) { return x.name === cr.form; })[0];
+        if (form) askAgentFields(c, form, null); else box.hidden = true;
+      });
+      box.appendChild(b);
+    });
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "Close";
+    close.addEventListener("click", function () { box.hidden = true; });
+    box.appendChild(close);
+  }
+
+  function askAgentFields(c, form) {
+    var id = c.el.dataset.conversation;
+    var box = c.el.querySelector(".form-picker");
+    if (!form.agent_fields || !form.agent_fields.length) {
+      box.hidden = true;
+      send({ type: "form_request", conversation: id, form: form.name, fields: {} });
+      return;
+    }
+    box.textContent = "";
+    var f = document.createElement("form");
+    f.className = "agent-fields";
+    var h = document.createElement("strong");
+    h.textContent = form.title + ": your part";
+    f.appendChild(h);
+    form.agent_fields.forEach(function (field) {
+      var l = document.createElement("label");
+      l.textContent = field.name + " ";
+      var i = document.createElement("input");
+      i.name = field.id;
+      i.className = "agent-field";
+      l.appendChild(i);
+      f.appendChild(l);
+    });
+    var b = document.createElement("button");
+    b.type = "submit";
+    b.className = "send-form";
+    b.textContent = "Send form";
+    f.appendChild(b);
+    f.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var fields = {};
+      form.agent_fields.forEach(function (field) { fields[field.id] = f.elements[field.id].value; });
+      send({ type: "form_request", conversation: id, form: form.name, fields: fields });
+      box.hidden = true;
+    });
+    box.appendChild(f);
+  }
+
+  // showFormState shows a request's state: the outcome with the transaction
+  // id, and the card's brand and last four digits at most.
+  function showFormState(c, f) {
+    var id = c.el.dataset.conversation;
+    var box = c.el.querySelector(".form-state");
+    box.hidden = false;
+    box.textContent = "";
+    var s = document.createElement("span");
+    s.className = "state " + f.status;
+    var out = f.outcome || {};
+    var text = (f.name || "Secure form") + ": " + f.status;
+    if (f.status === "waiting") text += " (the customer is filling it in)";
+    if (out.transaction_id) text += " — transaction " + out.transaction_id;
+    if (out.brand || out.last4) text += " — " + (out.brand || "card") + " ending " + (out.last4 || "");
+    if (f.status === "declined" && out.details) text += " — " + out.details;
+    if (f.status === "error" && out.details) text += " — " + out.details;
+    s.textContent = text;
+    box.appendChild(s);
+    if (f.status === "declined" || f.status === "error") {
+      var r = document.createElement("button");
+      r.type = "button"; r.className = "retry"; r.textContent = "Retry";
+      r.addEventListener("click", function () { send({ type: "form_retry", conversation: id, request: f.request }); });
+      box.appendChild(r);
+    }
+    if (f.status === "waiting" || f.status === "declined" || f.status === "error") {
+      var x = document.createElement("button");
+      x.type = "button"; x.className = "cancel"; x.textContent = "Cancel";
+      x.addEventListener("click", function () { send({ type: "form_cancel", conversation: id, request: f.request }); });
+      box.appendChild(x);
+    }
   }
 
   setInterval(function () { send({ type: "ping" }); }, 25000);

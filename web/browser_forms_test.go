@@ -1,0 +1,177 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/secureinput/gateway/card"
+	"github.com/secureinput/gateway/chatforms"
+)
+
+// mirrorCases are run through card (Go) and card.js (the widget) alike.
+var mirrorCases = []string{
+	"", "3", "34", "37", "35", "352", "3528", "36", "30", "38", "4", "41", "5", "51", "55", "56", "2", "22", "222", "2221", "2720", "2721",
+	"6", "60", "6011", "62", "622", "6221", "62212", "622126", "622925", "622926", "64", "644", "65", "67", "6759", "7", "9", "1",
+	"220", "2200", "2204", "2205", "50", "5067", "636368", "4011", "401178", "606282", "8600", "9860", "1234",
+	"4111 1111 1111 1111", "4111-1111-1111-1112", "4111111111111", "3782 822463 10005", "378282246310005",
+	"6011 1111 1111 1117", "5555 5555 5555 4444", "2223 0000 4841 0010", "3566 0020 2036 0505", "6200 0000 0000 0005",
+	"6759 6498 2643 8453", "2200 0000 0000 0004", "4000 0000 0000 0002", "7111 1111 1111 1114", "4111 1111 1111 1111 1",
+	"４１１１ １１１１ １１１１ １１１１", "4111a1111", "abcd", "36227206271667", "30569309025904",
+}
+
+func validateClass(number string) string {
+	_, err := card.Validate(number)
+	for _, c := range []struct {
+		err  error
+		name string
+	}{{card.ErrCharset, "charset"}, {card.ErrEmpty, "empty"}, {card.ErrBrand, "brand"}, {card.ErrLength, "length"}, {card.ErrLuhn, "luhn"}} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	return "ok"
+}
+
+func TestCardMirror(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	newContext := browser(t)
+	e := newEnv(t, nil)
+	ctx := newContext()
+	run(t, ctx, "open the chat page", chromedp.Navigate(e.srv.URL+"/chat/?service=support"))
+	cases, _ := json.Marshal(mirrorCases)
+	got := eval[[]struct{ Brand, Valid string }](t, ctx, "run the cases in JavaScript", `SecureCards.ready.then(() => `+string(cases)+
+		`.map(c => ({Brand: SecureCards.brandName(c), Valid: SecureCards.validate(c).error})))`)
+	if len(got) != len(mirrorCases) {
+		t.Fatalf("JavaScript gave %d results for %d cases", len(got), len(mirrorCases))
+	}
+	for i, c := range mirrorCases {
+		if want := card.BrandName(c); got[i].Brand != want {
+			t.Errorf("BrandName(%q): Go %q, JavaScript %q", c, want, got[i].Brand)
+		}
+		if want := validateClass(c); got[i].Valid != want {
+			t.Errorf("Validate(%q): Go %q, JavaScript %q", c, want, got[i].Valid)
+		}
+	}
+	// And every prefix of every brand's ranges.
+	var prefixes []string
+	for _, b := range card.Brands {
+		for _, r := range b.Ranges {
+			for n := 1; n <= len(r.From); n++ {
+				prefixes = append(prefixes, r.From[:n], r.To[:n])
+			}
+		}
+	}
+	ps, _ := json.Marshal(prefixes)
+	names := eval[[]string](t, ctx, "prefixes", `SecureCards.ready.then(() => `+string(ps)+`.map(c => SecureCards.brandName(c)))`)
+	for i, p := range prefixes {
+		if want := card.BrandName(p); names[i] != want {
+			t.Errorf("BrandName(%q): Go %q, JavaScript %q", p, want, names[i])
+		}
+	}
+}
+
+// widgetJS runs JavaScript inside the widget iframe of the current page.
+func widgetJS(body string) string {
+	return `(() => { const d = document.getElementById("sig-chat-frame").contentDocument; const w = document.getElementById("sig-chat-frame").contentWindow; ` + body + ` })()`
+}
+
+func TestBrowserSecureForm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	newContext := browser(t)
+	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate}})
+	base := e.srv.URL
+
+	agent := newContext()
+	consoleLogin(t, agent, base, "ann")
+	visitor := newContext()
+	run(t, visitor, "open the demo shop", chromedp.Navigate(base+"/demo/"))
+	frame := chatFrame(t, visitor)
+	visitorSays(t, visitor, frame, "I'd like to pay my bill")
+	run(t, agent, "accept",
+		chromedp.WaitVisible(chromedp.CSS("#queue button.accept")),
+		chromedp.Click(chromedp.CSS("#queue button.accept")),
+		chromedp.WaitVisible(chromedp.CSS(".chat .msg .text")),
+	)
+
+	requestCard := func() {
+		t.Helper()
+		run(t, agent, "type /form",
+			chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
+			chromedp.Click(chromedp.CSS(".chat .send")),
+			chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="credit_card"]`)),
+			chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="credit_card"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+			chromedp.SendKeys(chromedp.CSS(`.chat .agent-fields input[name="amount"]`), "42.00"),
+			chromedp.Click(chromedp.CSS(".chat .send-form")),
+		)
+	}
+	requestCard()
+	poll(t, agent, "the agent sees the request waiting", `(document.querySelector(".chat .form-state") || {}).textContent?.includes("waiting")`)
+	poll(t, agent, "both see the system message", `[...document.querySelectorAll(".chat .secure")].some(e => e.textContent.includes("Secure data has been requested"))`)
+
+	// The customer sees the form; the brand appears as the number is typed.
+	run(t, visitor, "the form appears", chromedp.WaitVisible(chromedp.CSS("#sf-card_number"), chromedp.FromNode(frame)))
+	run(t, visitor, "type a bad prefix", chromedp.SendKeys(chromedp.CSS("#sf-card_number"), "7", chromedp.FromNode(frame)))
+	if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").textContent;`)); b != "Unknown" {
+		t.Errorf("brand for 7: %q, want Unknown", b)
+	}
+	// The chat goes on while the form is open.
+	visitorSays(t, visitor, frame, "one moment")
+	poll(t, agent, "chat goes on", `[...document.querySelectorAll(".chat .msg .text")].some(e => e.textContent === "one moment")`)
+
+	fill := func(number string) {
+		t.Helper()
+		eval[bool](t, visitor, "clear the number", widgetJS(`d.getElementById("sf-card_number").value = ""; return true;`))
+		run(t, visitor, "fill the form",
+			chromedp.SendKeys(chromedp.CSS("#sf-card_number"), number, chromedp.FromNode(frame)),
+			chromedp.SendKeys(chromedp.CSS("#sf-expiry"), "12/40", chromedp.FromNode(frame)),
+		)
+		if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").textContent;`)); b != "Visa" {
+			t.Errorf("brand for %s: %q, want Visa", number, b)
+		}
+		run(t, visitor, "submit", chromedp.Click(chromedp.CSS("#sf-submit"), chromedp.FromNode(frame)))
+	}
+	// A declined card, then a retry.
+	fill("4000 0000 0000 0002")
+	poll(t, agent, "declined", `(document.querySelector(".chat .form-state .state") || {}).className?.includes("declined")`)
+	poll(t, visitor, "the customer sees the decline", widgetJS(`return (d.getElementById("sf-outcome") || {}).textContent?.startsWith("Declined");`))
+	run(t, agent, "retry", chromedp.Click(chromedp.CSS(".chat .form-state .retry")))
+	run(t, visitor, "the form comes back", chromedp.WaitVisible(chromedp.CSS("#sf-card_number"), chromedp.FromNode(frame)))
+	fill("4111 1111 1111 1111")
+	poll(t, agent, "accepted", `(document.querySelector(".chat .form-state .state") || {}).className?.includes("accepted")`)
+	state := eval[string](t, agent, "state", `document.querySelector(".chat .form-state").textContent`)
+	if !strings.Contains(state, "transaction T") || !strings.Contains(state, "Visa ending 1111") {
+		t.Errorf("agent's state line %q", state)
+	}
+	poll(t, visitor, "the customer sees the acceptance", widgetJS(`return (d.getElementById("sf-outcome") || {}).textContent?.startsWith("Accepted — transaction T");`))
+
+	// A customer cancel.
+	requestCard()
+	run(t, visitor, "the form appears again", chromedp.WaitVisible(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
+	run(t, visitor, "cancel", chromedp.Click(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
+	poll(t, agent, "cancelled", `(document.querySelector(".chat .form-state .state") || {}).className?.includes("cancelled")`)
+
+	// The values never reached the agent, the transcript or the log.
+	html := eval[string](t, agent, "agent page", `document.documentElement.outerHTML`)
+	e.web.Shutdown(context.Background())
+	e.store.Close()
+	db, _ := os.ReadFile(e.dbPath)
+	wal, _ := os.ReadFile(e.dbPath + "-wal")
+	for _, secret := range []string{"4111 1111 1111 1111", "4111111111111111", "4000 0000 0000 0002", "4000000000000002", "12/40"} {
+		for name, hay := range map[string]string{"agent page": html, "database": string(db) + string(wal), "log": e.logs.String()} {
+			if strings.Contains(hay, secret) {
+				t.Errorf("the %s holds %q", name, secret)
+			}
+		}
+	}
+}
