@@ -288,9 +288,9 @@ func TestSampleService(t *testing.T) {
 	}
 	// The service itself declines what the pipeline would not send: post directly.
 	for name, body := range map[string]string{
-		"luhn":    `<params><param name="card_number" value="4111111111111112"/></params>`,
-		"expired": `<params><param name="card_number" value="4111111111111111"/><param name="expiry" value="01/20"/></params>`,
-		"no card": `<params/>`,
+		"luhn":              `<params><param name="card_number" value="4111111111111112"/></params>`,
+		"expired":           `<params><param name="card_number" value="4111111111111111"/><param name="expiry" value="01/20"/></params>`,
+		"no card":           `<params/>`,
 		"decline test card": `<params><param name="card_number" value="4000 0000 0000 0002"/></params>`,
 	} {
 		resp, _ := http.Post(srv.URL, "application/xml", strings.NewReader(body))
