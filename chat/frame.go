@@ -32,13 +32,14 @@ const (
 	FrameForm        = "form"        // visitor: a secure form to fill
 	FrameFormStatus  = "form_status" // both: a form request's state and outcome
 	FrameFormError   = "form_error"  // visitor: fields to correct before the form can be sent
+	FrameSupervision = "supervision" // supervisor: a workgroup's live conversations and agents
 )
 
 // HistoryFrames and EphemeralFrames list every frame type the server sends.
 var (
 	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput}
 	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameUndelivered, FrameError, FrameQueue, FrameOffer, FrameStatus, FrameChats,
-		FrameForms, FrameForm, FrameFormStatus, FrameFormError}
+		FrameForms, FrameForm, FrameFormStatus, FrameFormError, FrameSupervision}
 )
 
 // Roles of a participant.
@@ -81,13 +82,17 @@ type Frame struct {
 	Message string `json:"message,omitempty"`
 	// Secure forms (docs/protocol.md): the request id, and what the frame
 	// type carries, filled in by the web layer.
-	Request string            `json:"request,omitempty"`
-	Form    any               `json:"form,omitempty"`
-	Forms   any               `json:"forms,omitempty"`
-	Canned  any               `json:"canned,omitempty"`
-	Outcome any               `json:"outcome,omitempty"`
-	Result  string            `json:"result,omitempty"`
-	Errors  map[string]string `json:"errors,omitempty"`
+	Request string `json:"request,omitempty"`
+	Form    any    `json:"form,omitempty"`
+	Forms   any    `json:"forms,omitempty"`
+	Canned  any    `json:"canned,omitempty"`
+	Outcome any    `json:"outcome,omitempty"`
+	Result  string `json:"result,omitempty"`
+	// supervision
+	Workgroup     string            `json:"workgroup,omitempty"`
+	Conversations any               `json:"conversations,omitempty"`
+	Agents        any               `json:"agents,omitempty"`
+	Errors        map[string]string `json:"errors,omitempty"`
 }
 
 // ChatInfo describes a conversation in an agent's queue or chat list.

@@ -304,6 +304,46 @@ func (h *Hub) Describe(ctx context.Context, id string) (ChatInfo, string, error)
 		State: sc.State, Since: sc.Created.UnixMilli()}, sc.Agent, nil
 }
 
+// LiveChat is a live conversation as a supervisor sees it.
+type LiveChat struct {
+	ChatInfo
+	Agent string `json:"agent"`
+}
+
+// AgentInfo is an agent as a supervisor sees them.
+type AgentInfo struct {
+	Login     string `json:"login"`
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	Online    bool   `json:"online"`
+	Chats     int    `json:"chats"`
+}
+
+// Workgroup returns the live conversations and the agents of a workgroup,
+// oldest conversation first, agents by login.
+func (h *Hub) Workgroup(workgroup string) ([]LiveChat, []AgentInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	chats := []LiveChat{}
+	for _, c := range h.convs {
+		if c.workgroup == workgroup {
+			chats = append(chats, LiveChat{ChatInfo: h.infoLocked(c), Agent: c.agent})
+		}
+	}
+	slices.SortFunc(chats, func(x, y LiveChat) int {
+		if x.Since != y.Since {
+			return int(x.Since - y.Since)
+		}
+		return strings.Compare(x.Conversation, y.Conversation)
+	})
+	agents := []AgentInfo{}
+	for _, a := range h.byGroup[workgroup] {
+		agents = append(agents, AgentInfo{Login: a.Login, Name: a.Name, Available: a.available, Online: len(a.sinks) > 0, Chats: len(a.chats)})
+	}
+	slices.SortFunc(agents, func(x, y AgentInfo) int { return strings.Compare(x.Login, y.Login) })
+	return chats, agents
+}
+
 // InWorkgroup reports whether an agent belongs to workgroup.
 func (h *Hub) InWorkgroup(login, workgroup string) bool {
 	h.mu.Lock()

@@ -257,6 +257,15 @@ func (c *Catalog) Canned(agent, workgroup string) []Canned {
 	return out
 }
 
+// Supervised returns the workgroups an agent supervises.
+func (c *Catalog) Supervised(agent string) []string {
+	out := []string{}
+	if c.Rights(agent)[RightSupervisor] {
+		out = append(out, c.cfg.AgentWorkgroups[agent]...)
+	}
+	return out
+}
+
 // Supervises reports whether an agent supervises workgroup.
 func (c *Catalog) Supervises(agent, workgroup string) bool {
 	return c.Rights(agent)[RightSupervisor] && slices.Contains(c.cfg.AgentWorkgroups[agent], workgroup)

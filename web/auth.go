@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,7 +146,19 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login": sess.login, "expires": sess.expires.UnixMilli()})
+	supervises := []string{}
+	rights := []string{}
+	if s.cfg.Forms != nil {
+		for r, ok := range s.cfg.Forms.Rights(sess.login) {
+			if ok {
+				rights = append(rights, string(r))
+			}
+		}
+		slices.Sort(rights)
+		supervises = s.cfg.Forms.Supervised(sess.login)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"login": sess.login, "expires": sess.expires.UnixMilli(),
+		"rights": rights, "supervises": supervises})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

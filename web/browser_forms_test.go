@@ -88,7 +88,7 @@ func TestBrowserSecureForm(t *testing.T) {
 		t.Skip("the browser test runs in the full (non -short) pass")
 	}
 	newContext := browser(t)
-	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate}})
+	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate, chatforms.RightSupervisor}})
 	base := e.srv.URL
 
 	agent := newContext()
@@ -117,6 +117,7 @@ func TestBrowserSecureForm(t *testing.T) {
 	}
 	requestCard()
 	poll(t, agent, "the agent sees the request waiting", `(document.querySelector(".chat .form-state") || {}).textContent?.includes("waiting")`)
+	poll(t, agent, "the supervisor view marks the conversation", `(document.querySelector("#supervised-conversations .secure-count") || {}).textContent === "\u{1F512} 1"`)
 	poll(t, agent, "both see the system message", `[...document.querySelectorAll(".chat .secure")].some(e => e.textContent.includes("Secure data has been requested"))`)
 
 	// The customer sees the form; the brand appears as the number is typed.

@@ -166,6 +166,7 @@ type inFrame struct {
 	Text         string `json:"text"`
 	Active       bool   `json:"active"`
 	Status       string `json:"status"`
+	Workgroup    string `json:"workgroup"` // supervise
 	// Secure forms.
 	Form    string                  `json:"form"`
 	Request string                  `json:"request"`

@@ -214,3 +214,35 @@ func TestFormRightsEachMissingRight(t *testing.T) {
 		t.Errorf("no workgroup access: %v", err)
 	}
 }
+
+func TestSupervisorSeesSecureInputCounts(t *testing.T) {
+	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate, chatforms.RightSupervisor}})
+	_, agent, id := openChat(t, e)
+	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "ssn"})
+	agent.next(chat.FrameFormStatus)
+	agent.send(map[string]any{"type": "supervise", "workgroup": "support"})
+	sup := agent.next(chat.FrameSupervision)
+	convs := formAsMap(t, sup)["conversations"].([]any)
+	if len(convs) != 1 {
+		t.Fatalf("supervision %+v", sup)
+	}
+	c := convs[0].(map[string]any)
+	if c["conversation"] != id || c["agent"] != "ann" || c["secure_input"].(map[string]any)["requests"] != float64(1) {
+		t.Errorf("supervised conversation %+v", c)
+	}
+	agents := formAsMap(t, sup)["agents"].([]any)
+	if len(agents) != 1 || agents[0].(map[string]any)["chats"] != float64(1) {
+		t.Errorf("supervised agents %+v", agents)
+	}
+	agent.send(map[string]any{"type": "supervise", "workgroup": "sales"})
+	if f := agent.next(chat.FrameError); f.Code != "forbidden" {
+		t.Errorf("supervising a workgroup ann is not in: %+v", f)
+	}
+	// Without the right: refused.
+	e2 := formsEnv(t, nil)
+	a2 := e2.agent(t, "ann")
+	a2.send(map[string]any{"type": "supervise", "workgroup": "support"})
+	if f := a2.next(chat.FrameError); f.Code != "forbidden" {
+		t.Errorf("supervising without the right: %+v", f)
+	}
+}

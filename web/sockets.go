@@ -251,6 +251,8 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 	defer detach()
 	login := sess.login
 	me := chat.Participant{Role: chat.RoleAgent, Login: login}
+	stopSupervision := func() {}
+	defer func() { stopSupervision() }()
 	s.log.Info("web: agent connected", slog.String("agent", login))
 	s.serveConn(ctx, cl, initial, func(ctx context.Context, f inFrame) error {
 		var err error
@@ -271,6 +273,14 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 			err = s.hub.End(ctx, f.Conversation, me)
 		case inLeave:
 			err = s.hub.Leave(ctx, f.Conversation, login)
+		case inSupervise:
+			stopSupervision()
+			stopSupervision = func() {}
+			if stop, serr := s.supervise(ctx, cl, login, f.Workgroup); serr != nil {
+				err = serr
+			} else {
+				stopSupervision = stop
+			}
 		case inForms:
 			err = s.agentForms(cl, login, f.Conversation)
 		case inFormRequest:

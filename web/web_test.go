@@ -525,7 +525,7 @@ func TestEveryFrameTypeIsDocumented(t *testing.T) {
 	}
 	types := append(append([]string{}, chat.HistoryFrames...), chat.EphemeralFrames...)
 	types = append(types, inHello, inMessage, inTyping, inEnd, inPing, inStatus, inAccept, inLeave, inHistory,
-		inForms, inFormRequest, inFormRetry, inFormCancel, inFormSubmit)
+		inForms, inFormRequest, inFormRetry, inFormCancel, inFormSubmit, inSupervise)
 	for _, typ := range types {
 		if !bytes.Contains(doc, []byte("`"+typ+"`")) {
 			t.Errorf("docs/protocol.md does not document frame type %q", typ)

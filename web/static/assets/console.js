@@ -8,6 +8,7 @@
   var offer = null; // conversation offered to me
   var queue = [];
   var selected = null;
+  var supervises = [];
 
   function show(view) {
     $("login-view").hidden = view !== "login";
@@ -17,7 +18,13 @@
   function start() {
     fetch("/api/v1/me", { credentials: "same-origin" }).then(function (r) {
       if (r.status !== 200) { show("login"); return; }
-      return r.json().then(function (j) { me = j.login; show("main"); connect(); });
+      return r.json().then(function (j) {
+        me = j.login;
+        supervises = j.supervises || [];
+        setupSupervisor();
+        show("main");
+        connect();
+      });
     });
   }
 
@@ -47,7 +54,11 @@
   function connect() {
     var proto = location.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(proto + "//" + location.host + "/api/v1/agent/ws");
-    ws.onopen = function () { retry = 500; $("connection").textContent = "online"; };
+    ws.onopen = function () {
+      retry = 500;
+      $("connection").textContent = "online";
+      if (supervises.length) send({ type: "supervise", workgroup: $("supervise-workgroup").value });
+    };
     ws.onmessage = function (ev) { handle(JSON.parse(ev.data)); };
     ws.onclose = function (ev) {
       $("connection").textContent = "offline";
@@ -67,6 +78,7 @@
         (f.chats || []).forEach(function (c) { ensureChat(c.conversation, c.service); });
         renderChatList(f.chats || []);
         return;
+      case "supervision": renderSupervision(f); return;
       case "error": alert((f.conversation ? "Chat " + f.conversation + ": " : "") + (f.message || f.code)); return;
       case "undelivered": alert("Your message could not be delivered: it could not be redacted."); return;
     }
@@ -299,6 +311,53 @@
       x.addEventListener("click", function () { send({ type: "form_cancel", conversation: id, request: f.request }); });
       box.appendChild(x);
     }
+  }
+
+  // The supervisor view: a workgroup's live chats (with a lock and the count
+  // of secure inputs on those that used one) and its agents, refreshed by
+  // the server every second.
+  function setupSupervisor() {
+    var sel = $("supervise-workgroup");
+    sel.textContent = "";
+    supervises.forEach(function (wg) {
+      var o = document.createElement("option");
+      o.value = wg; o.textContent = wg;
+      sel.appendChild(o);
+    });
+    $("supervisor").hidden = supervises.length === 0;
+    sel.onchange = function () { send({ type: "supervise", workgroup: sel.value }); };
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function renderSupervision(f) {
+    var body = $("supervised-conversations").querySelector("tbody");
+    body.textContent = "";
+    (f.conversations || []).forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.dataset.conversation = c.conversation;
+      cell(tr, c.service + " · " + c.conversation.slice(0, 6));
+      cell(tr, c.state);
+      cell(tr, c.agent || "—");
+      var n = c.secure_input ? c.secure_input.requests : 0;
+      cell(tr, n ? "\uD83D\uDD12 " + n : "", "secure-count");
+      body.appendChild(tr);
+    });
+    var ab = $("supervised-agents").querySelector("tbody");
+    ab.textContent = "";
+    (f.agents || []).forEach(function (a) {
+      var tr = document.createElement("tr");
+      cell(tr, a.name || a.login);
+      cell(tr, !a.online ? "offline" : a.available ? "available" : "away");
+      cell(tr, String(a.chats));
+      ab.appendChild(tr);
+    });
   }
 
   setInterval(function () { send({ type: "ping" }); }, 25000);
