@@ -365,10 +365,11 @@ func (h *Hub) Handling(id string) (workgroup, agent string, ok bool) {
 }
 
 // Record appends a system event of type typ with text to a live
-// conversation's history and delivers it to both sides. The text is
-// redacted like any message (it is the gateway's own, but a service's
-// details could hold anything).
-func (h *Hub) Record(ctx context.Context, id, typ, text string) error {
+// conversation's history and delivers it to both sides; tag classifies it
+// for Tags (e.g. a secure input's outcome). The text is redacted like any
+// message (it is the gateway's own, but a service's details could hold
+// anything).
+func (h *Hub) Record(ctx context.Context, id, typ, tag, text string) error {
 	h.mu.Lock()
 	c := h.convs[id]
 	h.mu.Unlock()
@@ -381,12 +382,18 @@ func (h *Hub) Record(ctx context.Context, id, typ, text string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: typ, Author: RoleSystem, Text: string(redacted), At: h.now()}
+	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: typ, Author: RoleSystem, AuthorName: tag, Text: string(redacted), At: h.now()}
 	if err := h.appendLocked(ctx, c, []store.Event{ev}, nil); err != nil {
 		return err
 	}
 	h.deliverLocked(c, frameOf(ev))
 	return nil
+}
+
+// Tags counts the events of type typ of a conversation by the tag they were
+// recorded with.
+func (h *Hub) Tags(ctx context.Context, id, typ string) (map[string]int, error) {
+	return h.cfg.Store.CountEvents(ctx, id, typ)
 }
 
 // Notify delivers an ephemeral frame of a live conversation to its visitors

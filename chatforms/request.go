@@ -33,7 +33,8 @@ type Request struct {
 	Started      time.Time         `json:"-"`
 }
 
-// Usage counts a conversation's secure inputs and their outcomes.
+// Usage counts a conversation's secure inputs and their outcomes (the web
+// layer counts them from the stored history).
 type Usage struct {
 	Requests int            `json:"requests"`
 	Outcomes map[string]int `json:"outcomes"` // accepted, declined, error, cancelled
@@ -50,7 +51,7 @@ type Tracker struct {
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{byID: map[string]*Request{}, open: map[string]string{}, usage: map[string]*Usage{}}
+	return &Tracker{byID: map[string]*Request{}, open: map[string]string{}}
 }
 
 // Start opens a request for form in conversation. The agent's values are
@@ -71,18 +72,7 @@ func (t *Tracker) Start(conversation, agent string, form Form, agentValues map[s
 		State: StateWaiting, Attempts: 1, Started: now}
 	t.byID[r.ID] = r
 	t.open[conversation] = r.ID
-	u := t.usageLocked(conversation)
-	u.Requests++
 	return *r, nil
-}
-
-func (t *Tracker) usageLocked(conversation string) *Usage {
-	u := t.usage[conversation]
-	if u == nil {
-		u = &Usage{Outcomes: map[string]int{}}
-		t.usage[conversation] = u
-	}
-	return u
 }
 
 // Get returns a request of a conversation.
@@ -124,8 +114,6 @@ func (t *Tracker) transition(conversation, id string, to string, from ...string)
 	}
 	r.State = to
 	switch to {
-	case StateCancelled:
-		t.usageLocked(conversation).Outcomes[StateCancelled]++
 	case StateWaiting:
 		r.Attempts++
 		r.Outcome = nil
@@ -168,7 +156,6 @@ func (t *Tracker) Finish(conversation, id string, out secure.Outcome) (Request, 
 		r.State = StateError
 	}
 	r.Outcome = &out
-	t.usageLocked(conversation).Outcomes[r.State]++
 	return *r, nil
 }
 
@@ -182,22 +169,7 @@ func (t *Tracker) Retry(conversation, id string) (Request, error) {
 	return t.transition(conversation, id, StateWaiting, StateDeclined, StateError)
 }
 
-// Usage returns a conversation's secure-input counts.
-func (t *Tracker) Usage(conversation string) Usage {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	u := t.usage[conversation]
-	if u == nil {
-		return Usage{Outcomes: map[string]int{}}
-	}
-	out := Usage{Requests: u.Requests, Outcomes: map[string]int{}}
-	for k, v := range u.Outcomes {
-		out.Outcomes[k] = v
-	}
-	return out
-}
-
-// Forget drops the requests of an ended conversation (its counts stay).
+// Forget drops the requests of an ended conversation.
 func (t *Tracker) Forget(conversation string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

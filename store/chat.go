@@ -207,3 +207,24 @@ func (s *Store) Events(ctx context.Context, conversation string, since int64, li
 	}
 	return out, rows.Err()
 }
+
+// CountEvents counts the events of type typ of a conversation by their
+// author name (which system events use as a tag).
+func (s *Store) CountEvents(ctx context.Context, conversation, typ string) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT author_name, count(*) FROM events WHERE conversation = ? AND type = ? GROUP BY author_name`,
+		conversation, typ)
+	if err != nil {
+		return nil, fmt.Errorf("store: count events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, err
+		}
+		out[name] = n
+	}
+	return out, rows.Err()
+}

@@ -99,7 +99,7 @@ func (s *Server) requestForm(ctx context.Context, login, conversation, form stri
 	}
 	s.log.Info("web: secure form requested", slog.String("conversation", conversation), slog.String("request", req.ID),
 		slog.String("form", f.Name), slog.String("agent", login))
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, fmt.Sprintf("Secure data has been requested: %s (by %s)", f.Title, login))
+	s.hub.Record(ctx, conversation, chat.FrameSecureInput, "requested", fmt.Sprintf("Secure data has been requested: %s (by %s)", f.Title, login))
 	s.sendForm(req)
 	return nil
 }
@@ -139,7 +139,7 @@ func (s *Server) retryForm(ctx context.Context, login, conversation, id string) 
 	if err != nil {
 		return err
 	}
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, fmt.Sprintf("Secure data has been requested again: %s (attempt %d)", req.Form.Title, req.Attempts))
+	s.hub.Record(ctx, conversation, chat.FrameSecureInput, "retried", fmt.Sprintf("Secure data has been requested again: %s (attempt %d)", req.Form.Title, req.Attempts))
 	s.sendForm(req)
 	return nil
 }
@@ -157,7 +157,7 @@ func (s *Server) cancelForm(ctx context.Context, login, conversation, id string)
 	if err != nil {
 		return err
 	}
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, fmt.Sprintf("Secure data request cancelled by %s: %s", who, req.Form.Title))
+	s.hub.Record(ctx, conversation, chat.FrameSecureInput, chatforms.StateCancelled, fmt.Sprintf("Secure data request cancelled by %s: %s", who, req.Form.Title))
 	s.hub.Notify(conversation, true, false, statusFrame(req, false))
 	s.hub.Notify(conversation, false, true, statusFrame(req, true))
 	return nil
@@ -207,7 +207,7 @@ func (s *Server) submitForm(conversation, id string, values map[string]secure.Va
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		s.hub.Record(ctx, conversation, chat.FrameSecureInput, outcomeText(req))
+		s.hub.Record(ctx, conversation, chat.FrameSecureInput, req.State, outcomeText(req))
 		s.hub.Notify(conversation, true, false, statusFrame(req, false))
 		s.hub.Notify(conversation, false, true, statusFrame(req, true))
 	}()
@@ -279,6 +279,17 @@ func (s *Server) conversationInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"conversation": info.Conversation, "service": info.Service, "workgroup": info.Workgroup,
 		"state": info.State, "agent": agent, "since": info.Since,
-		"secure_input": s.tracker.Usage(id),
+		"secure_input": s.usage(r.Context(), id),
 	})
+}
+
+// usage counts a conversation's secure inputs from its stored history, so
+// the counts survive a restart and cover ended conversations.
+func (s *Server) usage(ctx context.Context, conversation string) chatforms.Usage {
+	counts, _ := s.hub.Tags(ctx, conversation, chat.FrameSecureInput)
+	u := chatforms.Usage{Requests: counts["requested"], Outcomes: map[string]int{}}
+	for _, st := range []string{chatforms.StateAccepted, chatforms.StateDeclined, chatforms.StateError, chatforms.StateCancelled} {
+		u.Outcomes[st] = counts[st]
+	}
+	return u
 }

@@ -187,7 +187,9 @@ func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 		case inTyping:
 			err = s.hub.Typing(id, me, f.Active)
 		case inEnd:
-			err = s.hub.End(ctx, id, me)
+			if err = s.hub.End(ctx, id, me); err == nil {
+				s.tracker.Forget(id)
+			}
 		case inFormSubmit:
 			err = s.submitForm(id, f.Request, f.Values)
 		case inFormCancel:
@@ -270,7 +272,9 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 		case inTyping:
 			err = s.hub.Typing(f.Conversation, me, f.Active)
 		case inEnd:
-			err = s.hub.End(ctx, f.Conversation, me)
+			if err = s.hub.End(ctx, f.Conversation, me); err == nil {
+				s.tracker.Forget(f.Conversation)
+			}
 		case inLeave:
 			err = s.hub.Leave(ctx, f.Conversation, login)
 		case inSupervise:

@@ -32,7 +32,7 @@ func (s *Server) supervise(ctx context.Context, cl *client, login, workgroup str
 		live, agents := s.hub.Workgroup(workgroup)
 		chats := make([]supervisedChat, len(live))
 		for i, c := range live {
-			chats[i] = supervisedChat{LiveChat: c, SecureInput: s.tracker.Usage(c.Conversation)}
+			chats[i] = supervisedChat{LiveChat: c, SecureInput: s.usage(ctx, c.Conversation)}
 		}
 		cl.Deliver(chat.Frame{Type: chat.FrameSupervision, Workgroup: workgroup, Conversations: chats, Agents: agents, At: time.Now().UnixMilli()})
 	}
