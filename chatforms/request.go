@@ -43,10 +43,9 @@ type Usage struct {
 // Tracker keeps the form requests of live conversations, in memory. It is
 // safe for concurrent use.
 type Tracker struct {
-	mu    sync.Mutex
-	byID  map[string]*Request
-	open  map[string]string // conversation → its open request
-	usage map[string]*Usage // conversation → counts
+	mu   sync.Mutex
+	byID map[string]*Request
+	open map[string]string // conversation → its latest request
 }
 
 // NewTracker returns an empty tracker.
