@@ -156,8 +156,17 @@ func TestBrowserSecureForm(t *testing.T) {
 	}
 	poll(t, visitor, "the customer sees the acceptance", widgetJS(`return (d.getElementById("sf-outcome") || {}).textContent?.startsWith("Accepted — transaction T");`))
 
-	// A customer cancel.
-	requestCard()
+	// A canned response carrying the form, then a customer cancel.
+	run(t, agent, "use the canned response",
+		chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
+		chromedp.Click(chromedp.CSS(".chat .send")),
+		chromedp.WaitVisible(chromedp.CSS(".chat .pick-canned")),
+		chromedp.Click(chromedp.CSS(".chat .pick-canned")),
+		chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+		chromedp.SendKeys(chromedp.CSS(`.chat .agent-fields input[name="amount"]`), "5"),
+		chromedp.Click(chromedp.CSS(".chat .send-form")),
+	)
+	poll(t, visitor, "the canned text arrives", widgetJS(`return [...d.querySelectorAll(".msg")].some(e => e.textContent === "Sending you a secure form now.");`))
 	run(t, visitor, "the form appears again", chromedp.WaitVisible(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
 	run(t, visitor, "cancel", chromedp.Click(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
 	poll(t, agent, "cancelled", `(document.querySelector(".chat .form-state .state") || {}).className?.includes("cancelled")`)

@@ -38,6 +38,7 @@ func formsEnv(t *testing.T, rights map[string][]chatforms.Right) *env {
 		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput}},
 		AgentRights:     rights,
 		AgentWorkgroups: map[string][]string{"ann": {"support"}, "sam": {"sales"}},
+		Canned:          map[string][]chatforms.Canned{"support": {{Title: "Take payment", Text: "Sending you a secure form now.", Form: "credit_card"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
