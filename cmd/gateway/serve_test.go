@@ -36,6 +36,10 @@ func TestConfigErrorsNameFileLineAndReason(t *testing.T) {
 		{"bad hash", strings.Replace(good, `password_hash: "$2a$10$`, `password_hash: "plain`, 1), "password hash must be bcrypt"},
 		{"bad origin", "allowed_origins: [shop.example]\n", `cfg.yaml:1: allowed origin "shop.example"`},
 		{"tls half", "tls:\n  cert: /nonexistent.pem\n", "cfg.yaml:1: tls: set both"},
+		{"unknown field kind", strings.Replace(good, "kind: ssn}", "kind: blood_type}", 1), `unknown kind "blood_type"`},
+		{"unknown right", strings.Replace(good, "rights: [supervisor]", "rights: [root]", 1), `unknown right "root"`},
+		{"forms without validation", strings.Replace(good, "sample: true", "sample: false", 1), "set validation.url"},
+		{"canned form missing", strings.Replace(good, "form: credit_card", "form: nope", 1), `no form "nope"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
