@@ -2,6 +2,7 @@ package redact
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 
 	"github.com/secureinput/gateway/card"
@@ -39,13 +40,14 @@ const (
 	add3a = 0x4646464646464646 // low7 + 0x46 sets bit 7 iff byte >= 0x3a
 )
 
-// interesting reports whether the 8 bytes in w hold an ASCII digit or a
-// non-ASCII byte (which may start a digit of another script or a no-break
-// space).
-func interesting(w uint64) bool {
+// interesting returns a mask with bit 7 of each byte of w set where the byte
+// is an ASCII digit or a non-ASCII byte (which may start a digit of another
+// script or a no-break space). The test is exact byte by byte: no carry
+// crosses a byte.
+func interesting(w uint64) uint64 {
 	low := w & lo7
 	digit := (low + add30) &^ (low + add3a) & hi
-	return (digit | w&hi) != 0
+	return digit | w&hi
 }
 
 // group is a maximal sequence of digits inside a run.
@@ -74,7 +76,13 @@ func findCards(text []byte, spans []Span) []Span {
 	n := len(text)
 	i := 0
 	for i < n {
-		for i+8 <= n && !interesting(binary.LittleEndian.Uint64(text[i:])) {
+		// Skip eight bytes at a time, then straight to the first
+		// interesting byte of the word.
+		for i+8 <= n {
+			if m := interesting(binary.LittleEndian.Uint64(text[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= n {
@@ -93,9 +101,59 @@ func findCards(text []byte, spans []Span) []Span {
 				continue
 			}
 		}
+		// Most runs in chat (dates, times, amounts, order numbers) are too
+		// short to hold a card: skip those without collecting their groups.
+		if end, short := shortRun(text, i); short {
+			i = end
+			continue
+		}
 		i, spans = sc.run(text, i, spans)
 	}
 	return spans
+}
+
+// shortRun measures the run that starts with an ASCII digit at text[i], the
+// way run does, as long as it is plain ASCII. It reports the run's end and
+// true when the run holds fewer than card.MinLength digits; false when the
+// run may hold a card or has a non-ASCII byte (run decides those).
+func shortRun(text []byte, i int) (end int, short bool) {
+	n, digits := len(text), 0
+	for {
+		for i < n && '0' <= text[i] && text[i] <= '9' {
+			digits++
+			i++
+		}
+		if digits >= card.MinLength {
+			return i, false
+		}
+		j, visible, punct := i, 0, 0
+		for j < n {
+			c := text[j]
+			if c >= utf8.RuneSelf {
+				return i, false
+			}
+			if c == '-' || c == '.' {
+				punct++
+			} else if c != ' ' {
+				break
+			}
+			visible++
+			if visible > maxGapRunes || punct > 1 {
+				break
+			}
+			j++
+		}
+		if j == i || j >= n {
+			return i, true
+		}
+		if c := text[j]; c < '0' || c > '9' {
+			if c >= utf8.RuneSelf {
+				return i, false
+			}
+			return i, true
+		}
+		i = j
+	}
 }
 
 // decode returns the rune at text[i], its digit value (-1 if none) and its

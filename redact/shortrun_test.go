@@ -1,0 +1,57 @@
+package redact
+
+import (
+	"math/rand"
+	"slices"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/secureinput/gateway/card"
+)
+
+// findCardsFull is findCards without the short-run shortcut: every run goes
+// through cardScanner.run.
+func findCardsFull(text []byte) []Span {
+	var sc cardScanner
+	var spans []Span
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		if card.DigitValue(r) < 0 {
+			i += size
+			continue
+		}
+		i, spans = sc.run(text, i, spans)
+	}
+	return spans
+}
+
+// TestShortRunShortcutChangesNothing: on random texts dense in digits and
+// separators, and on the labelled corpus, the scanner finds the same cards
+// with and without the shortcut.
+func TestShortRunShortcutChangesNothing(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	alphabet := []string{"0", "1", "4", "5", "9", " ", " ", "-", ".", "a", "+", "\u00a0", "４", "\u200b", "\n", "  "}
+	var texts [][]byte
+	for range 20000 {
+		var b []byte
+		for range rng.Intn(60) {
+			b = append(b, alphabet[rng.Intn(len(alphabet))]...)
+		}
+		// Plant a card now and then so long runs occur.
+		if rng.Intn(4) == 0 {
+			b = append(b, []byte(" 4111 1111 1111 1111")...)
+			b = append(b, alphabet[rng.Intn(len(alphabet))]...)
+		}
+		texts = append(texts, b)
+	}
+	for _, c := range readCorpus(t) {
+		texts = append(texts, []byte(c.text))
+	}
+	for _, text := range texts {
+		got := findCards(text, nil)
+		want := findCardsFull(text)
+		if !slices.Equal(got, want) {
+			t.Fatalf("text %q: with the shortcut %v, without %v", text, got, want)
+		}
+	}
+}
