@@ -58,10 +58,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./redact
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/gateway
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $(FUZZTIME) ./secure
+	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail
 
 # Benchmarks on one core; compare runs with benchstat.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 6 ./redact | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 6 ./redact ./mail | tee bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest old.txt bench.txt"
 
 clean:

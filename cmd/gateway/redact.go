@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/secureinput/gateway/redact"
 )
@@ -33,33 +34,56 @@ type exprList []string
 func (l *exprList) String() string     { return strings.Join(*l, ", ") }
 func (l *exprList) Set(s string) error { *l = append(*l, s); return nil }
 
+// engineFlags are the redaction flags that redact and redact-mail share.
+type engineFlags struct {
+	noDefault *bool
+	exprs     exprList
+	exprFile  *string
+	timeout   *time.Duration
+}
+
+func addEngineFlags(fs *flag.FlagSet) *engineFlags {
+	ef := &engineFlags{}
+	ef.noDefault = fs.Bool("no-default", false, "do not redact card numbers (use only --expr / --expr-file)")
+	fs.Var(&ef.exprs, "expr", "an additional `REGEX` (.NET syntax, lookarounds allowed) to redact; repeatable")
+	ef.exprFile = fs.String("expr-file", "", "read additional expressions from `FILE`: one a line, blank lines and lines starting with # ignored")
+	ef.timeout = fs.Duration("timeout", redact.DefaultTimeout, "time limit for the expressions on one text (chunk, JSONL line, message part)")
+	return ef
+}
+
+// engine builds the engine the flags describe; mistakes are usage errors.
+func (ef *engineFlags) engine() (*redact.Engine, error) {
+	if *ef.timeout <= 0 {
+		return nil, usagef("--timeout %v: must be positive", *ef.timeout)
+	}
+	exprs := ef.exprs
+	if *ef.exprFile != "" {
+		fromFile, err := readExprFile(*ef.exprFile)
+		if err != nil {
+			return nil, err
+		}
+		exprs = append(exprs, fromFile...)
+	}
+	engine, err := redact.New(redact.Config{Default: !*ef.noDefault, Additional: exprs, Timeout: *ef.timeout})
+	if err != nil {
+		if errors.Is(err, redact.ErrNoDetector) {
+			return nil, usagef("--no-default needs --expr or --expr-file: nothing would be redacted")
+		}
+		return nil, usagef("%v", err)
+	}
+	return engine, nil
+}
+
 func runRedact(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("redact", flag.ContinueOnError)
-	noDefault := fs.Bool("no-default", false, "do not redact card numbers (use only --expr / --expr-file)")
-	var exprs exprList
-	fs.Var(&exprs, "expr", "an additional `REGEX` (.NET syntax, lookarounds allowed) to redact; repeatable")
-	exprFile := fs.String("expr-file", "", "read additional expressions from `FILE`: one a line, blank lines and lines starting with # ignored")
-	timeout := fs.Duration("timeout", redact.DefaultTimeout, "time limit for the expressions on one chunk (or one JSONL line)")
+	ef := addEngineFlags(fs)
 	jsonl := fs.Bool("jsonl", false, `read lines {"id": …, "text": …} and write {"id": …, "text": …, "spans": […]}`)
 	if err := parseFlags(fs, args, stdout, redactUsage); err != nil {
 		return err
 	}
-	if *timeout <= 0 {
-		return usagef("--timeout %v: must be positive", *timeout)
-	}
-	if *exprFile != "" {
-		fromFile, err := readExprFile(*exprFile)
-		if err != nil {
-			return err
-		}
-		exprs = append(exprs, fromFile...)
-	}
-	engine, err := redact.New(redact.Config{Default: !*noDefault, Additional: exprs, Timeout: *timeout})
+	engine, err := ef.engine()
 	if err != nil {
-		if errors.Is(err, redact.ErrNoDetector) {
-			return usagef("--no-default needs --expr or --expr-file: nothing would be redacted")
-		}
-		return usagef("%v", err)
+		return err
 	}
 	if *jsonl {
 		return redactJSONL(ctx, engine, stdin, stdout, stderr)

@@ -32,6 +32,7 @@ commands:
   serve     run the gateway (widget, agent console, websockets)
   config    config check FILE: validate a configuration file
   redact    redact card numbers (and expressions) from stdin to stdout
+  redact-mail  redact one email message (MIME) from stdin to stdout
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -50,11 +51,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = runConfig(args[1:], stdout)
+	case "redact-mail":
+		err = runRedactMail(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: serve, config, redact)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail)", args[0])
 	}
 	var ue usageError
 	switch {
