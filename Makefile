@@ -20,11 +20,13 @@ run: build
 
 # Everything the tests need that Go does not fetch by itself. The race
 # detector needs cgo, hence a C compiler.
-# Chromium drives the browser tests (web/browser_test.go).
+# Chromium drives the browser tests (web/browser_test.go); Dovecot serves
+# IMAP to the mail ingest tests (internal/testenv starts it per test).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

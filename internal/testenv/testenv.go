@@ -1,13 +1,20 @@
-// Package testenv finds the real servers and programs integration tests
-// need (Chromium, later Dovecot). A missing one skips the test on a
+// Package testenv finds and starts the real servers and programs integration
+// tests need (Chromium, Dovecot). A missing one skips the test on a
 // developer's machine and fails it when CI is set: CI must never pass by
 // skipping.
 package testenv
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Missing skips the test, or fails it under CI, because what is missing.
@@ -32,4 +39,146 @@ func Chromium(t testing.TB) string {
 	}
 	Missing(t, "chromium")
 	return ""
+}
+
+// Dovecot is a Dovecot IMAP server started for one test, on loopback, from
+// a configuration and mail directory of its own.
+type Dovecot struct {
+	Addr  string            // host:port of its IMAP listener (plain text, loopback)
+	Users map[string]string // login → password
+	dir   string
+	conf  string
+	cmd   *exec.Cmd
+}
+
+// StartDovecot starts Dovecot (Debian's dovecot-imapd) with the given
+// virtual users, all with password "secret". It stops when the test ends.
+func StartDovecot(t testing.TB, users ...string) *Dovecot {
+	t.Helper()
+	bin, err := exec.LookPath("dovecot")
+	if err != nil {
+		if _, err2 := os.Stat("/usr/sbin/dovecot"); err2 == nil {
+			bin = "/usr/sbin/dovecot"
+		} else {
+			Missing(t, "dovecot (package dovecot-imapd)")
+		}
+	}
+	uid, gid := lookupIDs(t, "dovecot")
+	dir, err := os.MkdirTemp("", "dovecot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	d := &Dovecot{dir: dir, Users: map[string]string{}}
+	var passwd strings.Builder
+	for _, u := range users {
+		home := filepath.Join(dir, "mail", u)
+		os.MkdirAll(home, 0o700)
+		os.Chown(filepath.Join(dir, "mail"), uid, gid)
+		os.Chown(home, uid, gid)
+		fmt.Fprintf(&passwd, "%s:{PLAIN}secret:%d:%d::%s\n", u, uid, gid, home)
+		d.Users[u] = "secret"
+	}
+	os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644)
+	port := freePort(t)
+	d.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	conf := fmt.Sprintf(`protocols = imap
+listen = 127.0.0.1
+base_dir = %[1]s/run
+state_dir = %[1]s/state
+log_path = %[1]s/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%%u %[1]s/passwd
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %[2]d
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service anvil {
+  chroot =
+}
+protocol imap {
+  mail_max_userip_connections = 100
+}
+`, dir, port)
+	d.conf = filepath.Join(dir, "dovecot.conf")
+	os.WriteFile(d.conf, []byte(conf), 0o644)
+	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
+	var stderr strings.Builder
+	d.cmd.Stderr = &stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start dovecot: %v", err)
+	}
+	t.Cleanup(d.Stop)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", d.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
+			t.Fatalf("dovecot did not listen on %s: %s\n%s", d.Addr, stderr.String(), log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// Stop stops Dovecot (doveadm stop) and removes its files.
+func (d *Dovecot) Stop() {
+	if d.cmd == nil {
+		return
+	}
+	exec.Command("doveadm", "-c", d.conf, "stop").Run()
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+	d.cmd = nil
+	os.RemoveAll(d.dir)
+}
+
+func lookupIDs(t testing.TB, name string) (int, int) {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		Missing(t, "the "+name+" system user (package dovecot-core)")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
