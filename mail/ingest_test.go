@@ -1,0 +1,296 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/secureinput/gateway/card"
+	"github.com/secureinput/gateway/internal/testenv"
+	"github.com/secureinput/gateway/store"
+)
+
+func endpoint(d *testenv.Dovecot, user string) Endpoint {
+	return Endpoint{Addr: d.Addr, TLS: TLSPlain, Username: user, Password: d.Users[user]}
+}
+
+func client(t *testing.T, d *testenv.Dovecot, user string) *imapclient.Client {
+	t.Helper()
+	c, err := dial(endpoint(d, user), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// appendMsg puts a message into a folder as a mail server would deliver it.
+func appendMsg(t *testing.T, c *imapclient.Client, folder string, msg []byte, flags []imap.Flag, date time.Time) {
+	t.Helper()
+	ensureFolder(c, folder)
+	app := c.Append(folder, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: date})
+	app.Write(msg)
+	app.Close()
+	if _, err := app.Wait(); err != nil {
+		t.Fatalf("append: %v", err)
+	}
+}
+
+type stored struct {
+	body  []byte
+	flags []imap.Flag
+	date  time.Time
+}
+
+// folder lists the messages of a folder.
+func folder(t *testing.T, c *imapclient.Client, name string) []stored {
+	t.Helper()
+	if err := ensureFolder(c, name); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select(name, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true, InternalDate: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []stored
+	for _, m := range msgs {
+		out = append(out, stored{body: m.BodySection[0].Bytes, flags: m.Flags, date: m.InternalDate})
+	}
+	return out
+}
+
+func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *syncLog) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "gw.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	logs := &syncLog{}
+	g, err := NewIngester(cfg, newRedactor(t), st, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, st, logs
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
+	d := testenv.StartDovecot(t, "alice", "bob")
+	alice, bob := client(t, d, "alice"), client(t, d, "bob")
+	manifest := loadManifest(t)
+	date := time.Date(2026, 10, 1, 8, 30, 0, 0, time.UTC)
+	good, bad := 0, 0
+	var planted []string
+	for name, m := range manifest {
+		src, _ := os.ReadFile(filepath.Join("testdata/corpus", name+".eml"))
+		flags := []imap.Flag{imap.FlagSeen}
+		if name == "plain-7bit" {
+			flags = append(flags, imap.FlagFlagged)
+		}
+		appendMsg(t, alice, "INBOX", src, flags, date)
+		if m.Malformed {
+			bad++
+		} else {
+			good++
+			planted = append(planted, m.Planted...)
+		}
+	}
+	dest := endpoint(d, "bob")
+	g, _, logs := newIngester(t, MailboxConfig{Name: "support", Source: endpoint(d, "alice"), Dest: &dest,
+		DestFolder: "Redacted", After: "move", MoveTo: "Processed"})
+	var progress []Progress
+	g.OnProgress = func(p Progress) { progress = append(progress, p) }
+	if _, err := g.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	delivered := folder(t, bob, "Redacted")
+	if len(delivered) != good {
+		t.Fatalf("%d messages delivered, want %d", len(delivered), good)
+	}
+	tags := map[string]bool{}
+	for _, m := range delivered {
+		tag := tagOf(m.body)
+		if tag == "" || tags[tag] {
+			t.Errorf("copy without a unique %s header: %q", SourceHeader, tag)
+		}
+		tags[tag] = true
+		parts, err := decodeAll(m.body, "0")
+		if err != nil {
+			t.Errorf("a delivered copy does not parse: %v", err)
+			continue
+		}
+		for _, p := range parts {
+			hay := p.text + strings.Join(p.headers, "\n")
+			for _, n := range planted {
+				if strings.Contains(hay, n) || strings.Contains(hay, card.Digits(n)) {
+					t.Errorf("a delivered copy holds %q", n)
+				}
+			}
+		}
+		if !m.date.Equal(date) {
+			t.Errorf("internal date %v, want %v", m.date, date)
+		}
+		if !hasFlag(m.flags, imap.FlagSeen) {
+			t.Errorf("flags %v lost \\Seen", m.flags)
+		}
+	}
+	flagged := 0
+	for _, m := range delivered {
+		if hasFlag(m.flags, imap.FlagFlagged) {
+			flagged++
+		}
+	}
+	if flagged != 1 {
+		t.Errorf("%d copies flagged, want 1", flagged)
+	}
+	if originals := folder(t, alice, "Processed"); len(originals) != good {
+		t.Errorf("%d originals moved, want %d", len(originals), good)
+	}
+	left := folder(t, alice, "INBOX")
+	if len(left) != bad {
+		t.Fatalf("%d messages left in the source, want the %d malformed ones", len(left), bad)
+	}
+	for _, m := range left {
+		if !hasFlag(m.flags, imap.Flag(DefaultFailedKeyword)) {
+			t.Errorf("a message that failed is not flagged: %v", m.flags)
+		}
+	}
+	if !strings.Contains(logs.String(), "message not delivered") || strings.Contains(logs.String(), "4111") {
+		t.Errorf("log: %s", logs.String())
+	}
+	if n := len(progress); n == 0 || progress[n-1].Done != good || progress[n-1].Failed != bad || progress[n-1].Total != good+bad {
+		t.Errorf("progress %+v", progress)
+	}
+	// A second pass does nothing: the failed ones are not tried again.
+	if _, err := g.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(folder(t, bob, "Redacted")); n != good {
+		t.Errorf("after a second pass %d copies, want %d", n, good)
+	}
+}
+
+func hasFlag(flags []imap.Flag, f imap.Flag) bool {
+	for _, x := range flags {
+		if strings.EqualFold(string(x), string(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestIngestDeleteModeAndResumeAfterCrash(t *testing.T) {
+	d := testenv.StartDovecot(t, "alice")
+	alice := client(t, d, "alice")
+	msg := []byte("From: a@example.com\r\nSubject: pay\r\n\r\ncard 4111 1111 1111 1111\r\n")
+	appendMsg(t, alice, "INBOX", msg, nil, time.Now())
+	appendMsg(t, alice, "INBOX", msg, nil, time.Now())
+	g, st, _ := newIngester(t, MailboxConfig{Name: "box", Source: endpoint(d, "alice"), DestFolder: "Clean", After: "delete"})
+
+	// Simulate a crash after the first message's APPEND was confirmed but
+	// before its original was removed: the copy is there, the store says
+	// pending.
+	sel, _ := alice.Select("INBOX", nil).Wait()
+	tag := fmt.Sprintf("box/%d/1", sel.UIDValidity)
+	redacted, _, _ := newRedactor(t).Redact(msg)
+	appendMsg(t, alice, "Clean", append([]byte(SourceHeader+": "+tag+"\r\n"), redacted...), nil, time.Now())
+	st.Write(context.Background(), "test", func(tx *store.Tx) error {
+		return tx.SetMailState(store.MailState{Mailbox: "box", UIDValidity: sel.UIDValidity, PendingUID: 1})
+	})
+
+	if _, err := g.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clean := folder(t, alice, "Clean")
+	if len(clean) != 2 {
+		t.Fatalf("%d copies, want 2 (the one delivered before the crash is not delivered again)", len(clean))
+	}
+	if tagOf(clean[0].body) == tagOf(clean[1].body) {
+		t.Error("two copies of one message")
+	}
+	if left := folder(t, alice, "INBOX"); len(left) != 0 {
+		t.Errorf("%d originals left after delete", len(left))
+	}
+	state, _ := st.MailState(context.Background(), "box")
+	if state.LastUID != 2 || state.PendingUID != 0 {
+		t.Errorf("state %+v", state)
+	}
+}
+
+func TestIngestIdlePicksUpNewMail(t *testing.T) {
+	d := testenv.StartDovecot(t, "alice")
+	alice := client(t, d, "alice")
+	g, _, _ := newIngester(t, MailboxConfig{Name: "idle", Source: endpoint(d, "alice"), DestFolder: "Clean",
+		After: "move", MoveTo: "Done", Poll: time.Hour}) // only IDLE can be in time
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(500 * time.Millisecond) // let it reach IDLE on an empty folder
+	appendMsg(t, alice, "INBOX", []byte("Subject: new\r\n\r\n5555 5555 5555 4444\r\n"), nil, time.Now())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if clean := folder(t, alice, "Clean"); len(clean) == 1 {
+			if strings.Contains(string(clean[0].body), "5555") {
+				t.Error("the copy holds the card")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("new mail was not picked up although the ingest was idling (poll interval one hour)")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestEndpointChecks(t *testing.T) {
+	r := &Redactor{}
+	for name, cfg := range map[string]MailboxConfig{
+		"plain to a remote host": {Name: "x", Source: Endpoint{Addr: "mail.example.com:143", TLS: TLSPlain}, DestFolder: "C", After: "delete"},
+		"bad tls":                {Name: "x", Source: Endpoint{Addr: "127.0.0.1:143", TLS: "ssl"}, DestFolder: "C", After: "delete"},
+		"no dest":                {Name: "x", Source: Endpoint{Addr: "127.0.0.1:143", TLS: TLSPlain}, After: "delete"},
+		"move without folder":    {Name: "x", Source: Endpoint{Addr: "127.0.0.1:143", TLS: TLSPlain}, DestFolder: "C", After: "move"},
+		"dest is source":         {Name: "x", Source: Endpoint{Addr: "127.0.0.1:143", TLS: TLSPlain}, DestFolder: "INBOX", After: "delete"},
+	} {
+		if _, err := NewIngester(cfg, r, nil, nil); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
