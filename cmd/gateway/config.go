@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/web"
@@ -38,6 +39,30 @@ type config struct {
 	Agents         []agentDef      `yaml:"agents"`
 	Validation     validationDef   `yaml:"validation"`
 	Forms          []formDef       `yaml:"forms"`
+	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
+}
+
+// mailboxDef is a mailbox to ingest. Passwords never sit in the file:
+// password_env names an environment variable, password_file a file.
+type mailboxDef struct {
+	Name          string      `yaml:"name"`
+	Source        accountDef  `yaml:"source"`
+	SourceFolder  string      `yaml:"source_folder"`
+	Destination   *accountDef `yaml:"destination"`
+	DestFolder    string      `yaml:"dest_folder"`
+	After         string      `yaml:"after"`
+	MoveTo        string      `yaml:"move_to"`
+	Poll          duration    `yaml:"poll"`
+	FailedKeyword string      `yaml:"failed_keyword"`
+}
+
+type accountDef struct {
+	Address      string `yaml:"address"`
+	TLS          string `yaml:"tls"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	CAFile       string `yaml:"ca_file"`
 }
 
 type validationDef struct {
@@ -339,6 +364,27 @@ func (v *validator) check(c *config) {
 			v.failf([]any{"validation"}, "validation: %v", err)
 		}
 	}
+	names := map[string]bool{}
+	for i, m := range c.Mailboxes {
+		if names[m.Name] {
+			v.failf([]any{"mailboxes", i, "name"}, "mailbox %q: defined twice", m.Name)
+		}
+		names[m.Name] = true
+		for _, acc := range []struct {
+			key string
+			a   *accountDef
+		}{{"source", &m.Source}, {"destination", m.Destination}} {
+			if acc.a == nil {
+				continue
+			}
+			if (acc.a.PasswordEnv == "") == (acc.a.PasswordFile == "") {
+				v.failf([]any{"mailboxes", i, acc.key}, "mailbox %q %s: set password_env or password_file (exactly one; never the password itself)", m.Name, acc.key)
+			}
+		}
+		if _, err := mail.NewIngester(m.ingestConfig(nil), &mail.Redactor{}, nil, nil); err != nil {
+			v.failf([]any{"mailboxes", i}, "%v", err)
+		}
+	}
 	logins := map[string]bool{}
 	for i, a := range c.Agents {
 		switch {
@@ -401,6 +447,25 @@ func (c *config) formsConfig() chatforms.Config {
 		}
 	}
 	return fc
+}
+
+// ingestConfig is the mail configuration of a mailbox; secret resolves a
+// password (nil leaves them empty, for checks).
+func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.MailboxConfig {
+	ep := func(a accountDef) mail.Endpoint {
+		e := mail.Endpoint{Addr: a.Address, TLS: a.TLS, Username: a.Username}
+		if secret != nil {
+			e.Password, _ = secret(a)
+		}
+		return e
+	}
+	mc := mail.MailboxConfig{Name: m.Name, Source: ep(m.Source), SourceFolder: m.SourceFolder, DestFolder: m.DestFolder,
+		After: m.After, MoveTo: m.MoveTo, Poll: time.Duration(m.Poll), FailedKeyword: m.FailedKeyword}
+	if m.Destination != nil {
+		d := ep(*m.Destination)
+		mc.Dest = &d
+	}
+	return mc
 }
 
 // redactConfig is the engine configuration of the redaction section.

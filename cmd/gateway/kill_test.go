@@ -61,10 +61,7 @@ func TestSIGKILLLosesNoAcknowledgedMessage(t *testing.T) {
 		t.Skip("builds and kills the real binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gateway")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := gatewayBinary(t)
 	data := filepath.Join(dir, "data")
 	cmd, url := startProcess(t, bin, data)
 	wsURL := "ws" + url[len("http"):] + "/api/v1/visitor/ws"

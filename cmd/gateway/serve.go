@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,10 +13,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/store"
@@ -87,6 +92,8 @@ type gateway struct {
 	store    *store.Store
 	tls      bool
 	served   chan error
+	stopMail context.CancelFunc
+	mailDone sync.WaitGroup
 }
 
 // URL is where the gateway listens, e.g. http://127.0.0.1:8080.
@@ -182,9 +189,85 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		}
 		g.served <- err
 	}()
+	if err := g.startMail(cfg, engine, logger); err != nil {
+		g.Close()
+		return nil, err
+	}
 	ws.SetReady()
 	logger.Info("gateway: ready", slog.String("url", g.URL()))
 	return g, nil
+}
+
+// startMail starts one ingest a configured mailbox; they stop at Close.
+func (g *gateway) startMail(cfg *config, engine *redact.Engine, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.stopMail = cancel
+	redactor := &mail.Redactor{Engine: engine}
+	for _, m := range cfg.Mailboxes {
+		var secretErr error
+		mc := m.ingestConfig(func(a accountDef) (string, error) {
+			pw, err := readSecret(a)
+			if err != nil && secretErr == nil {
+				secretErr = fmt.Errorf("mailbox %s: %w", m.Name, err)
+			}
+			return pw, err
+		})
+		if secretErr != nil {
+			return secretErr
+		}
+		for _, pair := range []struct {
+			def *accountDef
+			ep  *mail.Endpoint
+		}{{&m.Source, &mc.Source}, {m.Destination, mc.Dest}} {
+			if pair.def != nil && pair.def.CAFile != "" {
+				tc, err := tlsWithCA(pair.def.CAFile)
+				if err != nil {
+					return fmt.Errorf("mailbox %s: %w", m.Name, err)
+				}
+				pair.ep.TLSConfig = tc
+			}
+		}
+		ing, err := mail.NewIngester(mc, redactor, g.store, logger)
+		if err != nil {
+			return err
+		}
+		g.mailDone.Add(1)
+		go func() {
+			defer g.mailDone.Done()
+			ing.Run(ctx)
+		}()
+		logger.Info("mail: ingest started", slog.String("mailbox", m.Name))
+	}
+	return nil
+}
+
+// readSecret reads a password from the environment or a file.
+func readSecret(a accountDef) (string, error) {
+	if a.PasswordEnv != "" {
+		pw, ok := os.LookupEnv(a.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("environment variable %s (password_env) is not set", a.PasswordEnv)
+		}
+		return pw, nil
+	}
+	b, err := os.ReadFile(a.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("password_file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// tlsWithCA trusts the PEM certificates of file.
+func tlsWithCA(file string) (*tls.Config, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // configureForms sets up secure forms: the catalog, the validation client
@@ -220,9 +303,13 @@ func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, logger
 	return nil
 }
 
-// Close stops accepting, closes every websocket, waits for handlers, and
-// closes the store after its pending writes.
+// Close stops accepting, closes every websocket, stops the mail ingest,
+// waits for handlers, and closes the store after its pending writes.
 func (g *gateway) Close() error {
+	if g.stopMail != nil {
+		g.stopMail()
+		g.mailDone.Wait()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := g.web.Shutdown(ctx)

@@ -107,3 +107,20 @@ func TestServeRunsTheDemo(t *testing.T) {
 		t.Errorf("no database in the data directory: %v", err)
 	}
 }
+
+func TestMailboxConfig(t *testing.T) {
+	base := "mailboxes:\n  - name: support\n    source: {address: \"127.0.0.1:143\", tls: plain, username: a, password_env: X}\n    dest_folder: Clean\n    after: move\n    move_to: Done\n"
+	if _, err := parseConfig("m.yaml", []byte(base)); err != nil {
+		t.Fatalf("a good mailbox: %v", err)
+	}
+	for name, c := range map[string]struct{ yaml, want string }{
+		"password in the file": {strings.Replace(base, "password_env: X", "password: hunter2", 1), "field password not found"},
+		"no password source":   {strings.Replace(base, ", password_env: X", "", 1), "password_env or password_file"},
+		"plain to remote":      {strings.Replace(base, "127.0.0.1:143", "mail.example.com:143", 1), "loopback"},
+		"bad after":            {strings.Replace(base, "after: move", "after: archive", 1), "move or delete"},
+	} {
+		if _, err := parseConfig("m.yaml", []byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
