@@ -80,15 +80,21 @@ type Progress struct {
 // and delivers none twice.
 type Ingester struct {
 	cfg      MailboxConfig
-	redactor *Redactor
+	redactor MessageRedactor
 	store    *store.Store
 	log      *slog.Logger
 	// OnProgress, if set, is called after each message.
 	OnProgress func(Progress)
 }
 
+// MessageRedactor redacts one whole message; *Redactor is the one the
+// gateway uses.
+type MessageRedactor interface {
+	Redact(src []byte) ([]byte, Report, error)
+}
+
 // NewIngester checks cfg.
-func NewIngester(cfg MailboxConfig, r *Redactor, st *store.Store, log *slog.Logger) (*Ingester, error) {
+func NewIngester(cfg MailboxConfig, r MessageRedactor, st *store.Store, log *slog.Logger) (*Ingester, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("mail: mailbox has no name")
 	}

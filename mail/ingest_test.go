@@ -24,7 +24,7 @@ func endpoint(d *testenv.Dovecot, user string) Endpoint {
 	return Endpoint{Addr: d.Addr, TLS: TLSPlain, Username: user, Password: d.Users[user]}
 }
 
-func client(t *testing.T, d *testenv.Dovecot, user string) *imapclient.Client {
+func client(t testing.TB, d *testenv.Dovecot, user string) *imapclient.Client {
 	t.Helper()
 	c, err := dial(endpoint(d, user), nil)
 	if err != nil {
@@ -35,7 +35,7 @@ func client(t *testing.T, d *testenv.Dovecot, user string) *imapclient.Client {
 }
 
 // appendMsg puts a message into a folder as a mail server would deliver it.
-func appendMsg(t *testing.T, c *imapclient.Client, folder string, msg []byte, flags []imap.Flag, date time.Time) {
+func appendMsg(t testing.TB, c *imapclient.Client, folder string, msg []byte, flags []imap.Flag, date time.Time) {
 	t.Helper()
 	ensureFolder(c, folder)
 	app := c.Append(folder, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: date})
@@ -292,5 +292,60 @@ func TestEndpointChecks(t *testing.T) {
 		if _, err := NewIngester(cfg, r, nil, nil); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// passthrough delivers messages as they are: the baseline of BenchmarkIngest.
+type passthrough struct{}
+
+func (passthrough) Redact(src []byte) ([]byte, Report, error) { return src, Report{}, nil }
+
+// BenchmarkIngest measures messages/s through a real Dovecot, with
+// redaction and with a plain fetch-and-append (compare the two msgs/s).
+func BenchmarkIngest(b *testing.B) {
+	d := testenv.StartDovecot(b, "alice")
+	c, err := dial(endpoint(d, "alice"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var corpus [][]byte
+	for name, m := range loadManifest(b) {
+		if !m.Malformed {
+			src, _ := os.ReadFile(filepath.Join("testdata/corpus", name+".eml"))
+			corpus = append(corpus, src)
+		}
+	}
+	const batch = 100
+	for _, mode := range []struct {
+		name string
+		r    MessageRedactor
+	}{{"redact", newRedactor(b)}, {"plain", passthrough{}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			st, _ := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db")})
+			defer st.Close()
+			g, err := NewIngester(MailboxConfig{Name: "bench-" + mode.name, Source: endpoint(d, "alice"), DestFolder: "Out-" + mode.name, After: "delete"}, mode.r, st, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total := 0
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ensureFolder(c, "INBOX")
+				for k := range batch {
+					msg := corpus[k%len(corpus)]
+					app := c.Append("INBOX", int64(len(msg)), nil)
+					app.Write(msg)
+					app.Close()
+					app.Wait()
+				}
+				b.StartTimer()
+				if _, err := g.RunOnce(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				total += batch
+			}
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "msgs/s")
+		})
 	}
 }
