@@ -3,6 +3,8 @@ package mail
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -347,5 +349,41 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "msgs/s")
 		})
+	}
+}
+
+func TestIngestOverTLS(t *testing.T) {
+	d := testenv.StartDovecotTLS(t, "alice", "bob")
+	pemBytes, err := os.ReadFile(d.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	trust := &tls.Config{RootCAs: pool}
+	src := Endpoint{Addr: d.TLSAddr, TLS: TLSImplicit, Username: "alice", Password: "secret", TLSConfig: trust}
+	dst := Endpoint{Addr: d.Addr, TLS: TLSStartTLS, Username: "bob", Password: "secret", TLSConfig: trust}
+	alice, err := dial(src, nil)
+	if err != nil {
+		t.Fatalf("implicit TLS: %v", err)
+	}
+	defer alice.Close()
+	appendMsg(t, alice, "INBOX", []byte("Subject: tls\r\n\r\n4111 1111 1111 1111\r\n"), nil, time.Now())
+	g, _, _ := newIngester(t, MailboxConfig{Name: "tls", Source: src, Dest: &dst, DestFolder: "Clean", After: "delete"})
+	if _, err := g.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := dial(dst, nil)
+	if err != nil {
+		t.Fatalf("STARTTLS: %v", err)
+	}
+	defer bob.Close()
+	if got := folder(t, bob, "Clean"); len(got) != 1 || strings.Contains(string(got[0].body), "4111") {
+		t.Errorf("over TLS: %d copies", len(got))
+	}
+	// Without trusting the certificate, nothing connects.
+	src.TLSConfig = nil
+	if _, err := dial(src, nil); err == nil {
+		t.Error("an untrusted certificate was accepted")
 	}
 }

@@ -5,7 +5,14 @@
 package testenv
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -44,16 +51,32 @@ func Chromium(t testing.TB) string {
 // Dovecot is a Dovecot IMAP server started for one test, on loopback, from
 // a configuration and mail directory of its own.
 type Dovecot struct {
-	Addr  string            // host:port of its IMAP listener (plain text, loopback)
+	Addr  string            // host:port of its IMAP listener (plain text, loopback; STARTTLS with TLS)
 	Users map[string]string // login → password
-	dir   string
-	conf  string
-	cmd   *exec.Cmd
+	// With StartDovecotTLS: the implicit-TLS (IMAPS) listener, and the PEM
+	// file of the self-signed certificate to trust.
+	TLSAddr string
+	CAFile  string
+	dir     string
+	conf    string
+	cmd     *exec.Cmd
 }
 
 // StartDovecot starts Dovecot (Debian's dovecot-imapd) with the given
 // virtual users, all with password "secret". It stops when the test ends.
 func StartDovecot(t testing.TB, users ...string) *Dovecot {
+	t.Helper()
+	return startDovecot(t, false, users)
+}
+
+// StartDovecotTLS is StartDovecot with TLS: STARTTLS on Addr, implicit TLS
+// on TLSAddr, a self-signed certificate for 127.0.0.1 in CAFile.
+func StartDovecotTLS(t testing.TB, users ...string) *Dovecot {
+	t.Helper()
+	return startDovecot(t, true, users)
+}
+
+func startDovecot(t testing.TB, withTLS bool, users []string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -80,14 +103,23 @@ func StartDovecot(t testing.TB, users ...string) *Dovecot {
 		d.Users[u] = "secret"
 	}
 	os.WriteFile(filepath.Join(dir, "passwd"), []byte(passwd.String()), 0o644)
-	port := freePort(t)
+	port, tlsPort := freePort(t), 0
 	d.Addr = fmt.Sprintf("127.0.0.1:%d", port)
+	sslConf := "ssl = no"
+	if withTLS {
+		tlsPort = freePort(t)
+		d.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		d.CAFile = filepath.Join(dir, "cert.pem")
+		keyFile := filepath.Join(dir, "key.pem")
+		selfSigned(t, d.CAFile, keyFile)
+		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s", d.CAFile, keyFile)
+	}
 	conf := fmt.Sprintf(`protocols = imap
 listen = 127.0.0.1
 base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-ssl = no
+%[3]s
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
@@ -109,7 +141,9 @@ service imap-login {
     port = %[2]d
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = %[4]d
+    ssl = yes
   }
 }
 service anvil {
@@ -118,7 +152,7 @@ service anvil {
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, dir, port)
+`, dir, port, sslConf, tlsPort)
 	d.conf = filepath.Join(dir, "dovecot.conf")
 	os.WriteFile(d.conf, []byte(conf), 0o644)
 	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
@@ -181,4 +215,27 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key.
+func selfSigned(t testing.TB, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, IsCA: true, BasicConstraintsValid: true,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
