@@ -61,10 +61,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/gateway
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $(FUZZTIME) ./secure
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail
+	$(GO) test -run '^$$' -fuzz '^FuzzEventDecoder$$' -fuzztime $(FUZZTIME) ./voice
 
 # Benchmarks on one core; compare runs with benchstat.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 6 ./redact ./mail | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -count 6 ./redact ./mail ./voice | tee bench.txt
 	@echo "compare with: go run golang.org/x/perf/cmd/benchstat@latest old.txt bench.txt"
 
 clean:
