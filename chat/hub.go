@@ -8,6 +8,7 @@
 package chat
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -330,12 +331,7 @@ func (h *Hub) Workgroup(workgroup string) ([]LiveChat, []AgentInfo) {
 			chats = append(chats, LiveChat{ChatInfo: h.infoLocked(c), Agent: c.agent})
 		}
 	}
-	slices.SortFunc(chats, func(x, y LiveChat) int {
-		if x.Since != y.Since {
-			return int(x.Since - y.Since)
-		}
-		return strings.Compare(x.Conversation, y.Conversation)
-	})
+	slices.SortFunc(chats, func(x, y LiveChat) int { return compareInfos(x.ChatInfo, y.ChatInfo) })
 	agents := []AgentInfo{}
 	for _, a := range h.byGroup[workgroup] {
 		agents = append(agents, AgentInfo{Login: a.Login, Name: a.Name, Available: a.available, Online: len(a.sinks) > 0, Chats: len(a.chats)})
@@ -817,11 +813,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 	delete(h.convs, id)
 	h.stopOfferLocked(c)
 	if a := h.agents[agent]; a != nil {
-		delete(a.chats, id)
-		if len(a.chats) == 0 {
-			a.freeSince = now
-		}
-		h.sendChatsLocked(a)
+		h.releaseLocked(a, id, now)
 	}
 	c.mu.Unlock()
 	h.queueChangedLocked(c.workgroup)
@@ -995,12 +987,7 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 	delete(c.streams, Participant{Role: RoleAgent, Login: login})
 	h.mu.Lock()
 	h.setStateLocked(c, store.StateWaiting, "")
-	a := h.agents[login]
-	delete(a.chats, id)
-	if len(a.chats) == 0 {
-		a.freeSince = now
-	}
-	h.sendChatsLocked(a)
+	h.releaseLocked(h.agents[login], id, now)
 	c.mu.Unlock()
 	h.queueChangedLocked(c.workgroup)
 	h.routeLocked()
@@ -1125,6 +1112,16 @@ func (h *Hub) chatsFrameLocked(a *agentState) Frame {
 	return f
 }
 
+// releaseLocked takes a chat off an agent's hands: if it was their last,
+// they are free from now. h.mu held.
+func (h *Hub) releaseLocked(a *agentState, id string, now time.Time) {
+	delete(a.chats, id)
+	if len(a.chats) == 0 {
+		a.freeSince = now
+	}
+	h.sendChatsLocked(a)
+}
+
 func (h *Hub) sendChatsLocked(a *agentState) {
 	f := h.chatsFrameLocked(a)
 	for s := range a.sinks {
@@ -1195,13 +1192,14 @@ func (h *Hub) infoLocked(c *conversation) ChatInfo {
 	return ChatInfo{Conversation: c.id, Service: c.service, Workgroup: c.workgroup, State: c.state, Since: c.created.UnixMilli()}
 }
 
-func sortInfos(infos []ChatInfo) {
-	slices.SortFunc(infos, func(x, y ChatInfo) int {
-		if x.Since != y.Since {
-			return int(x.Since - y.Since)
-		}
-		return strings.Compare(x.Conversation, y.Conversation)
-	})
+func sortInfos(infos []ChatInfo) { slices.SortFunc(infos, compareInfos) }
+
+// compareInfos orders chats oldest first, then by id.
+func compareInfos(x, y ChatInfo) int {
+	if x.Since != y.Since {
+		return cmp.Compare(x.Since, y.Since)
+	}
+	return strings.Compare(x.Conversation, y.Conversation)
 }
 
 func randomID() string {

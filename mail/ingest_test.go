@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,36 +77,19 @@ func folder(t *testing.T, c *imapclient.Client, name string) []stored {
 	return out
 }
 
-func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *syncLog) {
+func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *testenv.LogBuffer) {
 	t.Helper()
 	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "gw.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logs := &syncLog{}
+	logs := &testenv.LogBuffer{}
 	g, err := NewIngester(cfg, newRedactor(t), st, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g, st, logs
-}
-
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,34 +22,17 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/internal/testenv"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	srv    *httptest.Server
 	web    *Server
 	store  *store.Store
 	dbPath string
-	logs   *syncBuffer
+	logs   *testenv.LogBuffer
 }
 
 var passwordHash = func() string {
@@ -65,7 +47,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 // newEnvWith is newEnv with a message size limit.
 func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	path := filepath.Join(t.TempDir(), "gw.db")
 	st, err := store.Open(context.Background(), store.Config{Path: path, Logger: logger})
