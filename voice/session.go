@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -77,10 +78,31 @@ var (
 	}
 )
 
+// Observer learns how sessions go, for the agent's screen: progress
+// (agent-assisted mode), and the end. It must not block.
+type Observer interface {
+	Progress(s SessionInfo, p Progress)
+	Ended(s SessionInfo)
+}
+
+// SessionInfo is what may be shown about a session: never a digit.
+type SessionInfo struct {
+	ID      string          `json:"session"`
+	Call    string          `json:"call"`
+	Agent   string          `json:"agent"`
+	Mode    string          `json:"mode"`
+	Form    string          `json:"form"`
+	State   string          `json:"state"`
+	Outcome *secure.Outcome `json:"outcome,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Prompt  *Prompt         `json:"prompt,omitempty"`
+}
+
 // ManagerConfig configures a Manager.
 type ManagerConfig struct {
 	Pipeline    *secure.Pipeline
 	Notifier    Notifier
+	Observer    Observer
 	MaxSessions int // concurrent secure sessions (default 1000)
 	Prompting   Prompting
 }
@@ -106,6 +128,7 @@ type Session struct {
 	fields    []secure.Field
 	agentVals map[string]string
 	collector *Collector
+	rtp       *RTPPort
 }
 
 // NewManager returns an empty Manager.
@@ -143,6 +166,15 @@ func (m *Manager) EndCall(ctx context.Context, id string) {
 func (m *Manager) Begin(ctx context.Context, callID, agent, mode, form string, fields []secure.Field, agentValues map[string]string, now time.Time) (*Session, error) {
 	if mode != ModeHold && mode != ModeAssisted {
 		return nil, ErrBadMode
+	}
+	var agentFields []secure.Field
+	for _, f := range fields {
+		if f.AgentFills {
+			agentFields = append(agentFields, f)
+		}
+	}
+	if errs := secure.Check(agentFields, nil, agentValues, now); len(errs) > 0 {
+		return nil, secure.FieldErrors(errs)
 	}
 	m.mu.Lock()
 	c := m.calls[callID]
@@ -223,8 +255,12 @@ func (m *Manager) Keys(ctx context.Context, id string, keys string, now time.Tim
 		p = s.collector.Key(keys[i], now)
 	}
 	done, cerr := s.collector.Done()
+	info := s.Info()
 	if !done {
 		m.mu.Unlock()
+		if m.cfg.Observer != nil && s.Mode == ModeAssisted {
+			m.cfg.Observer.Progress(info, p)
+		}
 		return p, nil
 	}
 	if cerr != nil {
@@ -276,6 +312,37 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) error {
 	return nil
 }
 
+// OpenRTP opens a UDP port on listen ("127.0.0.1:0") for the caller's RTP of
+// session id, accepting packets only from source; telephone-events use
+// payload type eventPT, G.711 audio is analysed in-band. The port closes
+// when the session ends.
+func (m *Manager) OpenRTP(id, listen string, source *net.UDPAddr, eventPT uint8) (*RTPPort, error) {
+	m.mu.Lock()
+	s, err := m.session(id)
+	if err == nil && s.rtp != nil {
+		err = errors.New("voice: the session already has an RTP port")
+	}
+	m.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	port, err := OpenRTPPort(listen, source, eventPT, func(key byte) {
+		m.Keys(context.Background(), id, string(key), time.Now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if s.State == StateEnded {
+		m.mu.Unlock()
+		port.Close()
+		return nil, ErrEnded
+	}
+	s.rtp = port
+	m.mu.Unlock()
+	return port, nil
+}
+
 // Restart asks the caller for the current field again (agent-assisted).
 func (m *Manager) Restart(id string, now time.Time) error {
 	m.mu.Lock()
@@ -304,8 +371,66 @@ func (m *Manager) end(ctx context.Context, s *Session, out *secure.Outcome, err 
 	if s.collector != nil {
 		s.collector.fail(nil) // wipe whatever was keyed
 	}
+	info := s.Info()
+	port := s.rtp
 	m.mu.Unlock()
+	if port != nil {
+		// Close the socket without waiting for the reader: the call may come
+		// from that reader (a key that ended the session).
+		port.stop()
+	}
 	m.notify(ctx, Instruction{Type: "secure_session_end", Call: s.Call, Session: s.ID, Mode: s.Mode, Actions: endActions[s.Mode], Outcome: out, At: now})
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.Ended(info)
+	}
+}
+
+// Info describes a session.
+func (s *Session) Info() SessionInfo {
+	in := SessionInfo{ID: s.ID, Call: s.Call, Agent: s.Agent, Mode: s.Mode, Form: s.Form, State: s.State, Outcome: s.Outcome}
+	if s.Err != nil {
+		in.Error = s.Err.Error()
+	}
+	if done, _ := s.collector.Done(); s.State == StateCollecting && !done {
+		p := s.collector.Prompt()
+		in.Prompt = &p
+	}
+	return in
+}
+
+// Call returns a registered call.
+func (m *Manager) Call(id string) (Call, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.calls[id]
+	if c == nil {
+		return Call{}, false
+	}
+	return *c, true
+}
+
+// CallsOf returns the calls an agent is on.
+func (m *Manager) CallsOf(agent string) []Call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Call
+	for _, c := range m.calls {
+		if c.Agent == agent {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
+// SessionOf returns the session under way on a call.
+func (m *Manager) SessionOf(call string) (SessionInfo, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sessions[m.byCall[call]]
+	if s == nil {
+		return SessionInfo{}, false
+	}
+	return s.Info(), true
 }
 
 // Active is the number of sessions under way.
