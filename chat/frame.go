@@ -90,6 +90,7 @@ type Frame struct {
 	Result  string `json:"result,omitempty"`
 	// supervision
 	Workgroup     string            `json:"workgroup,omitempty"`
+	Call          string            `json:"call,omitempty"` // voice frames: the call
 	Conversations any               `json:"conversations,omitempty"`
 	Agents        any               `json:"agents,omitempty"`
 	Errors        map[string]string `json:"errors,omitempty"`

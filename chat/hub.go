@@ -340,6 +340,27 @@ func (h *Hub) Workgroup(workgroup string) ([]LiveChat, []AgentInfo) {
 	return chats, agents
 }
 
+// NotifyAgent delivers an ephemeral frame to every connection of an agent.
+func (h *Hub) NotifyAgent(login string, f Frame) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a := h.agents[login]; a != nil {
+		for s := range a.sinks {
+			s.Deliver(f)
+		}
+	}
+}
+
+// WorkgroupsOf returns an agent's workgroups, in configuration order.
+func (h *Hub) WorkgroupsOf(login string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if a := h.agents[login]; a != nil {
+		return slices.Clone(a.Workgroups)
+	}
+	return nil
+}
+
 // InWorkgroup reports whether an agent belongs to workgroup.
 func (h *Hub) InWorkgroup(login, workgroup string) bool {
 	h.mu.Lock()

@@ -139,6 +139,13 @@ func NewManager(cfg ManagerConfig) *Manager {
 	return &Manager{cfg: cfg, calls: map[string]*Call{}, sessions: map[string]*Session{}, byCall: map[string]string{}}
 }
 
+// SetObserver sets who learns how sessions go (the agents' consoles).
+func (m *Manager) SetObserver(o Observer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cfg.Observer = o
+}
+
 // RegisterCall records (or updates) a call: its agent, parties and
 // monitoring.
 func (m *Manager) RegisterCall(c Call) {

@@ -167,6 +167,8 @@ type inFrame struct {
 	Active       bool   `json:"active"`
 	Status       string `json:"status"`
 	Workgroup    string `json:"workgroup"` // supervise
+	Call         string `json:"call"`      // voice
+	Mode         string `json:"mode"`      // voice: hold or assisted
 	// Secure forms.
 	Form    string                  `json:"form"`
 	Request string                  `json:"request"`
@@ -236,6 +238,9 @@ func errorFrame(err error, conversation string) chat.Frame {
 		code = "rate_limited"
 	case errors.Is(err, errBadStatus):
 		code = "bad_request"
+	}
+	if vc := voiceCode(err); vc != "" {
+		code = vc
 	}
 	return chat.Frame{Type: chat.FrameError, Conversation: conversation, Code: code, Message: err.Error()}
 }

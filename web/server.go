@@ -69,6 +69,9 @@ type Config struct {
 	Pipeline *secure.Pipeline
 	// SampleService, if set, is mounted at /sample/validate (demo only).
 	SampleService http.Handler
+	// Telephony, if its Manager is set, mounts the platform API at
+	// /api/telephony/v1 (docs/telephony.md).
+	Telephony TelephonyConfig
 }
 
 // Credential is an agent's password hash: bcrypt or argon2id (see CheckHash).
@@ -182,6 +185,9 @@ func (s *Server) routes() chi.Router {
 		r.Get("/conversations/{id}", s.conversationInfo)
 	})
 	r.Get("/api/conversations/{id}", s.conversationInfo)
+	if s.cfg.Telephony.Manager != nil {
+		r.Route("/api/telephony/v1", s.telephonyRoutes)
+	}
 	if s.cfg.SampleService != nil {
 		r.Post("/sample/validate", s.cfg.SampleService.ServeHTTP)
 	}

@@ -287,6 +287,18 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 			}
 		case inForms:
 			err = s.agentForms(cl, login, f.Conversation)
+		case inCalls:
+			if s.cfg.Telephony.Manager != nil {
+				s.sendCalls(login)
+			}
+		case inCallForms:
+			err = s.agentCallForms(cl, login, f.Call)
+		case inCallSecureInput:
+			err = s.callSecureInput(ctx, login, f)
+		case inCallCancel:
+			err = s.callCancel(ctx, login, f.Call)
+		case inCallRestart:
+			err = s.callRestart(login, f.Call)
 		case inFormRequest:
 			err = s.requestForm(ctx, login, f.Conversation, f.Form, f.Fields)
 		case inFormRetry:

@@ -25,6 +25,7 @@ import (
 	"github.com/secureinput/gateway/internal/testenv"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
+	"github.com/secureinput/gateway/voice"
 )
 
 type env struct {
@@ -497,6 +498,20 @@ func TestHealthz(t *testing.T) {
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("healthz before ready = %d, want 503", rec.Code)
+	}
+}
+
+func TestTelephonyIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/telephony.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{inCalls, inCallForms, inCallSecureInput, inCallCancel, inCallRestart, frameCalls, frameCallSession,
+		"unknown_call", "no_session", "session_exists", "conference_call", "monitored_call", "too_many_sessions", "not_on_call",
+		"/calls/{call}/session/digits", "/calls/{call}/session/rtp", voice.SignatureHeader} {
+		if !bytes.Contains(doc, []byte(s)) {
+			t.Errorf("docs/telephony.md does not document %q", s)
+		}
 	}
 }
 

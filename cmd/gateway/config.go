@@ -40,6 +40,21 @@ type config struct {
 	Validation     validationDef   `yaml:"validation"`
 	Forms          []formDef       `yaml:"forms"`
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
+	Telephony      *telephonyDef   `yaml:"telephony"`
+}
+
+// telephonyDef enables secure IVR sessions for a telephony platform. Its
+// secrets come from the environment or files, like mailbox passwords.
+type telephonyDef struct {
+	APIKeyEnv        string   `yaml:"api_key_env"`
+	APIKeyFile       string   `yaml:"api_key_file"`
+	WebhookURL       string   `yaml:"webhook_url"`
+	WebhookSecretEnv string   `yaml:"webhook_secret_env"`
+	MediaAddress     string   `yaml:"media_address"`
+	MaxSessions      int      `yaml:"max_sessions"`
+	FirstDigit       duration `yaml:"first_digit_timeout"`
+	InterDigit       duration `yaml:"inter_digit_timeout"`
+	MaxAttempts      int      `yaml:"max_attempts"`
 }
 
 // mailboxDef is a mailbox to ingest. Passwords never sit in the file:
@@ -383,6 +398,20 @@ func (v *validator) check(c *config) {
 		}
 		if _, err := mail.NewIngester(m.ingestConfig(nil), &mail.Redactor{}, nil, nil); err != nil {
 			v.failf([]any{"mailboxes", i}, "%v", err)
+		}
+	}
+	if t := c.Telephony; t != nil {
+		if (t.APIKeyEnv == "") == (t.APIKeyFile == "") {
+			v.failf([]any{"telephony"}, "telephony: set api_key_env or api_key_file (exactly one)")
+		}
+		if t.WebhookURL != "" && t.WebhookSecretEnv == "" {
+			v.failf([]any{"telephony", "webhook_url"}, "telephony: webhook_url needs webhook_secret_env (webhooks are signed)")
+		}
+		if len(c.Forms) == 0 {
+			v.failf([]any{"telephony"}, "telephony: secure IVR sessions use the forms: configure forms")
+		}
+		if t.MediaAddress != "" && net.ParseIP(t.MediaAddress) == nil {
+			v.failf([]any{"telephony", "media_address"}, "telephony: media_address %q is not an IP address", t.MediaAddress)
 		}
 	}
 	logins := map[string]bool{}

@@ -23,6 +23,7 @@ import (
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/store"
+	"github.com/secureinput/gateway/voice"
 	"github.com/secureinput/gateway/web"
 )
 
@@ -94,6 +95,52 @@ type gateway struct {
 	served   chan error
 	stopMail context.CancelFunc
 	mailDone sync.WaitGroup
+	stopTick chan struct{}
+	tickDone sync.WaitGroup
+}
+
+// startVoiceTicker checks the secure sessions' timeouts every 200 ms until
+// Close.
+func (g *gateway) startVoiceTicker(m *voice.Manager) {
+	g.stopTick = make(chan struct{})
+	g.tickDone.Add(1)
+	go func() {
+		defer g.tickDone.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-g.stopTick:
+				return
+			case now := <-t.C:
+				m.Tick(context.Background(), now)
+			}
+		}
+	}()
+}
+
+// configureTelephony sets up the voice manager: the platform's API key, the
+// signed webhook, limits and prompting.
+func configureTelephony(cfg *config, wc *web.Config, logger *slog.Logger) error {
+	t := cfg.Telephony
+	if t == nil || wc.Pipeline == nil {
+		return nil
+	}
+	key, err := readSecret(accountDef{PasswordEnv: t.APIKeyEnv, PasswordFile: t.APIKeyFile})
+	if err != nil {
+		return fmt.Errorf("telephony api key: %w", err)
+	}
+	mc := voice.ManagerConfig{Pipeline: wc.Pipeline, MaxSessions: t.MaxSessions,
+		Prompting: voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
+	if t.WebhookURL != "" {
+		secret, err := readSecret(accountDef{PasswordEnv: t.WebhookSecretEnv})
+		if err != nil {
+			return fmt.Errorf("telephony webhook secret: %w", err)
+		}
+		mc.Notifier = &voice.Webhook{URL: t.WebhookURL, Secret: []byte(secret), Log: logger}
+	}
+	wc.Telephony = web.TelephonyConfig{Manager: voice.NewManager(mc), APIKey: key, MediaAddress: t.MediaAddress}
+	return nil
 }
 
 // URL is where the gateway listens, e.g. http://127.0.0.1:8080.
@@ -171,12 +218,21 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		st.Close()
 		return nil, err
 	}
+	if err := configureTelephony(cfg, &webCfg, logger); err != nil {
+		ln.Close()
+		hub.Close()
+		st.Close()
+		return nil, err
+	}
 	ws, err := web.New(webCfg)
 	if err != nil {
 		ln.Close()
 		hub.Close()
 		st.Close()
 		return nil, err
+	}
+	if m := webCfg.Telephony.Manager; m != nil {
+		m.SetObserver(ws.Observer())
 	}
 	g := &gateway{listener: ln, web: ws, hub: hub, store: st, tls: tlsOn, served: make(chan error, 1),
 		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}
@@ -189,6 +245,9 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		}
 		g.served <- err
 	}()
+	if m := webCfg.Telephony.Manager; m != nil {
+		g.startVoiceTicker(m)
+	}
 	if err := g.startMail(cfg, engine, logger); err != nil {
 		g.Close()
 		return nil, err
@@ -306,6 +365,10 @@ func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, logger
 // Close stops accepting, closes every websocket, stops the mail ingest,
 // waits for handlers, and closes the store after its pending writes.
 func (g *gateway) Close() error {
+	if g.stopTick != nil {
+		close(g.stopTick)
+		g.tickDone.Wait()
+	}
 	if g.stopMail != nil {
 		g.stopMail()
 		g.mailDone.Wait()

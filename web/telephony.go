@@ -1,0 +1,357 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/voice"
+)
+
+// TelephonyConfig enables the telephony platform API (docs/telephony.md).
+type TelephonyConfig struct {
+	Manager *voice.Manager
+	// APIKey authenticates the platform (Authorization: Bearer KEY).
+	APIKey string
+	// MediaAddress is the IP the RTP ports listen on (default 127.0.0.1).
+	MediaAddress string
+}
+
+// Agent frames of calls (docs/telephony.md).
+const (
+	inCallForms       = "call_forms"        // the forms this agent may use on a call
+	inCallSecureInput = "call_secure_input" // Secure Input → Send to IVR
+	inCallCancel      = "call_cancel"
+	inCallRestart     = "call_restart" // agent-assisted: ask for the current field again
+	inCalls           = "calls"        // which calls am I on?
+
+	frameCalls       = "calls"        // agent: the calls you are on
+	frameCallSession = "call_session" // agent: a secure session's state, progress, outcome
+)
+
+// telephonyRoutes mounts the platform API.
+func (s *Server) telephonyRoutes(r chi.Router) {
+	r.Use(s.platformAuth)
+	r.Post("/calls", s.registerCall)
+	r.Delete("/calls/{call}", s.endCall)
+	r.Get("/calls/{call}/session", s.callSession)
+	r.Post("/calls/{call}/session/digits", s.callDigits)
+	r.Post("/calls/{call}/session/rtp", s.callRTP)
+}
+
+func (s *Server) platformAuth(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(s.cfg.Telephony.APIKey))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(key))
+		if !ok || s.cfg.Telephony.APIKey == "" || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "Authorization: Bearer <platform API key> required")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// telephonyError answers an API error with its status and code.
+func telephonyError(w http.ResponseWriter, err error) {
+	status, code := http.StatusBadRequest, "bad_request"
+	switch {
+	case errors.Is(err, voice.ErrUnknownCall):
+		status, code = http.StatusNotFound, "unknown_call"
+	case errors.Is(err, voice.ErrUnknownSession), errors.Is(err, voice.ErrEnded):
+		status, code = http.StatusNotFound, "no_session"
+	case errors.Is(err, voice.ErrSessionExists):
+		status, code = http.StatusConflict, "session_exists"
+	case errors.Is(err, voice.ErrConference):
+		status, code = http.StatusUnprocessableEntity, "conference_call"
+	case errors.Is(err, voice.ErrMonitored):
+		status, code = http.StatusUnprocessableEntity, "monitored_call"
+	case errors.Is(err, voice.ErrTooManySessions):
+		status, code = http.StatusTooManyRequests, "too_many_sessions"
+	}
+	writeError(w, status, code, err.Error())
+}
+
+type callRequest struct {
+	Call      string `json:"call"`
+	Agent     string `json:"agent"`
+	Parties   int    `json:"parties"`
+	Monitored bool   `json:"monitored"`
+}
+
+// registerCall is POST /calls: register or update a call.
+func (s *Server) registerCall(w http.ResponseWriter, r *http.Request) {
+	var req callRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Call == "" || req.Agent == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"call", "agent", "parties", "monitored"}`)
+		return
+	}
+	if req.Parties == 0 {
+		req.Parties = 2
+	}
+	mgr := s.cfg.Telephony.Manager
+	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored})
+	s.log.Info("voice: call registered", slog.String("call", req.Call), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
+	s.sendCalls(req.Agent)
+	writeJSON(w, http.StatusOK, req)
+}
+
+func (s *Server) endCall(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "call")
+	c, ok := s.cfg.Telephony.Manager.Call(id)
+	if !ok {
+		telephonyError(w, voice.ErrUnknownCall)
+		return
+	}
+	s.cfg.Telephony.Manager.EndCall(r.Context(), id)
+	s.sendCalls(c.Agent)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// sendCalls tells an agent which calls they are on.
+func (s *Server) sendCalls(agent string) {
+	type callInfo struct {
+		Call      string `json:"call"`
+		Parties   int    `json:"parties"`
+		Monitored bool   `json:"monitored"`
+	}
+	calls := []callInfo{}
+	for _, c := range s.cfg.Telephony.Manager.CallsOf(agent) {
+		calls = append(calls, callInfo{c.ID, c.Parties, c.Monitored})
+	}
+	slices.SortFunc(calls, func(a, b callInfo) int { return strings.Compare(a.Call, b.Call) })
+	s.hub.NotifyAgent(agent, chat.Frame{Type: frameCalls, Conversations: calls})
+}
+
+func (s *Server) callSession(w http.ResponseWriter, r *http.Request) {
+	info, ok := s.cfg.Telephony.Manager.SessionOf(chi.URLParam(r, "call"))
+	if !ok {
+		telephonyError(w, voice.ErrUnknownSession)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// callDigits is POST /calls/{call}/session/digits: keys the platform
+// gathered itself. They are secure values: never logged or echoed.
+func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Digits string `json:"digits"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	err := json.Unmarshal(body, &req)
+	clear(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"digits": "…"}`)
+		return
+	}
+	mgr := s.cfg.Telephony.Manager
+	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
+	if !ok {
+		telephonyError(w, voice.ErrUnknownSession)
+		return
+	}
+	if _, err := mgr.Keys(r.Context(), info.ID, req.Digits, time.Now()); err != nil {
+		telephonyError(w, err)
+		return
+	}
+	if now, ok := mgr.SessionOf(info.Call); ok {
+		writeJSON(w, http.StatusOK, now)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"session": info.ID, "state": voice.StateEnded})
+}
+
+// callRTP is POST /calls/{call}/session/rtp: open a UDP port for the
+// caller's RTP, from source only.
+func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Source      string `json:"source"`
+		PayloadType uint8  `json:"payload_type"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Source == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"source": "ip:port", "payload_type": 101}`)
+		return
+	}
+	src, err := net.ResolveUDPAddr("udp", req.Source)
+	if err != nil || src.IP == nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "source must be ip:port")
+		return
+	}
+	if req.PayloadType == 0 {
+		req.PayloadType = 101
+	}
+	mgr := s.cfg.Telephony.Manager
+	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
+	if !ok {
+		telephonyError(w, voice.ErrUnknownSession)
+		return
+	}
+	addr := s.cfg.Telephony.MediaAddress
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	port, err := mgr.OpenRTP(info.ID, net.JoinHostPort(addr, "0"), src, req.PayloadType)
+	if err != nil {
+		telephonyError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"address": addr, "port": port.Port(), "payload_type": req.PayloadType})
+}
+
+// Agent side.
+
+// callForms lists the forms an agent may use on calls: those of their
+// workgroups they have the rights for.
+func (s *Server) callForms(login string) []chatforms.Form {
+	var out []chatforms.Form
+	seen := map[string]bool{}
+	for _, wg := range s.hub.WorkgroupsOf(login) {
+		for _, f := range s.cfg.Forms.Offered(login, wg) {
+			if !seen[f.Name] {
+				seen[f.Name] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// callSecureInput is the agent's Secure Input → Send to IVR.
+func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) error {
+	if s.cfg.Telephony.Manager == nil || !s.formsEnabled() {
+		return errFormsOff
+	}
+	c, ok := s.cfg.Telephony.Manager.Call(f.Call)
+	if !ok {
+		return voice.ErrUnknownCall
+	}
+	if c.Agent != login {
+		return voice.ErrNotOnCall
+	}
+	var form chatforms.Form
+	var err error = chatforms.ErrUnknownForm
+	for _, wg := range s.hub.WorkgroupsOf(login) {
+		if form, err = s.cfg.Forms.Authorize(login, f.Form, wg); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	mode := f.Mode
+	if mode == "" {
+		mode = voice.ModeHold
+	}
+	sess, err := s.cfg.Telephony.Manager.Begin(ctx, f.Call, login, mode, form.Name, form.Fields, f.Fields, time.Now())
+	if err != nil {
+		return err
+	}
+	s.log.Info("voice: secure session begun", slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
+	s.hub.NotifyAgent(login, chat.Frame{Type: frameCallSession, Call: f.Call, Outcome: sess.Info()})
+	return nil
+}
+
+// agentCallForms answers call_forms: the forms for a call.
+func (s *Server) agentCallForms(cl *client, login, call string) error {
+	if s.cfg.Telephony.Manager == nil || !s.formsEnabled() {
+		return errFormsOff
+	}
+	if c, ok := s.cfg.Telephony.Manager.Call(call); !ok || c.Agent != login {
+		return voice.ErrUnknownCall
+	}
+	forms := []formInfo{}
+	for _, f := range s.callForms(login) {
+		forms = append(forms, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields()})
+	}
+	cl.Deliver(chat.Frame{Type: chat.FrameForms, Call: call, Forms: forms})
+	return nil
+}
+
+// voiceObserver shows sessions on the agent's console.
+type voiceObserver struct{ s *Server }
+
+func (o voiceObserver) Progress(info voice.SessionInfo, p voice.Progress) {
+	o.s.hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info, Form: p})
+}
+
+func (o voiceObserver) Ended(info voice.SessionInfo) {
+	status := "error"
+	if info.Outcome != nil {
+		status = info.Outcome.Status
+	}
+	o.s.log.Info("voice: secure session ended", slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
+	o.s.hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info})
+}
+
+// Observer is what the voice.Manager should report to: the agents'
+// consoles.
+func (s *Server) Observer() voice.Observer { return voiceObserver{s} }
+
+// callCancel is the agent's Cancel of the session on a call.
+func (s *Server) callCancel(ctx context.Context, login, call string) error {
+	info, err := s.agentSession(login, call)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Telephony.Manager.Cancel(ctx, info.ID, "cancelled by the agent")
+}
+
+// callRestart asks the caller for the current field again.
+func (s *Server) callRestart(login, call string) error {
+	info, err := s.agentSession(login, call)
+	if err != nil {
+		return err
+	}
+	return s.cfg.Telephony.Manager.Restart(info.ID, time.Now())
+}
+
+func (s *Server) agentSession(login, call string) (voice.SessionInfo, error) {
+	if s.cfg.Telephony.Manager == nil {
+		return voice.SessionInfo{}, voice.ErrUnknownCall
+	}
+	info, ok := s.cfg.Telephony.Manager.SessionOf(call)
+	if !ok {
+		return info, voice.ErrUnknownSession
+	}
+	if info.Agent != login {
+		return info, voice.ErrNotOnCall
+	}
+	return info, nil
+}
+
+// voiceCode maps the errors of voice to error frame codes.
+func voiceCode(err error) string {
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{voice.ErrUnknownCall, "unknown_call"},
+		{voice.ErrUnknownSession, "no_session"},
+		{voice.ErrEnded, "no_session"},
+		{voice.ErrConference, "conference_call"},
+		{voice.ErrMonitored, "monitored_call"},
+		{voice.ErrSessionExists, "session_exists"},
+		{voice.ErrTooManySessions, "too_many_sessions"},
+		{voice.ErrNotOnCall, "not_on_call"},
+		{voice.ErrBadMode, "bad_request"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}
