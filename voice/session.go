@@ -115,6 +115,7 @@ type Manager struct {
 	calls    map[string]*Call
 	sessions map[string]*Session
 	byCall   map[string]string
+	ended    map[string]SessionInfo // the last ended session of each call
 }
 
 // Session is one secure IVR session: Begin → Get Key → Info Insert → Info
@@ -136,7 +137,8 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 1000
 	}
-	return &Manager{cfg: cfg, calls: map[string]*Call{}, sessions: map[string]*Session{}, byCall: map[string]string{}}
+	return &Manager{cfg: cfg, calls: map[string]*Call{}, sessions: map[string]*Session{}, byCall: map[string]string{},
+		ended: map[string]SessionInfo{}}
 }
 
 // SetObserver sets who learns how sessions go (the agents' consoles).
@@ -160,6 +162,7 @@ func (m *Manager) EndCall(ctx context.Context, id string) {
 	m.mu.Lock()
 	sid := m.byCall[id]
 	delete(m.calls, id)
+	delete(m.ended, id)
 	m.mu.Unlock()
 	if sid != "" {
 		m.Cancel(ctx, sid, "call ended")
@@ -379,6 +382,9 @@ func (m *Manager) end(ctx context.Context, s *Session, out *secure.Outcome, err 
 		s.collector.fail(nil) // wipe whatever was keyed
 	}
 	info := s.Info()
+	if _, ok := m.calls[s.Call]; ok {
+		m.ended[s.Call] = info
+	}
 	port := s.rtp
 	m.mu.Unlock()
 	if port != nil {
@@ -429,13 +435,15 @@ func (m *Manager) CallsOf(agent string) []Call {
 	return out
 }
 
-// SessionOf returns the session under way on a call.
+// SessionOf returns the session under way on a call, or else the last one
+// that ended on it (with its outcome, for the platform to announce).
 func (m *Manager) SessionOf(call string) (SessionInfo, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.sessions[m.byCall[call]]
 	if s == nil {
-		return SessionInfo{}, false
+		info, ok := m.ended[call]
+		return info, ok
 	}
 	return s.Info(), true
 }

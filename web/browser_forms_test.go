@@ -185,3 +185,66 @@ func TestBrowserSecureForm(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserSecureIVR drives the console: a call registered by the
+// platform, Secure Input → Credit Card → amount → Send to IVR, the platform
+// pushes the caller's keys, and the agent sees the outcome and no digit.
+func TestBrowserSecureIVR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	newContext := browser(t)
+	te := newTelephonyEnv(t)
+	base := te.srv.URL
+	agent := newContext()
+	consoleLogin(t, agent, base, "ann")
+	code, _ := te.api(t, "POST", "/calls", `{"call":"browser-call","agent":"ann","parties":2}`)
+	if code != 200 {
+		t.Fatalf("register: %d", code)
+	}
+	run(t, agent, "secure input on the call",
+		chromedp.WaitVisible(chromedp.CSS(`#call-list button.secure-input[data-call="browser-call"]`)),
+		chromedp.Click(chromedp.CSS(`#call-list button.secure-input[data-call="browser-call"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.pick-call-form[data-form="credit_card"]`)),
+		chromedp.Click(chromedp.CSS(`.pick-call-form[data-form="credit_card"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.call-fields input[name="amount"]`)),
+		chromedp.SendKeys(chromedp.CSS(`.call-fields input[name="amount"]`), "19.90"),
+		chromedp.Click(chromedp.CSS(".send-to-ivr")),
+	)
+	poll(t, agent, "waiting for the caller", `document.getElementById("call-state").textContent.includes("Waiting for caller")`)
+	for _, k := range []string{"4", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "#", "1", "2", "4", "0"} {
+		te.api(t, "POST", "/calls/browser-call/session/digits", `{"digits":"`+k+`"}`)
+	}
+	poll(t, agent, "the agent sees the outcome", `(document.querySelector("#call-state .call-status") || {}).className?.includes("accepted")`)
+	state := eval[string](t, agent, "state", `document.getElementById("call-state").textContent`)
+	if !strings.Contains(state, "transaction T") || !strings.Contains(state, "Visa ending 1111") {
+		t.Errorf("agent's call state %q", state)
+	}
+	html := eval[string](t, agent, "page", `document.documentElement.outerHTML`)
+	if strings.Contains(html, "4111111111111111") {
+		t.Error("the agent page holds the card number")
+	}
+}
+
+// TestBrowserDemoPhone places a call from the demo phone page and keys a
+// card on its keypad.
+func TestBrowserDemoPhone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	newContext := browser(t)
+	te := newTelephonyEnv(t)
+	phone := newContext()
+	run(t, phone, "open the demo phone", chromedp.Navigate(te.srv.URL+"/demo/phone/"), chromedp.Click(chromedp.CSS("#place")))
+	poll(t, phone, "on a call", `document.getElementById("call").textContent.startsWith("On call")`)
+	call := strings.TrimPrefix(eval[string](t, phone, "call id", `document.getElementById("call").textContent`), "On call ")
+	// The demo agent is "demo": register ann as the agent of this call to start a session.
+	te.api(t, "POST", "/calls", `{"call":"`+call+`","agent":"ann","parties":2}`)
+	agent := te.agent(t, "ann")
+	agent.send(map[string]any{"type": "call_secure_input", "call": call, "form": "credit_card", "fields": map[string]string{"amount": "1"}})
+	poll(t, phone, "the prompt appears", `document.getElementById("prompt").textContent.includes("card number")`)
+	for _, k := range "4111111111111111#1240" {
+		run(t, phone, "key "+string(k), chromedp.Click(chromedp.CSS(`#keypad button[data-key="`+string(k)+`"]`)))
+	}
+	poll(t, phone, "the caller hears the outcome", `document.getElementById("prompt").textContent.includes("accepted")`)
+}

@@ -160,7 +160,7 @@ func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 	}
 	mgr := s.cfg.Telephony.Manager
 	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
-	if !ok {
+	if !ok || info.State == voice.StateEnded {
 		telephonyError(w, voice.ErrUnknownSession)
 		return
 	}
@@ -168,11 +168,8 @@ func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 		telephonyError(w, err)
 		return
 	}
-	if now, ok := mgr.SessionOf(info.Call); ok {
-		writeJSON(w, http.StatusOK, now)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"session": info.ID, "state": voice.StateEnded})
+	after, _ := mgr.SessionOf(info.Call)
+	writeJSON(w, http.StatusOK, after)
 }
 
 // callRTP is POST /calls/{call}/session/rtp: open a UDP port for the
@@ -196,7 +193,7 @@ func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
 	}
 	mgr := s.cfg.Telephony.Manager
 	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
-	if !ok {
+	if !ok || info.State == voice.StateEnded {
 		telephonyError(w, voice.ErrUnknownSession)
 		return
 	}
@@ -324,7 +321,7 @@ func (s *Server) agentSession(login, call string) (voice.SessionInfo, error) {
 		return voice.SessionInfo{}, voice.ErrUnknownCall
 	}
 	info, ok := s.cfg.Telephony.Manager.SessionOf(call)
-	if !ok {
+	if !ok || info.State == voice.StateEnded {
 		return info, voice.ErrUnknownSession
 	}
 	if info.Agent != login {

@@ -22,7 +22,7 @@ import (
 	"github.com/secureinput/gateway/voice"
 )
 
-const platformKey = "platform-key"
+const platformKey = "demo-telephony-key" // the key web/static/assets/phone.js uses
 
 // telephonyEnv is a formsEnv with the telephony API, a webhook receiver
 // that checks signatures, and the sample validation service.
@@ -216,7 +216,10 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 			break
 		}
 	}
-	if code, _ := te.api(t, "GET", "/calls/c2/session", ""); code != 404 {
-		t.Errorf("session after cancel: %d", code)
+	if code, body := te.api(t, "GET", "/calls/c2/session", ""); code != 200 || body["state"] != "ended" || body["outcome"] != nil {
+		t.Errorf("session after cancel: %d %+v", code, body)
+	}
+	if code, _ := te.api(t, "POST", "/calls/c2/session/digits", `{"digits":"1"}`); code != 404 {
+		t.Errorf("digits after the end: %d", code)
 	}
 }

@@ -46,6 +46,8 @@ type config struct {
 // telephonyDef enables secure IVR sessions for a telephony platform. Its
 // secrets come from the environment or files, like mailbox passwords.
 type telephonyDef struct {
+	// Demo uses the fixed key of the /demo/phone page: for demos only.
+	Demo             bool     `yaml:"demo"`
 	APIKeyEnv        string   `yaml:"api_key_env"`
 	APIKeyFile       string   `yaml:"api_key_file"`
 	WebhookURL       string   `yaml:"webhook_url"`
@@ -401,8 +403,8 @@ func (v *validator) check(c *config) {
 		}
 	}
 	if t := c.Telephony; t != nil {
-		if (t.APIKeyEnv == "") == (t.APIKeyFile == "") {
-			v.failf([]any{"telephony"}, "telephony: set api_key_env or api_key_file (exactly one)")
+		if n := btoi(t.APIKeyEnv != "") + btoi(t.APIKeyFile != "") + btoi(t.Demo); n != 1 {
+			v.failf([]any{"telephony"}, "telephony: set exactly one of api_key_env, api_key_file, demo")
 		}
 		if t.WebhookURL != "" && t.WebhookSecretEnv == "" {
 			v.failf([]any{"telephony", "webhook_url"}, "telephony: webhook_url needs webhook_secret_env (webhooks are signed)")
@@ -508,4 +510,11 @@ func (c *config) redactConfig() redact.Config {
 		rc.Timeout = time.Duration(c.Redaction.Timeout)
 	}
 	return rc
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

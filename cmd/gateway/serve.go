@@ -119,6 +119,9 @@ func (g *gateway) startVoiceTicker(m *voice.Manager) {
 	}()
 }
 
+// demoTelephonyKey is the platform key of the demo phone page.
+const demoTelephonyKey = "demo-telephony-key"
+
 // configureTelephony sets up the voice manager: the platform's API key, the
 // signed webhook, limits and prompting.
 func configureTelephony(cfg *config, wc *web.Config, logger *slog.Logger) error {
@@ -126,9 +129,14 @@ func configureTelephony(cfg *config, wc *web.Config, logger *slog.Logger) error 
 	if t == nil || wc.Pipeline == nil {
 		return nil
 	}
-	key, err := readSecret(accountDef{PasswordEnv: t.APIKeyEnv, PasswordFile: t.APIKeyFile})
-	if err != nil {
-		return fmt.Errorf("telephony api key: %w", err)
+	key := demoTelephonyKey
+	if !t.Demo {
+		var err error
+		if key, err = readSecret(accountDef{PasswordEnv: t.APIKeyEnv, PasswordFile: t.APIKeyFile}); err != nil {
+			return fmt.Errorf("telephony api key: %w", err)
+		}
+	} else {
+		logger.Warn("telephony uses the DEMO API key of /demo/phone: a demo, not for production")
 	}
 	mc := voice.ManagerConfig{Pipeline: wc.Pipeline, MaxSessions: t.MaxSessions,
 		Prompting: voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}

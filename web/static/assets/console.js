@@ -58,6 +58,7 @@
       retry = 500;
       $("connection").textContent = "online";
       if (supervises.length) send({ type: "supervise", workgroup: $("supervise-workgroup").value });
+      send({ type: "calls" });
     };
     ws.onmessage = function (ev) { handle(JSON.parse(ev.data)); };
     ws.onclose = function (ev) {
@@ -73,12 +74,15 @@
       case "welcome": $("agent-name").textContent = f.name || f.agent; return;
       case "status": $("available").checked = f.status === "available"; return;
       case "queue": queue = f.chats || []; renderQueue(); return;
+      case "forms": if (f.call) { showCallPicker(f); return; } break;
       case "offer": offer = f.conversation; renderQueue(); return;
       case "chats":
         (f.chats || []).forEach(function (c) { ensureChat(c.conversation, c.service); });
         renderChatList(f.chats || []);
         return;
       case "supervision": renderSupervision(f); return;
+      case "calls": renderCalls(f.conversations || []); return;
+      case "call_session": renderCallSession(f); return;
       case "error": alert((f.conversation ? "Chat " + f.conversation + ": " : "") + (f.message || f.code)); return;
       case "undelivered": alert("Your message could not be delivered: it could not be redacted."); return;
     }
@@ -358,6 +362,115 @@
       cell(tr, String(a.chats));
       ab.appendChild(tr);
     });
+  }
+
+  // Calls: Secure Input → form → agent fields → Send to IVR → waiting →
+  // outcome, with Close, Retry or Cancel. The digits never come here: only
+  // their count (agent-assisted mode) and the outcome.
+  var currentCall = null, lastRequest = null;
+  function renderCalls(calls) {
+    $("calls-section").hidden = calls.length === 0 && !currentCall;
+    var ul = $("call-list");
+    ul.textContent = "";
+    calls.forEach(function (c) {
+      var li = document.createElement("li");
+      li.textContent = c.call + (c.parties > 2 ? " (conference)" : "") + (c.monitored ? " (monitored)" : "") + " ";
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "secure-input"; b.dataset.call = c.call; b.textContent = "Secure Input";
+      b.addEventListener("click", function () { currentCall = c.call; send({ type: "call_forms", call: c.call }); });
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+  function showCallPicker(f) {
+    $("call-panel").hidden = false;
+    $("call-title").textContent = "Call " + f.call;
+    $("call-state").textContent = "";
+    var box = $("call-picker");
+    box.textContent = "";
+    (f.forms || []).forEach(function (form) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "pick-call-form"; b.dataset.form = form.name; b.textContent = form.title;
+      b.addEventListener("click", function () { callAgentFields(f.call, form); });
+      box.appendChild(b);
+    });
+  }
+  function callAgentFields(call, form) {
+    var box = $("call-picker");
+    box.textContent = "";
+    var fm = document.createElement("form");
+    fm.className = "call-fields";
+    (form.agent_fields || []).forEach(function (field) {
+      var l = document.createElement("label");
+      l.textContent = field.name + " ";
+      var i = document.createElement("input");
+      i.name = field.id;
+      l.appendChild(i);
+      fm.appendChild(l);
+    });
+    var mode = document.createElement("select");
+    mode.name = "mode";
+    [["hold", "Hold me while the caller keys in"], ["assisted", "Stay on the call (tones masked)"]].forEach(function (m) {
+      var o = document.createElement("option"); o.value = m[0]; o.textContent = m[1]; mode.appendChild(o);
+    });
+    fm.appendChild(mode);
+    var b = document.createElement("button");
+    b.type = "submit"; b.className = "send-to-ivr"; b.textContent = "Send to IVR";
+    fm.appendChild(b);
+    fm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var fields = {};
+      (form.agent_fields || []).forEach(function (field) { fields[field.id] = fm.elements[field.id].value; });
+      lastRequest = { type: "call_secure_input", call: call, form: form.name, mode: mode.value, fields: fields };
+      send(lastRequest);
+      box.textContent = "";
+      $("call-state").textContent = "Waiting for caller to complete input…";
+    });
+    box.appendChild(fm);
+  }
+  function renderCallSession(f) {
+    var s = f.outcome || {};
+    var el = $("call-state");
+    $("calls-section").hidden = false;
+    $("call-panel").hidden = false;
+    el.textContent = "";
+    var line = document.createElement("div");
+    line.className = "call-status " + (s.state || "");
+    if (s.state !== "ended") {
+      line.textContent = "Waiting for caller to complete input…";
+      if (f.form) {
+        var p = f.form;
+        line.textContent += " " + p.field + ": " + "\u25CF".repeat(p.digits || 0) + (p.brand ? " (" + p.brand + ")" : "") +
+          (p.valid === false ? " — invalid, asked again" : "");
+      }
+      el.appendChild(line);
+      var x = document.createElement("button");
+      x.type = "button"; x.className = "call-cancel"; x.textContent = "Cancel";
+      x.addEventListener("click", function () { send({ type: "call_cancel", call: f.call }); });
+      el.appendChild(x);
+      if (s.mode === "assisted") {
+        var r = document.createElement("button");
+        r.type = "button"; r.className = "call-restart"; r.textContent = "Ask again";
+        r.addEventListener("click", function () { send({ type: "call_restart", call: f.call }); });
+        el.appendChild(r);
+      }
+      return;
+    }
+    var o = s.outcome;
+    line.textContent = o ? (o.status + " — transaction " + o.transaction_id + (o.brand ? " — " + o.brand + " ending " + o.last4 : "") +
+      (o.status !== "accepted" && o.details ? " — " + o.details : "")) : ("ended without an outcome: " + (s.error || ""));
+    line.className = "call-status " + (o ? o.status : "error");
+    el.appendChild(line);
+    var close = document.createElement("button");
+    close.type = "button"; close.className = "call-close"; close.textContent = "Close";
+    close.addEventListener("click", function () { $("call-panel").hidden = true; });
+    el.appendChild(close);
+    if (!o || o.status !== "accepted") {
+      var retry = document.createElement("button");
+      retry.type = "button"; retry.className = "call-retry"; retry.textContent = "Retry";
+      retry.addEventListener("click", function () { if (lastRequest) { send(lastRequest); } });
+      el.appendChild(retry);
+    }
   }
 
   setInterval(function () { send({ type: "ping" }); }, 25000);

@@ -1,0 +1,61 @@
+// The demo phone: it calls the telephony API (docs/telephony.md) with the
+// demo platform key, as a real platform would, and shows/speaks prompts.
+(function () {
+  "use strict";
+  var KEY = "demo-telephony-key"; // the demo configuration's key: never in production
+  var call = null, lastPrompt = "", typed = "";
+  var $ = function (id) { return document.getElementById(id); };
+  function api(method, path, body) {
+    return fetch("/api/telephony/v1" + path, {
+      method: method, headers: { "Authorization": "Bearer " + KEY, "Content-Type": "application/json" },
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (r) { return r.status === 204 ? {} : r.json().then(function (j) { j._status = r.status; return j; }); });
+  }
+  function say(text) {
+    $("prompt").textContent = text;
+    if (window.speechSynthesis && text) {
+      try { speechSynthesis.cancel(); speechSynthesis.speak(new SpeechSynthesisUtterance(text)); } catch (e) {}
+    }
+  }
+  $("place").addEventListener("click", function () {
+    call = "demo-call-" + Math.floor(Math.random() * 1e6);
+    api("POST", "/calls", { call: call, agent: "demo", parties: 2 }).then(function () {
+      $("call").textContent = "On call " + call;
+      $("place").disabled = true; $("hangup").disabled = false;
+      say("Connected to the agent. Waiting for a secure input…");
+    });
+  });
+  $("hangup").addEventListener("click", function () {
+    if (!call) return;
+    api("DELETE", "/calls/" + call);
+    call = null;
+    $("call").textContent = ""; $("place").disabled = false; $("hangup").disabled = true;
+    say("No call.");
+  });
+  "123456789*0#".split("").forEach(function (k) {
+    var b = document.createElement("button");
+    b.type = "button"; b.textContent = k; b.dataset.key = k;
+    b.addEventListener("click", function () {
+      if (!call) return;
+      typed += k === "#" || k === "*" ? "" : "●";
+      $("keys").textContent = typed;
+      if (k === "#" || k === "*") typed = "";
+      api("POST", "/calls/" + call + "/session/digits", { digits: k }).then(show);
+    });
+    $("keypad").appendChild(b);
+  });
+  function show(s) {
+    if (!s || s._status === 404) return;
+    if (s.state === "ended") {
+      var o = s.outcome;
+      say(o ? "Thank you. Your payment was " + o.status + ". Reference " + o.transaction_id + "." : "The secure input ended: " + (s.error || ""));
+      lastPrompt = "";
+      return;
+    }
+    if (s.prompt) {
+      var text = (s.prompt.retry ? "That was not valid. " : "") + s.prompt.text;
+      if (text !== lastPrompt) { lastPrompt = text; typed = ""; $("keys").textContent = ""; say(text); }
+    }
+  }
+  setInterval(function () { if (call) api("GET", "/calls/" + call + "/session").then(show); }, 700);
+})();
