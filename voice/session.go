@@ -38,6 +38,7 @@ var (
 	ErrNotOnCall       = errors.New("voice: the agent is not on this call")
 	ErrBadMode         = errors.New("voice: mode must be hold or assisted")
 	ErrEnded           = errors.New("voice: the secure session has ended")
+	ErrCancelled       = errors.New("voice: cancelled")
 )
 
 // Call is a call the telephony platform registered.
@@ -116,6 +117,13 @@ type Manager struct {
 	sessions map[string]*Session
 	byCall   map[string]string
 	ended    map[string]SessionInfo // the last ended session of each call
+	usage    map[string]*Usage      // secure-input counts of each call
+}
+
+// Usage counts a call's secure sessions and how they ended.
+type Usage struct {
+	Requests int            `json:"requests"`
+	Outcomes map[string]int `json:"outcomes"` // accepted, declined, error, cancelled
 }
 
 // Session is one secure IVR session: Begin → Get Key → Info Insert → Info
@@ -138,7 +146,7 @@ func NewManager(cfg ManagerConfig) *Manager {
 		cfg.MaxSessions = 1000
 	}
 	return &Manager{cfg: cfg, calls: map[string]*Call{}, sessions: map[string]*Session{}, byCall: map[string]string{},
-		ended: map[string]SessionInfo{}}
+		ended: map[string]SessionInfo{}, usage: map[string]*Usage{}}
 }
 
 // SetObserver sets who learns how sessions go (the agents' consoles).
@@ -164,6 +172,11 @@ func (m *Manager) EndCall(ctx context.Context, id string) {
 	delete(m.calls, id)
 	delete(m.ended, id)
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.usage, id)
+		m.mu.Unlock()
+	}()
 	if sid != "" {
 		m.Cancel(ctx, sid, "call ended")
 	}
@@ -217,6 +230,12 @@ func (m *Manager) Begin(ctx context.Context, callID, agent, mode, form string, f
 		fields: fields, agentVals: agentValues, collector: col}
 	m.sessions[s.ID] = s
 	m.byCall[callID] = s.ID
+	u := m.usage[callID]
+	if u == nil {
+		u = &Usage{Outcomes: map[string]int{}}
+		m.usage[callID] = u
+	}
+	u.Requests++
 	m.mu.Unlock()
 	m.notify(ctx, Instruction{Type: "secure_session_begin", Call: callID, Session: s.ID, Mode: mode, Actions: beginActions[mode], At: now})
 	return s, nil
@@ -318,7 +337,7 @@ func (m *Manager) Cancel(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	m.end(ctx, s, nil, fmt.Errorf("voice: cancelled: %s", reason), time.Now())
+	m.end(ctx, s, nil, fmt.Errorf("%w: %s", ErrCancelled, reason), time.Now())
 	return nil
 }
 
@@ -385,6 +404,16 @@ func (m *Manager) end(ctx context.Context, s *Session, out *secure.Outcome, err 
 	if _, ok := m.calls[s.Call]; ok {
 		m.ended[s.Call] = info
 	}
+	if u := m.usage[s.Call]; u != nil {
+		switch {
+		case out != nil:
+			u.Outcomes[out.Status]++
+		case errors.Is(err, ErrCancelled):
+			u.Outcomes["cancelled"]++
+		default:
+			u.Outcomes["error"]++
+		}
+	}
 	port := s.rtp
 	m.mu.Unlock()
 	if port != nil {
@@ -420,6 +449,20 @@ func (m *Manager) Call(id string) (Call, bool) {
 		return Call{}, false
 	}
 	return *c, true
+}
+
+// UsageOf returns the secure-input counts of a call.
+func (m *Manager) UsageOf(call string) Usage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := Usage{Outcomes: map[string]int{}}
+	if u := m.usage[call]; u != nil {
+		out.Requests = u.Requests
+		for k, v := range u.Outcomes {
+			out.Outcomes[k] = v
+		}
+	}
+	return out
 }
 
 // CallsOf returns the calls an agent is on.

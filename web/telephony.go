@@ -46,6 +46,7 @@ const (
 func (s *Server) telephonyRoutes(r chi.Router) {
 	r.Use(s.platformAuth)
 	r.Post("/calls", s.registerCall)
+	r.Get("/calls/{call}", s.getCall)
 	r.Delete("/calls/{call}", s.endCall)
 	r.Get("/calls/{call}/session", s.callSession)
 	r.Post("/calls/{call}/session/digits", s.callDigits)
@@ -107,6 +108,18 @@ func (s *Server) registerCall(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("voice: call registered", slog.String("call", req.Call), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
 	s.sendCalls(req.Agent)
 	writeJSON(w, http.StatusOK, req)
+}
+
+// getCall is GET /calls/{call}: the call and its secure-input counts.
+func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "call")
+	c, ok := s.cfg.Telephony.Manager.Call(id)
+	if !ok {
+		telephonyError(w, voice.ErrUnknownCall)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"call": c.ID, "agent": c.Agent, "parties": c.Parties, "monitored": c.Monitored,
+		"secure_input": s.cfg.Telephony.Manager.UsageOf(id)})
 }
 
 func (s *Server) endCall(w http.ResponseWriter, r *http.Request) {

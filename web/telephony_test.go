@@ -222,4 +222,9 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 	if code, _ := te.api(t, "POST", "/calls/c2/session/digits", `{"digits":"1"}`); code != 404 {
 		t.Errorf("digits after the end: %d", code)
 	}
+	code, call := te.api(t, "GET", "/calls/c2", "")
+	usage, _ := call["secure_input"].(map[string]any)
+	if code != 200 || usage["requests"] != float64(1) || usage["outcomes"].(map[string]any)["cancelled"] != float64(1) {
+		t.Errorf("call record: %d %+v", code, call)
+	}
 }
