@@ -206,6 +206,30 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 	if prog["brand"] != "Visa" {
 		t.Errorf("progress %+v", prog)
 	}
+	// The rest of the card and the expiry over RTP: an outcome, to the agent
+	// and in the platform's end webhook.
+	for _, k := range []byte("111111111111#1240") {
+		send(k)
+	}
+	for {
+		f := agent.next(frameCallSession)
+		if m := formAsMap(t, f.Outcome); m["state"] == "ended" {
+			if out, _ := m["outcome"].(map[string]any); out["status"] != "accepted" {
+				t.Fatalf("assisted session over RTP ended with %+v", m)
+			}
+			break
+		}
+	}
+	te.mu.Lock()
+	last := te.hooks[len(te.hooks)-1]
+	te.mu.Unlock()
+	if last.Type != "secure_session_end" || last.Outcome == nil || strings.Join(last.Actions, ",") != "unmask_tones,resume_recording,resume_monitoring" {
+		t.Errorf("end webhook %+v", last)
+	}
+
+	// A session the agent cancels.
+	agent.send(map[string]any{"type": "call_secure_input", "call": "c2", "form": "credit_card", "mode": "assisted", "fields": map[string]string{"amount": "1"}})
+	agent.next(frameCallSession)
 	agent.send(map[string]any{"type": "call_cancel", "call": "c2"})
 	for {
 		f := agent.next(frameCallSession)
@@ -224,7 +248,8 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 	}
 	code, call := te.api(t, "GET", "/calls/c2", "")
 	usage, _ := call["secure_input"].(map[string]any)
-	if code != 200 || usage["requests"] != float64(1) || usage["outcomes"].(map[string]any)["cancelled"] != float64(1) {
+	if code != 200 || usage["requests"] != float64(2) || usage["outcomes"].(map[string]any)["cancelled"] != float64(1) ||
+		usage["outcomes"].(map[string]any)["accepted"] != float64(1) {
 		t.Errorf("call record: %d %+v", code, call)
 	}
 }

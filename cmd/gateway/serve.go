@@ -75,6 +75,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "Secure Input Gateway is running on %s\n", base)
 	fmt.Fprintf(stdout, "  demo shop page: %s/demo/\n", base)
 	fmt.Fprintf(stdout, "  agent console:  %s/console/\n", base)
+	if cfg.Telephony != nil && cfg.Telephony.Demo {
+		fmt.Fprintf(stdout, "  demo phone:     %s/demo/phone/\n", base)
+	}
 	if *configFile == "" {
 		fmt.Fprintf(stdout, "  demo agent:     login demo, password demo\n")
 	}
