@@ -3,6 +3,7 @@ package secure
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ var (
 	ErrInvalid  = errors.New("is not valid")
 	ErrExpired  = errors.New("is in the past")
 	ErrTooLong  = errors.New("is too long")
+	ErrBrand    = errors.New("is a card brand not accepted here")
 )
 
 // Field is one input of a form.
@@ -50,6 +52,9 @@ type Field struct {
 	Kind       Kind   `json:"kind"`
 	AgentFills bool   `json:"agent_fills"` // non-confidential, filled by the agent
 	Optional   bool   `json:"optional"`
+	// Brands, for a card number, are the brand ids accepted ("visa",
+	// "mastercard" …); empty accepts every brand.
+	Brands []string `json:"brands,omitempty"`
 }
 
 // FieldError says which field failed which rule.
@@ -90,6 +95,10 @@ func Check(fields []Field, customer map[string]Value, agent map[string]string, n
 		}
 		if f.Kind == KindCardNumber {
 			b, _ := card.Detect(card.Digits(s))
+			if len(f.Brands) > 0 && !slices.Contains(f.Brands, b.ID) {
+				errs = append(errs, &FieldError{f.ID, ErrBrand})
+				continue
+			}
 			brand = &b
 		}
 	}

@@ -107,3 +107,23 @@ func TestCollectorTimeoutsAndAttempts(t *testing.T) {
 		t.Errorf("no keyed field: %v", err)
 	}
 }
+
+func TestCollectorBrandAndRestart(t *testing.T) {
+	fields := []secure.Field{{ID: "card_number", Kind: secure.KindCardNumber, Brands: []string{"visa"}}}
+	c, _ := NewCollector(fields, Prompting{}, t0)
+	now := t0
+	// An Amex is a valid card, but not accepted here: asked again.
+	if p := keyIn(c, "378282246310005#", &now); *p[len(p)-1].Valid {
+		t.Error("a brand not accepted passed")
+	}
+	// The agent re-requests the field mid-way: the keys so far are dropped.
+	keyIn(c, "5555", &now)
+	c.Restart(now)
+	if p := keyIn(c, "4", &now)[0]; p.Digits != 1 {
+		t.Errorf("after a restart %d digits, want 1", p.Digits)
+	}
+	keyIn(c, "111111111111111#", &now)
+	if done, err := c.Done(); !done || err != nil {
+		t.Errorf("done %v err %v", done, err)
+	}
+}

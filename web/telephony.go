@@ -270,7 +270,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if err != nil {
 		return err
 	}
-	s.log.Info("voice: secure session begun", slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
+	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
 	s.hub.NotifyAgent(login, chat.Frame{Type: frameCallSession, Call: f.Call, Outcome: sess.Info()})
 	return nil
 }
@@ -303,7 +303,7 @@ func (o voiceObserver) Ended(info voice.SessionInfo) {
 	if info.Outcome != nil {
 		status = info.Outcome.Status
 	}
-	o.s.log.Info("voice: secure session ended", slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
+	o.s.log.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
 	o.s.hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info})
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
@@ -100,11 +101,12 @@ type formDef struct {
 }
 
 type fieldDef struct {
-	ID         string `yaml:"id"`
-	Name       string `yaml:"name"`
-	Kind       string `yaml:"kind"`
-	AgentFills bool   `yaml:"agent_fills"`
-	Optional   bool   `yaml:"optional"`
+	ID         string   `yaml:"id"`
+	Name       string   `yaml:"name"`
+	Kind       string   `yaml:"kind"`
+	AgentFills bool     `yaml:"agent_fills"`
+	Optional   bool     `yaml:"optional"`
+	Brands     []string `yaml:"brands"` // card_number: accepted brand ids
 }
 
 type cannedDef struct {
@@ -365,6 +367,11 @@ func (v *validator) check(c *config) {
 			if !slices.Contains(secure.Kinds, secure.Kind(fl.Kind)) {
 				v.failf([]any{"forms", i, "fields", j, "kind"}, "form %q field %q: unknown kind %q (kinds: %v)", f.Name, fl.ID, fl.Kind, secure.Kinds)
 			}
+			for k, b := range fl.Brands {
+				if !slices.ContainsFunc(card.Brands, func(x card.Brand) bool { return x.ID == b }) {
+					v.failf([]any{"forms", i, "fields", j, "brands", k}, "form %q field %q: unknown brand %q", f.Name, fl.ID, b)
+				}
+			}
 		}
 	}
 	if v.err == nil {
@@ -459,7 +466,8 @@ func (c *config) formsConfig() chatforms.Config {
 			if name == "" {
 				name = fl.ID
 			}
-			form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills, Optional: fl.Optional})
+			form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
+				Optional: fl.Optional, Brands: fl.Brands})
 		}
 		fc.Forms = append(fc.Forms, form)
 	}

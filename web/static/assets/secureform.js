@@ -41,7 +41,9 @@
       switch (f.kind) {
         case "card_number":
           var r = SecureCards.validate(v);
-          if (r.error !== "ok") errs[f.id] = cardErrors[r.error]; else brand = r.brand;
+          if (r.error !== "ok") errs[f.id] = cardErrors[r.error];
+          else if (f.brands && f.brands.length && f.brands.indexOf(r.brand.id) < 0) errs[f.id] = "is a card brand not accepted here";
+          else brand = r.brand;
           break;
         case "expiry": var e = checkExpiry(v); if (e) errs[f.id] = e; break;
         case "security_code":
