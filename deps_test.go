@@ -11,7 +11,7 @@ import (
 var forbidden = map[string][]string{
 	"card":      {"redact", "secure", "chatforms", "chat", "mail", "voice", "store", "web", "cmd"},
 	"redact":    {"secure", "chatforms", "chat", "mail", "voice", "store", "web", "cmd"},
-	"secure":    {"web", "chat", "voice", "chatforms", "store", "mail", "cmd"},
+	"secure":    {"web", "chat", "voice", "chatforms", "store", "mail", "cmd"}, // card and redact allowed
 	"chatforms": {"web", "cmd"},
 	"chat":      {"web", "cmd"},
 	"mail":      {"web", "cmd"},

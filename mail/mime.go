@@ -35,7 +35,8 @@ const (
 )
 
 // Errors of Redact. A message that fails with any of them must not be
-// delivered.
+// delivered. Their text never holds the message's content: the parsers'
+// own errors quote the offending line, so they are not passed on.
 var (
 	ErrMalformed = errors.New("mail: malformed message")
 	ErrTooLarge  = errors.New("mail: message too large")
@@ -83,7 +84,7 @@ func (r *Redactor) message(w *bytes.Buffer, src []byte, depth int, rep *Report) 
 	br := bufio.NewReader(bytes.NewReader(src))
 	h, err := textproto.ReadHeader(br)
 	if err != nil {
-		return fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: the header does not parse", ErrMalformed)
 	}
 	body, _ := io.ReadAll(br)
 	return r.entity(w, h, body, depth, rep)
@@ -168,11 +169,11 @@ func (r *Redactor) multipart(boundary string, body []byte, depth int, rep *Repor
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: multipart: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: a multipart body does not parse", ErrMalformed)
 		}
 		raw, err := io.ReadAll(p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: multipart: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: a multipart part does not parse", ErrMalformed)
 		}
 		if n == 0 {
 			out.WriteString("--" + boundary + "\r\n")
@@ -204,10 +205,10 @@ func (r *Redactor) text(h *textproto.Header, mediaType string, params map[string
 	if cs != "" && cs != "utf-8" && cs != "us-ascii" && cs != "utf8" {
 		cr, err := charset.Reader(cs, bytes.NewReader(decoded))
 		if err != nil {
-			return nil, fmt.Errorf("%w: charset %q: %v", ErrMalformed, cs, err)
+			return nil, fmt.Errorf("%w: unknown charset", ErrMalformed)
 		}
 		if utf8Text, err = io.ReadAll(cr); err != nil {
-			return nil, fmt.Errorf("%w: charset %q: %v", ErrMalformed, cs, err)
+			return nil, fmt.Errorf("%w: text not in its charset", ErrMalformed)
 		}
 	}
 	var masked []byte
@@ -220,7 +221,7 @@ func (r *Redactor) text(h *textproto.Header, mediaType string, params map[string
 		n = len(spans)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrRedact, err)
+		return nil, fmt.Errorf("%w: %w", ErrRedact, err)
 	}
 	if n == 0 {
 		return body, nil // nothing to mask: the part stays byte for byte
@@ -241,7 +242,7 @@ func decodeTransfer(cte string, body []byte) ([]byte, error) {
 	case "quoted-printable":
 		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
 		if err != nil {
-			return nil, fmt.Errorf("%w: quoted-printable: %v", ErrMalformed, err)
+			return nil, fmt.Errorf("%w: bad quoted-printable", ErrMalformed)
 		}
 		return out, nil
 	case "base64":
@@ -257,12 +258,12 @@ func decodeTransfer(cte string, body []byte) ([]byte, error) {
 			// Tolerate missing padding, as mail readers do.
 			n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(clean, "="))
 			if err != nil {
-				return nil, fmt.Errorf("%w: base64: %v", ErrMalformed, err)
+				return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
 			}
 		}
 		return out[:n], nil
 	}
-	return nil, fmt.Errorf("%w: unknown transfer encoding %q", ErrMalformed, cte)
+	return nil, fmt.Errorf("%w: unknown transfer encoding", ErrMalformed)
 }
 
 // encodeTransfer encodes text in h's Content-Transfer-Encoding, switching a
@@ -327,7 +328,7 @@ func (r *Redactor) header(w *bytes.Buffer, h *textproto.Header, rep *Report) err
 	for fields.Next() {
 		raw, err := fields.Raw()
 		if err != nil {
-			return fmt.Errorf("%w: header field: %v", ErrMalformed, err)
+			return fmt.Errorf("%w: a header field does not parse", ErrMalformed)
 		}
 		key := fields.Key()
 		if structural[key] {
@@ -341,7 +342,7 @@ func (r *Redactor) header(w *bytes.Buffer, h *textproto.Header, rep *Report) err
 		}
 		res, err := r.Engine.Redact(decoded)
 		if err != nil {
-			return fmt.Errorf("%w: header %s: %v", ErrRedact, key, err)
+			return fmt.Errorf("%w: header %s: %w", ErrRedact, key, err)
 		}
 		if len(res.Spans) == 0 {
 			w.Write(raw)

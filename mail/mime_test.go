@@ -307,3 +307,25 @@ func BenchmarkRedactMail(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "msgs/s")
 }
+
+// TestErrorsHoldNoContent: the parsers' own errors quote the offending
+// line; none of that may reach Redact's error (it goes to logs and stderr).
+func TestErrorsHoldNoContent(t *testing.T) {
+	r := newRedactor(t)
+	for name, src := range map[string]string{
+		"bad header line":  "Subject: hi\r\nnot a header 4111111111111111\r\n\r\nbody\r\n",
+		"bad multipart":    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nbroken 4111111111111111\r\n",
+		"unknown encoding": "Content-Transfer-Encoding: x-4111111111111111\r\n\r\nbody\r\n",
+		"unknown charset":  "Content-Type: text/plain; charset=x-4111111111111111\r\n\r\nbody\r\n",
+		"bad base64":       "Content-Transfer-Encoding: base64\r\n\r\n!!!4111111111111111!!!\r\n",
+	} {
+		_, _, err := r.Redact([]byte(src))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "4111") {
+			t.Errorf("%s: the error quotes the message: %v", name, err)
+		}
+	}
+}

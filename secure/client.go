@@ -196,7 +196,7 @@ func parseReply(reply []byte) (status, details string, err error) {
 			break
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("malformed XML reply: %v", err)
+			return "", "", errors.New("malformed XML reply")
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -235,14 +235,7 @@ func parseReply(reply []byte) (status, details string, err error) {
 	case outcomes != 1:
 		return "", "", fmt.Errorf("reply has %d outcome elements, want 1", outcomes)
 	case status != StatusAccepted && status != StatusDeclined:
-		return "", "", fmt.Errorf("outcome value %q is neither accepted nor declined", truncate(status, 40))
+		return "", "", errors.New("outcome value is neither accepted nor declined")
 	}
 	return status, details, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/secureinput/gateway/card"
+	"github.com/secureinput/gateway/redact"
 )
 
 const (
@@ -136,6 +137,8 @@ func service(t *testing.T, h http.HandlerFunc) *Pipeline {
 	}
 	p := NewPipeline(c, nil)
 	p.now = func() time.Time { return now }
+	e, _ := redact.New(redact.DefaultConfig())
+	p.RedactDetails(e)
 	return p
 }
 
@@ -171,6 +174,8 @@ func TestValidationServiceFailureModes(t *testing.T) {
 		{"no declaration", replyWith(`<outcome value="accepted" details="ok"/>`), StatusError, "no XML declaration"},
 		{"malformed", replyWith(`<?xml version="1.0"?><outcome value="accepted" details="ok">`), StatusError, "malformed"},
 		{"unknown value", replyWith(`<?xml version="1.0"?><outcome value="approved" details="ok"/>`), StatusError, "neither accepted nor declined"},
+		{"a value echoing the card", replyWith(`<?xml version="1.0"?><outcome value="4111 1111 1111 1111"/>`), StatusError, "neither accepted nor declined"},
+		{"details echoing the card", replyWith(`<?xml version="1.0"?><outcome value="declined" details="card 4111 1111 1111 1111 refused"/>`), StatusDeclined, "card ################### refused"},
 		{"no value", replyWith(`<?xml version="1.0"?><outcome details="ok"/>`), StatusError, "no value"},
 		{"two outcomes", replyWith(`<?xml version="1.0"?><r><outcome value="declined"/><outcome value="accepted"/></r>`), StatusError, "2 outcome"},
 		{"empty", replyWith(``), StatusError, "no XML declaration"},
@@ -189,6 +194,9 @@ func TestValidationServiceFailureModes(t *testing.T) {
 			}
 			if out.TransactionID == "" || out.Brand != "Visa" || out.Last4 != "1111" {
 				t.Errorf("outcome %+v lacks transaction id, brand or last four", out)
+			}
+			if strings.Contains(out.Details, "4111") {
+				t.Errorf("details hold the card: %q", out.Details)
 			}
 			if strings.Count(out.Result(), "\n") != 1 || strings.Contains(out.Result(), "|") {
 				t.Errorf("result string %q", out.Result())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/secureinput/gateway/card"
+	"github.com/secureinput/gateway/redact"
 )
 
 // Outcome statuses.
@@ -64,10 +65,16 @@ func (e FieldErrors) Unwrap() error { return ErrFields }
 // Pipeline runs secure sessions against the validation web service. It is
 // safe for concurrent use.
 type Pipeline struct {
-	client *Client
-	log    *slog.Logger
-	now    func() time.Time
+	client  *Client
+	log     *slog.Logger
+	now     func() time.Time
+	details *redact.Engine
 }
+
+// RedactDetails masks, with e, whatever the validation service put in its
+// details before they reach the agent and the transcript: a service that
+// echoes the card number must not leak it.
+func (p *Pipeline) RedactDetails(e *redact.Engine) { p.details = e }
 
 // NewPipeline returns a pipeline posting to client; logger receives the
 // session events (transaction id, form, outcome), never a value.
@@ -119,6 +126,10 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 		out.Status, out.Details = status, details
 	}
 	out.Details = cleanDetails(out.Details)
+	if p.details != nil {
+		res, _ := p.details.Redact(out.Details) // fails closed: fully masked
+		out.Details = res.Text
+	}
 	p.log.Info("secure: session end", slog.String("transaction", out.TransactionID), slog.String("form", req.Form),
 		slog.String("status", out.Status))
 	return out, nil

@@ -223,7 +223,7 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
 		Logger: logger,
 	}
-	if err := configureForms(cfg, &webCfg, ln.Addr().String(), tlsOn, logger); err != nil {
+	if err := configureForms(cfg, &webCfg, ln.Addr().String(), tlsOn, engine, logger); err != nil {
 		ln.Close()
 		hub.Close()
 		st.Close()
@@ -343,7 +343,7 @@ func tlsWithCA(file string) (*tls.Config, error) {
 // configureForms sets up secure forms: the catalog, the validation client
 // (the built-in sample service on this server when validation.url is empty
 // and sample is true) and the pipeline.
-func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, logger *slog.Logger) error {
+func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, engine *redact.Engine, logger *slog.Logger) error {
 	if len(cfg.Forms) == 0 {
 		return nil
 	}
@@ -370,6 +370,7 @@ func configureForms(cfg *config, wc *web.Config, addr string, tlsOn bool, logger
 		return err
 	}
 	wc.Forms, wc.Pipeline = catalog, secure.NewPipeline(client, logger)
+	wc.Pipeline.RedactDetails(engine) // a service echoing the card must not leak it
 	return nil
 }
 
