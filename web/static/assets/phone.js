@@ -4,6 +4,7 @@
   "use strict";
   var KEY = "demo-telephony-key"; // the demo configuration's key: never in production
   var call = null, lastPrompt = "", typed = "";
+  var queue = Promise.resolve(); // keys go to the platform API one after another, in order
   var $ = function (id) { return document.getElementById(id); };
   function api(method, path, body) {
     return fetch("/api/telephony/v1" + path, {
@@ -40,7 +41,8 @@
       typed += k === "#" || k === "*" ? "" : "●";
       $("keys").textContent = typed;
       if (k === "#" || k === "*") typed = "";
-      api("POST", "/calls/" + call + "/session/digits", { digits: k }).then(show);
+      var c = call;
+      queue = queue.then(function () { return api("POST", "/calls/" + c + "/session/digits", { digits: k }); }).then(show, function () {});
     });
     $("keypad").appendChild(b);
   });
