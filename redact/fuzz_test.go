@@ -2,8 +2,10 @@ package redact
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -99,7 +101,7 @@ func FuzzExpressionWindows(f *testing.F) {
 	var pairs []pair
 	for _, src := range diffExpressions {
 		pairs = append(pairs, pair{
-			engine: mustNew(f, Config{Additional: []string{src}}),
+			engine: mustNew(f, Config{Additional: []string{src}, Timeout: 2 * time.Second}),
 			whole:  regexp2.MustCompile(src, regexp2.None),
 		})
 	}
@@ -109,6 +111,12 @@ func FuzzExpressionWindows(f *testing.F) {
 		}
 		for i, p := range pairs {
 			got, err := p.engine.Find([]byte(s), nil)
+			if errors.Is(err, ErrTimeout) {
+				// Backtracking can be quadratic (\d+(?=\s*EUR) on thousands
+				// of digits): the engine stops and fails closed, as designed;
+				// there is nothing to compare.
+				continue
+			}
 			if err != nil {
 				t.Fatalf("expression %q: %v", diffExpressions[i], err)
 			}
