@@ -229,18 +229,6 @@ func (l *limiter) allow(now time.Time) bool {
 }
 
 func errorFrame(err error, conversation string) chat.Frame {
-	code := chat.Code(err)
-	if fc := formCode(err); fc != "" {
-		code = fc
-	}
-	switch {
-	case errors.Is(err, errRateLimited):
-		code = "rate_limited"
-	case errors.Is(err, errBadStatus):
-		code = "bad_request"
-	}
-	if vc := voiceCode(err); vc != "" {
-		code = vc
-	}
+	code, _ := errorCode(err)
 	return chat.Frame{Type: chat.FrameError, Conversation: conversation, Code: code, Message: err.Error()}
 }

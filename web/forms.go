@@ -227,30 +227,6 @@ func outcomeText(req chatforms.Request) string {
 	return fmt.Sprintf("Secure data could not be validated: %s, transaction %s", req.Form.Title, o.TransactionID)
 }
 
-// formCode maps the errors of forms to error frame codes.
-func formCode(err error) string {
-	for _, c := range []struct {
-		err  error
-		code string
-	}{
-		{chatforms.ErrNoSecureInput, "no_secure_input"},
-		{chatforms.ErrNoInitiate, "no_initiate_secure_input"},
-		{chatforms.ErrNoAccess, "no_workgroup_access"},
-		{chatforms.ErrNotForService, "form_not_for_service"},
-		{chatforms.ErrUnknownForm, "unknown_form"},
-		{chatforms.ErrUnknownRequest, "unknown_request"},
-		{chatforms.ErrState, "form_state"},
-		{chatforms.ErrBusy, "form_busy"},
-		{secure.ErrFields, "invalid_fields"},
-		{errFormsOff, "forms_disabled"},
-	} {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return ""
-}
-
 // cards serves GET /api/v1/cards: the brand table of the card package, which
 // the widget's as-you-type check mirrors.
 func (s *Server) cards(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -68,21 +67,7 @@ func (s *Server) platformAuth(next http.Handler) http.Handler {
 
 // telephonyError answers an API error with its status and code.
 func telephonyError(w http.ResponseWriter, err error) {
-	status, code := http.StatusBadRequest, "bad_request"
-	switch {
-	case errors.Is(err, voice.ErrUnknownCall):
-		status, code = http.StatusNotFound, "unknown_call"
-	case errors.Is(err, voice.ErrUnknownSession), errors.Is(err, voice.ErrEnded):
-		status, code = http.StatusNotFound, "no_session"
-	case errors.Is(err, voice.ErrSessionExists):
-		status, code = http.StatusConflict, "session_exists"
-	case errors.Is(err, voice.ErrConference):
-		status, code = http.StatusUnprocessableEntity, "conference_call"
-	case errors.Is(err, voice.ErrMonitored):
-		status, code = http.StatusUnprocessableEntity, "monitored_call"
-	case errors.Is(err, voice.ErrTooManySessions):
-		status, code = http.StatusTooManyRequests, "too_many_sessions"
-	}
+	code, status := errorCode(err)
 	writeError(w, status, code, err.Error())
 }
 
@@ -341,27 +326,4 @@ func (s *Server) agentSession(login, call string) (voice.SessionInfo, error) {
 		return info, voice.ErrNotOnCall
 	}
 	return info, nil
-}
-
-// voiceCode maps the errors of voice to error frame codes.
-func voiceCode(err error) string {
-	for _, c := range []struct {
-		err  error
-		code string
-	}{
-		{voice.ErrUnknownCall, "unknown_call"},
-		{voice.ErrUnknownSession, "no_session"},
-		{voice.ErrEnded, "no_session"},
-		{voice.ErrConference, "conference_call"},
-		{voice.ErrMonitored, "monitored_call"},
-		{voice.ErrSessionExists, "session_exists"},
-		{voice.ErrTooManySessions, "too_many_sessions"},
-		{voice.ErrNotOnCall, "not_on_call"},
-		{voice.ErrBadMode, "bad_request"},
-	} {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return ""
 }

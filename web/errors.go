@@ -1,0 +1,53 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/secure"
+	"github.com/secureinput/gateway/voice"
+)
+
+// errorCodes maps the errors of forms, calls and the web layer to the codes
+// of error frames and telephony API replies (docs/protocol.md,
+// docs/telephony.md), with the HTTP status the API answers. The chat's own
+// errors map through chat.Code.
+var errorCodes = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{errRateLimited, "rate_limited", http.StatusTooManyRequests},
+	{errBadStatus, "bad_request", http.StatusBadRequest},
+	{chatforms.ErrNoSecureInput, "no_secure_input", http.StatusForbidden},
+	{chatforms.ErrNoInitiate, "no_initiate_secure_input", http.StatusForbidden},
+	{chatforms.ErrNoAccess, "no_workgroup_access", http.StatusForbidden},
+	{chatforms.ErrNotForService, "form_not_for_service", http.StatusForbidden},
+	{chatforms.ErrUnknownForm, "unknown_form", http.StatusNotFound},
+	{chatforms.ErrUnknownRequest, "unknown_request", http.StatusNotFound},
+	{chatforms.ErrState, "form_state", http.StatusConflict},
+	{chatforms.ErrBusy, "form_busy", http.StatusConflict},
+	{secure.ErrFields, "invalid_fields", http.StatusBadRequest},
+	{errFormsOff, "forms_disabled", http.StatusNotFound},
+	{voice.ErrUnknownCall, "unknown_call", http.StatusNotFound},
+	{voice.ErrUnknownSession, "no_session", http.StatusNotFound},
+	{voice.ErrEnded, "no_session", http.StatusNotFound},
+	{voice.ErrConference, "conference_call", http.StatusUnprocessableEntity},
+	{voice.ErrMonitored, "monitored_call", http.StatusUnprocessableEntity},
+	{voice.ErrSessionExists, "session_exists", http.StatusConflict},
+	{voice.ErrTooManySessions, "too_many_sessions", http.StatusTooManyRequests},
+	{voice.ErrNotOnCall, "not_on_call", http.StatusForbidden},
+	{voice.ErrBadMode, "bad_request", http.StatusBadRequest},
+}
+
+// errorCode returns the stable code of err and the HTTP status for it.
+func errorCode(err error) (string, int) {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code, c.status
+		}
+	}
+	return chat.Code(err), http.StatusBadRequest
+}
