@@ -135,7 +135,7 @@ func configureTelephony(cfg *config, wc *web.Config, logger *slog.Logger) error 
 	key := demoTelephonyKey
 	if !t.Demo {
 		var err error
-		if key, err = readSecret(accountDef{PasswordEnv: t.APIKeyEnv, PasswordFile: t.APIKeyFile}); err != nil {
+		if key, err = readSecret(t.APIKeyEnv, t.APIKeyFile); err != nil {
 			return fmt.Errorf("telephony api key: %w", err)
 		}
 	} else {
@@ -144,7 +144,7 @@ func configureTelephony(cfg *config, wc *web.Config, logger *slog.Logger) error 
 	mc := voice.ManagerConfig{Pipeline: wc.Pipeline, MaxSessions: t.MaxSessions,
 		Prompting: voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
 	if t.WebhookURL != "" {
-		secret, err := readSecret(accountDef{PasswordEnv: t.WebhookSecretEnv})
+		secret, err := readSecret(t.WebhookSecretEnv, "")
 		if err != nil {
 			return fmt.Errorf("telephony webhook secret: %w", err)
 		}
@@ -276,7 +276,7 @@ func (g *gateway) startMail(cfg *config, engine *redact.Engine, logger *slog.Log
 	for _, m := range cfg.Mailboxes {
 		var secretErr error
 		mc := m.ingestConfig(func(a accountDef) (string, error) {
-			pw, err := readSecret(a)
+			pw, err := readSecret(a.PasswordEnv, a.PasswordFile)
 			if err != nil && secretErr == nil {
 				secretErr = fmt.Errorf("mailbox %s: %w", m.Name, err)
 			}
@@ -311,18 +311,19 @@ func (g *gateway) startMail(cfg *config, engine *redact.Engine, logger *slog.Log
 	return nil
 }
 
-// readSecret reads a password from the environment or a file.
-func readSecret(a accountDef) (string, error) {
-	if a.PasswordEnv != "" {
-		pw, ok := os.LookupEnv(a.PasswordEnv)
+// readSecret reads a secret from the environment variable env or, if env is
+// empty, from file.
+func readSecret(env, file string) (string, error) {
+	if env != "" {
+		v, ok := os.LookupEnv(env)
 		if !ok {
-			return "", fmt.Errorf("environment variable %s (password_env) is not set", a.PasswordEnv)
+			return "", fmt.Errorf("environment variable %s is not set", env)
 		}
-		return pw, nil
+		return v, nil
 	}
-	b, err := os.ReadFile(a.PasswordFile)
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("password_file: %w", err)
+		return "", fmt.Errorf("secret file: %w", err)
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
