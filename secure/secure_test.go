@@ -3,6 +3,12 @@ package secure
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
@@ -10,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -332,5 +339,50 @@ func TestValueFromJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"Values":{"a":12}}`), &m); err == nil {
 		t.Error("a number was accepted as a value")
+	}
+}
+
+// TestMutualTLS: a validation service that requires a client certificate
+// accepts the configured one and refuses a client without it.
+func TestMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caCert, _ := x509.ParseCertificate(caDER)
+	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	clientTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	clientDER, _ := x509.CreateCertificate(rand.Reader, clientTmpl, caCert, &clientKey.PublicKey, caKey)
+	keyDER, _ := x509.MarshalECPrivateKey(clientKey)
+	certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientDER}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+
+	srv := httptest.NewUnstartedServer(replyWith(`<?xml version="1.0"?><outcome value="accepted" details="mtls"/>`))
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.StartTLS()
+	defer srv.Close()
+	caDir := t.TempDir()
+	os.WriteFile(filepath.Join(caDir, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+
+	c, err := NewClient(ClientConfig{URL: srv.URL, CADir: caDir, ClientCert: certFile, ClientKey: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := NewPipeline(c, nil).Validate(context.Background(), cardRequest()); out.Status != StatusAccepted {
+		t.Errorf("with the client certificate: %+v", out)
+	}
+	c, _ = NewClient(ClientConfig{URL: srv.URL, CADir: caDir})
+	if out, _ := NewPipeline(c, nil).Validate(context.Background(), cardRequest()); out.Status != StatusError {
+		t.Errorf("without the client certificate: %+v, want error", out)
+	}
+	if _, err := NewClient(ClientConfig{URL: srv.URL, ClientCert: certFile}); err == nil {
+		t.Error("a certificate without its key was accepted")
 	}
 }
