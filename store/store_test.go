@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -128,4 +129,36 @@ func TestWriteAfterClose(t *testing.T) {
 	if !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close: %v, want ErrClosed", err)
 	}
+}
+
+// BenchmarkAppendMessage appends chat messages from 64 concurrent writers
+// (group commit), as the hub does under load.
+func BenchmarkAppendMessage(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(context.Background(), Config{Path: filepath.Join(dir, "bench.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := Conversation{ID: fmt.Sprintf("c%d", next.Add(1)), Service: "support", TokenHash: []byte("h"), State: StateActive, Created: time.Now()}
+		if err := s.Write(ctx, "create", func(tx *Tx) error { return tx.CreateConversation(c) }); err != nil {
+			b.Error(err)
+			return
+		}
+		id := c.ID
+		var seq int64
+		for pb.Next() {
+			seq++
+			e := Event{Conversation: id, Seq: seq, Type: EventMessage, Author: "visitor", Text: "hello, order 1234, card ###################", At: time.Now()}
+			if err := s.Write(ctx, "append", func(tx *Tx) error { return tx.AppendEvent(e) }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
