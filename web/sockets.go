@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -30,87 +31,148 @@ const (
 	inHistory = "history"
 )
 
+// socket is one websocket from the upgrade to its close: the connection and
+// what to undo when it ends, in reverse order.
+type socket struct {
+	conn     *websocket.Conn
+	raw      *socketConn
+	cleanups []func()
+	looping  bool // the read loop has started and ends the socket itself
+}
+
+// onEnd adds f to what runs when the socket ends.
+func (so *socket) onEnd(f func()) { so.cleanups = append(so.cleanups, f) }
+
+func (so *socket) end() {
+	for i := len(so.cleanups) - 1; i >= 0; i-- {
+		so.cleanups[i]()
+	}
+	so.cleanups = nil
+}
+
 // accept upgrades to a websocket, checking the origin against patterns
 // (the gateway's own origin always passes) and counting the connection.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string) (*websocket.Conn, bool) {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string) (*socket, bool) {
 	if !s.acquireConn() {
 		writeError(w, http.StatusServiceUnavailable, "too_many_connections", "the server is at its connection limit; retry later")
 		return nil, false
 	}
+	hj := &hijacker{ResponseWriter: w}
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
 	if slices.Contains(origins, "*") {
 		opts.InsecureSkipVerify = true
 	} else {
 		opts.OriginPatterns = origins
 	}
-	conn, err := websocket.Accept(smallBuffers{w}, r, opts)
+	conn, err := websocket.Accept(hj, r, opts)
 	if err != nil {
 		s.releaseConn()
 		return nil, false
 	}
 	// JSON may escape each byte of a message as \u00XX.
 	conn.SetReadLimit(int64(s.hub.MaxMessageBytes())*6 + 1024)
-	return conn, true
+	return &socket{conn: conn, raw: hj.conn}, true
 }
 
-// smallBuffers hands the websocket library 1 KiB buffers instead of the 4 KiB
-// reader and writer net/http gives every connection, which an idle
-// websocket would otherwise hold for its whole life: at 20,000 sockets that
-// is the largest part of the server's memory.
-type smallBuffers struct{ http.ResponseWriter }
+// hijacker hands the websocket library a socketConn with 1 KiB buffers
+// instead of the 4 KiB reader and writer net/http gives every connection,
+// which an idle websocket would otherwise hold for its whole life: at
+// 20,000 sockets that is the largest part of the server's memory.
+type hijacker struct {
+	http.ResponseWriter
+	conn *socketConn
+}
 
 // socketBuffer is the size of a websocket's read and write buffers.
 const socketBuffer = 1 << 10
 
-func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+// Hijack implements http.Hijacker.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
-	}
-	r := brw.Reader
-	if r.Buffered() == 0 { // else keep what the client already sent
-		r = bufio.NewReaderSize(conn, socketBuffer)
 	}
 	if err := brw.Writer.Flush(); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, socketBuffer)), nil
+	// What the client sent past the upgrade request is read first.
+	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	h.conn = newSocketConn(conn, bytes.Clone(pending))
+	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, socketBuffer), bufio.NewWriterSize(h.conn, socketBuffer)), nil
 }
 
-// serveConn runs cl's writer and the read loop handle until either ends, the
-// server shuts down or ctx ends, then closes the socket with the right code.
-func (s *Server) serveConn(ctx context.Context, cl *client, initial []chat.Frame, handle func(ctx context.Context, f inFrame) error) {
+// serveConn runs the read loop of so, handing each client frame to handle,
+// until the client, the server, shutdown or ctx ends it; then it closes the
+// socket with the right code and runs so's cleanups. On Linux the loop
+// gives up its goroutine whenever no frame is waiting (socketConn), so
+// serveConn may return before the socket ends.
+func (s *Server) serveConn(ctx context.Context, so *socket, cl *client, initial []chat.Frame, handle func(ctx context.Context, f inFrame) error) {
+	so.looping = true
 	cl.release(initial)
 	stopShutdown := context.AfterFunc(s.shutdownCtx, func() { cl.conn.Close(CloseGoingAway, "server shutting down") })
-	defer stopShutdown()
-	stopPings := cl.keepAlive(s.cfg.PingInterval)
-	defer stopPings()
-	idle := time.AfterFunc(s.cfg.IdleTimeout, func() { cl.conn.Close(CloseGoingAway, "idle timeout") })
-	defer idle.Stop()
+	so.onEnd(func() { stopShutdown() })
+	so.onEnd(cl.keepAlive(s.cfg.PingInterval))
+	l := &readLoop{
+		s: s, ctx: ctx, so: so, cl: cl, handle: handle,
+		lim:  newLimiter(s.cfg.Rate, s.cfg.Burst),
+		idle: time.AfterFunc(s.cfg.IdleTimeout, func() { cl.conn.Close(CloseGoingAway, "idle timeout") }),
+	}
+	so.onEnd(func() { l.idle.Stop() })
+	l.resume = l.run
+	l.run()
+}
 
-	lim := newLimiter(s.cfg.Rate, s.cfg.Burst)
+// readLoop is a socket's read loop, resumable on a new goroutine after
+// parking.
+type readLoop struct {
+	s      *Server
+	ctx    context.Context
+	so     *socket
+	cl     *client
+	handle func(ctx context.Context, f inFrame) error
+	lim    *limiter
+	idle   *time.Timer
+	resume func() // run, as a func value made once
+}
+
+// run reads and handles frames until the socket ends or parks.
+func (l *readLoop) run() {
+	conn := l.cl.conn
+	blocking := false // parking failed: wait in the read instead
 	for {
-		f, err := readFrame(ctx, cl.conn)
+		l.so.raw.loopReading.Store(!blocking)
+		f, err := readFrame(l.ctx, conn)
+		l.so.raw.loopReading.Store(false)
 		switch {
+		case errors.Is(err, errWouldBlock):
+			if l.so.raw.park.wait(l.resume) {
+				return // a new goroutine runs l.run when bytes arrive
+			}
+			blocking = true
+			continue
 		case errors.Is(err, errMalformed):
-			cl.conn.Close(ClosePolicyViolation, "malformed frame")
+			conn.Close(ClosePolicyViolation, "malformed frame")
+			l.so.end()
 			return
 		case err != nil:
 			// Closed by the client, the idle timer, shutdown or a slow
 			// reader (each closed it with its own code already).
-			cl.conn.CloseNow()
+			conn.CloseNow()
+			l.so.end()
 			return
 		}
-		idle.Reset(s.cfg.IdleTimeout)
-		if !lim.allow(time.Now()) {
+		blocking = false
+		l.idle.Reset(l.s.cfg.IdleTimeout)
+		if !l.lim.allow(time.Now()) {
 			fr := errorFrame(errRateLimited, f.Conversation)
 			fr.ClientID = f.ClientID
-			cl.Deliver(fr)
+			l.cl.Deliver(fr)
 			continue
 		}
-		if err := handle(ctx, f); err != nil {
-			cl.conn.Close(ClosePolicyViolation, err.Error())
+		if err := l.handle(l.ctx, f); err != nil {
+			conn.Close(ClosePolicyViolation, err.Error())
+			l.so.end()
 			return
 		}
 	}
@@ -120,29 +182,35 @@ var errRateLimited = errors.New("rate limited: frame dropped")
 
 // visitorSocket serves /api/v1/visitor/ws.
 func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
-	conn, ok := s.accept(w, r, s.cfg.AllowedOrigins)
+	so, ok := s.accept(w, r, s.cfg.AllowedOrigins)
 	if !ok {
 		return
 	}
-	s.detach(func(ctx context.Context) { s.serveVisitor(ctx, conn) })
+	s.detach(so, func(ctx context.Context) { s.serveVisitor(ctx, so) })
 }
 
 // detach runs a websocket on a goroutine of its own and lets the HTTP
 // handler return, so net/http frees what it held for the request (its 4 KiB
-// buffers, the request) for the socket's whole life. Shutdown waits for it.
-func (s *Server) detach(serve func(ctx context.Context)) {
+// buffers, the request) for the socket's whole life. Shutdown waits for the
+// socket to end. serve ends the socket itself once it starts the read loop
+// (serveConn); if it returns before, detach ends it.
+func (s *Server) detach(so *socket, serve func(ctx context.Context)) {
 	s.sockets.Add(1)
+	so.onEnd(s.sockets.Done)
+	so.onEnd(s.releaseConn)
 	go func() {
-		defer s.sockets.Done()
-		defer s.releaseConn()
 		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		so.onEnd(cancel)
 		serve(ctx)
+		if !so.looping {
+			so.end()
+		}
 	}()
 }
 
 // serveVisitor runs a visitor socket from its hello on.
-func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
+func (s *Server) serveVisitor(ctx context.Context, so *socket) {
+	conn := so.conn
 	cl := newClient(ctx, conn)
 
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
@@ -168,7 +236,7 @@ func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 		conn.Close(ClosePolicyViolation, chat.Code(err))
 		return
 	}
-	defer detach()
+	so.onEnd(detach)
 	if fresh {
 		welcome.Token = token
 	}
@@ -179,7 +247,7 @@ func (s *Server) serveVisitor(ctx context.Context, conn *websocket.Conn) {
 		initial = append(initial, fr) // the open form survives a reload
 	}
 	me := chat.Participant{Role: chat.RoleVisitor}
-	s.serveConn(ctx, cl, initial, func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, so, cl, initial, func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inMessage:
@@ -230,19 +298,20 @@ func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
 		return
 	}
-	conn, ok := s.accept(w, r, nil) // the console's own origin only
+	so, ok := s.accept(w, r, nil) // the console's own origin only
 	if !ok {
 		return
 	}
-	s.detach(func(ctx context.Context) { s.serveAgent(ctx, conn, sess) })
+	s.detach(so, func(ctx context.Context) { s.serveAgent(ctx, so, sess) })
 }
 
 // serveAgent runs an agent socket until it closes or the session ends.
-func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *session) {
+func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
+	conn := so.conn
 	stop := context.AfterFunc(sess.ctx, func() {
 		conn.Close(ClosePolicyViolation, "session ended")
 	})
-	defer stop()
+	so.onEnd(func() { stop() })
 
 	cl := newClient(ctx, conn)
 	initial, detach, err := s.hub.AttachAgent(sess.login, cl)
@@ -250,13 +319,13 @@ func (s *Server) serveAgent(ctx context.Context, conn *websocket.Conn, sess *ses
 		conn.Close(ClosePolicyViolation, chat.Code(err))
 		return
 	}
-	defer detach()
+	so.onEnd(detach)
 	login := sess.login
 	me := chat.Participant{Role: chat.RoleAgent, Login: login}
 	stopSupervision := func() {}
-	defer func() { stopSupervision() }()
+	so.onEnd(func() { stopSupervision() })
 	s.log.Info("web: agent connected", slog.String("agent", login))
-	s.serveConn(ctx, cl, initial, func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, so, cl, initial, func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inStatus:
