@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,6 +144,7 @@ func run() error {
 	fmt.Printf("sending %d messages at %.0f/s for %v\n", total, o.rate, o.duration)
 	var sendErrs atomic.Int64
 	var wg sync.WaitGroup
+	cpuStart, selfStart := cpuTime(pid), selfCPUTime()
 	sendStart := time.Now()
 	senders := 8
 	for s := range senders {
@@ -171,12 +173,15 @@ func run() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	recvDur := time.Since(sendStart)
+	cpu, self := cpuTime(pid)-cpuStart, selfCPUTime()-selfStart
 	n := lat.count()
 	p50, p99, maxL := lat.percentiles()
 	fmt.Printf("delivered %d of %d messages (%d send errors, %d refused by the server) in %v: %.0f messages/s\n",
 		n, total, sendErrs.Load(), refused.Load(), recvDur.Round(time.Millisecond), float64(n)/recvDur.Seconds())
 	fmt.Printf("latency visitor send → agent receive: p50 %v  p99 %v  max %v (sending took %v)\n",
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), maxL.Round(10*time.Microsecond), sendDur.Round(time.Millisecond))
+	fmt.Printf("CPU while sending: server %.1f s (%.0f µs per message), load tool %.1f s, of %.0f s on %d cores\n",
+		cpu.Seconds(), float64(cpu.Microseconds())/float64(max(n, 1)), self.Seconds(), recvDur.Seconds(), runtime.NumCPU())
 	codes.Range(func(k, _ any) bool { fmt.Printf("server error code seen: %v\n", k); return true })
 	fmt.Printf("server RSS at the end: %.1f MiB\n", float64(rss(pid))/(1<<20))
 	live := liveMemory(base)
@@ -390,6 +395,31 @@ func liveMemory(base string) int64 {
 		}
 	}
 	return total
+}
+
+// cpuTime returns the user plus system CPU time a process has used.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// selfCPUTime returns the CPU time this process has used.
+func selfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rss returns the resident memory of a process, in bytes.
