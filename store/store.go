@@ -103,7 +103,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		"synchronous(FULL)", // an acknowledged message survives a power cut too
 		"busy_timeout(10000)",
 		"foreign_keys(1)",
-		"secure_delete(1)", // overwritten bodies do not linger in free pages
+		"secure_delete(1)",   // overwritten bodies do not linger in free pages
+		"temp_store(MEMORY)", // statement journals need no file (nor a file descriptor)
 	} {
 		q.Add("_pragma", p)
 	}

@@ -217,9 +217,14 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	tlsOn := cfg.TLS.Cert != ""
+	maxConns, lowered := connectionBudget(cfg.Limits.MaxConnections, openFileLimit())
+	if lowered {
+		logger.Warn("gateway: websockets limited by the open-file limit; raise it (ulimit -n) to allow more",
+			slog.Int("max_connections", maxConns), slog.Uint64("open_file_limit", openFileLimit()), slog.Int("reserved_files", reservedFiles))
+	}
 	webCfg := web.Config{
 		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: tlsOn,
-		MaxConnections: cfg.Limits.MaxConnections, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
+		MaxConnections: maxConns, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
 		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
 		Logger: logger,
 	}
@@ -246,7 +251,7 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		m.SetObserver(ws.Observer())
 	}
 	g := &gateway{listener: ln, web: ws, hub: hub, store: st, tls: tlsOn, served: make(chan error, 1),
-		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}
+		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}}
 	go func() {
 		var err error
 		if g.tls {
