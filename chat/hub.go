@@ -448,6 +448,9 @@ func (h *Hub) Live() int {
 	return len(h.convs)
 }
 
+// StoreStats reports the store's group commits and the writes they carried.
+func (h *Hub) StoreStats() store.Stats { return h.cfg.Store.Stats() }
+
 // MaxMessageBytes is the largest message text Send accepts.
 func (h *Hub) MaxMessageBytes() int { return h.cfg.MaxMessageBytes }
 

@@ -28,6 +28,12 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	gauge("gateway_websockets_open", "Open websockets, visitor and agent.", uint64(max(s.conns.Load(), 0)))
 	gauge("gateway_conversations_live", "Conversations not ended, in memory.", uint64(s.hub.Live()))
+	counter := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	st := s.hub.StoreStats()
+	counter("gateway_store_commits_total", "Store transactions committed (each one fsync).", st.Commits)
+	counter("gateway_store_writes_total", "Store writes committed; writes per commit is the group-commit batch size.", st.Writes)
 	for i, m := range metricSamples {
 		if samples[i].Value.Kind() == metrics.KindUint64 {
 			gauge(m.name, m.help, samples[i].Value.Uint64())

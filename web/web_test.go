@@ -566,6 +566,12 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
 	}
+	// Opening the conversation was the one write so far, in one commit.
+	for _, want := range []string{"gateway_store_commits_total 1\n", "gateway_store_writes_total 1\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
 }
 
 func TestSecureCookieUnderTLS(t *testing.T) {

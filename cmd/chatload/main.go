@@ -145,6 +145,7 @@ func run() error {
 	var sendErrs atomic.Int64
 	var wg sync.WaitGroup
 	cpuStart, selfStart := cpuTime(pid), selfCPUTime()
+	storeStart := readMetrics(base)
 	sendStart := time.Now()
 	senders := 8
 	for s := range senders {
@@ -172,7 +173,8 @@ func run() error {
 	for lat.count() < total && time.Now().Before(drain) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	recvDur := time.Since(sendStart)
+	waited := time.Since(sendStart)
+	recvDur := lat.lastArrival().Sub(sendStart) // to the last delivery, not the end of the wait for missing ones
 	cpu, self := cpuTime(pid)-cpuStart, selfCPUTime()-selfStart
 	n := lat.count()
 	p50, p99, maxL := lat.percentiles()
@@ -181,7 +183,12 @@ func run() error {
 	fmt.Printf("latency visitor send → agent receive: p50 %v  p99 %v  max %v (sending took %v)\n",
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), maxL.Round(10*time.Microsecond), sendDur.Round(time.Millisecond))
 	fmt.Printf("CPU while sending: server %.1f s (%.0f µs per message), load tool %.1f s, of %.0f s on %d cores\n",
-		cpu.Seconds(), float64(cpu.Microseconds())/float64(max(n, 1)), self.Seconds(), recvDur.Seconds(), runtime.NumCPU())
+		cpu.Seconds(), float64(cpu.Microseconds())/float64(max(n, 1)), self.Seconds(), waited.Seconds(), runtime.NumCPU())
+	storeEnd := readMetrics(base)
+	commits := storeEnd["gateway_store_commits_total"] - storeStart["gateway_store_commits_total"]
+	writes := storeEnd["gateway_store_writes_total"] - storeStart["gateway_store_writes_total"]
+	fmt.Printf("store: %d writes in %d commits (%.1f a commit), %.0f commits/s\n",
+		writes, commits, float64(writes)/float64(max(commits, 1)), float64(commits)/waited.Seconds())
 	codes.Range(func(k, _ any) bool { fmt.Printf("server error code seen: %v\n", k); return true })
 	fmt.Printf("server RSS at the end: %.1f MiB\n", float64(rss(pid))/(1<<20))
 	live := liveMemory(base)
@@ -310,8 +317,10 @@ func connectVisitor(ctx context.Context, wsBase, service string) (*websocket.Con
 			if err != nil {
 				return
 			}
-			if strings.Contains(string(data), `"type":"error"`) {
+			var f frame
+			if json.Unmarshal(data, &f) == nil && f.Type == "error" {
 				refused.Add(1)
+				codes.Store(f.Code, true)
 			}
 		}
 	}()
@@ -349,14 +358,23 @@ func parallel(n, width int, f func(i int) error) error {
 }
 
 type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu   sync.Mutex
+	d    []time.Duration
+	last time.Time // when the latest message arrived
 }
 
 func (l *latencies) add(d time.Duration) {
 	l.mu.Lock()
 	l.d = append(l.d, d)
+	l.last = time.Now()
 	l.mu.Unlock()
+}
+
+// lastArrival returns when the latest message arrived.
+func (l *latencies) lastArrival() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 func (l *latencies) count() int {
@@ -376,25 +394,28 @@ func (l *latencies) percentiles() (p50, p99, maxD time.Duration) {
 	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
 }
 
-// liveMemory reads the heap live at the server's last garbage collection
-// plus its goroutine stacks from /metrics.
-func liveMemory(base string) int64 {
+// readMetrics reads the server's /metrics (Prometheus text) into a map.
+func readMetrics(base string) map[string]int64 {
+	m := map[string]int64{}
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
-		return 0
+		return m
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var total int64
 	for _, line := range strings.Split(string(body), "\n") {
-		for _, name := range []string{"go_heap_live_bytes ", "go_stack_bytes "} {
-			if v, ok := strings.CutPrefix(line, name); ok {
-				n, _ := strconv.ParseInt(v, 10, 64)
-				total += n
-			}
+		if name, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
+			m[name], _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return total
+	return m
+}
+
+// liveMemory returns the heap live at the server's last garbage collection
+// plus its goroutine stacks.
+func liveMemory(base string) int64 {
+	m := readMetrics(base)
+	return m["go_heap_live_bytes"] + m["go_stack_bytes"]
 }
 
 // cpuTime returns the user plus system CPU time a process has used.
