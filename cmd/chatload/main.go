@@ -7,7 +7,7 @@
 // percentiles and the server's resident memory per open conversation.
 //
 //	go build -o bin/gateway ./cmd/gateway
-//	go run ./cmd/chatload -gateway bin/gateway -conversations 10000 -rate 5000 -duration 30s
+//	go run ./cmd/chatload -gateway bin/gateway -conversations 9850 -rate 5000 -duration 20s
 package main
 
 import (
