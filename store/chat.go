@@ -24,7 +24,7 @@ type Conversation struct {
 	Agent     string // login of the agent handling it, if any
 	Created   time.Time
 	Ended     time.Time
-	LastSeq   int64
+	LastSeq   int64 // the seq of its latest event; read, never written
 }
 
 // Event is one entry of a conversation's history. Seq counts from 1 in each
@@ -65,8 +65,8 @@ func fromMillis(ms int64) time.Time {
 
 // CreateConversation inserts c.
 func (tx *Tx) CreateConversation(c Conversation) error {
-	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at, last_seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created), c.LastSeq)
+	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created))
 	if err != nil {
 		return fmt.Errorf("store: create conversation: %w", err)
 	}
@@ -113,33 +113,26 @@ func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
 // event with a text) stores its text as a body; a message_update replaces the
 // body of the message e.Ref.
 func (tx *Tx) AppendEvent(e Event) error {
-	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At)); err != nil {
+	var body []byte // NULL: no text
+	if e.Type == EventMessage || (e.Text != "" && e.Type != EventMessageUpdate) {
+		body = sealBody(e.Text) // a message, or a system event with a (redacted) text
+	}
+	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At), body); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}
-	switch {
-	case e.Type == EventMessageUpdate:
-		if _, err := tx.exec(`UPDATE messages SET body = ? WHERE conversation = ? AND seq = ?`,
-			sealBody(e.Text), e.Conversation, e.Ref); err != nil {
+	if e.Type == EventMessageUpdate {
+		if _, err := tx.exec(`UPDATE events SET body = ? WHERE conversation = ? AND seq = ? AND type != ?`,
+			sealBody(e.Text), e.Conversation, e.Ref, EventMessageUpdate); err != nil {
 			return fmt.Errorf("store: update message: %w", err)
 		}
-	case e.Type == EventMessage || e.Text != "":
-		// A message, or a system event with a (redacted) text.
-		if _, err := tx.exec(`INSERT INTO messages (conversation, seq, body) VALUES (?, ?, ?)`,
-			e.Conversation, e.Seq, sealBody(e.Text)); err != nil {
-			return fmt.Errorf("store: append message: %w", err)
-		}
-	}
-	if _, err := tx.exec(`UPDATE conversations SET last_seq = ? WHERE id = ? AND last_seq < ?`, e.Seq, e.Conversation, e.Seq); err != nil {
-		return fmt.Errorf("store: append event: %w", err)
 	}
 	return nil
 }
 
 // Conversation reads one conversation.
 func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT id, service, token_hash, state, agent, created_at, ended_at, last_seq
-		FROM conversations WHERE id = ?`, id)
+	row := s.db.QueryRowContext(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = ?`, id)
 	c, err := scanConversation(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
@@ -149,7 +142,7 @@ func (s *Store) Conversation(ctx context.Context, id string) (Conversation, erro
 
 // OpenConversations returns every conversation not ended, oldest first.
 func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, service, token_hash, state, agent, created_at, ended_at, last_seq
+	rows, err := s.db.QueryContext(ctx, `SELECT `+conversationColumns+`
 		FROM conversations WHERE state != ? ORDER BY created_at, id`, StateEnded)
 	if err != nil {
 		return nil, fmt.Errorf("store: open conversations: %w", err)
@@ -165,6 +158,13 @@ func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
 	}
 	return out, rows.Err()
 }
+
+// conversationColumns are the columns scanConversation reads. The latest
+// seq is looked up in events (one step down its primary key) rather than
+// kept in conversations: updating it on every event dirtied a third page
+// per message, a third more for every commit to write and checkpoint.
+const conversationColumns = `id, service, token_hash, state, agent, created_at, ended_at,
+	(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.conversation = conversations.id)`
 
 type scanner interface{ Scan(...any) error }
 
@@ -182,10 +182,9 @@ func scanConversation(r scanner) (Conversation, error) {
 // order. A message event carries the message's current text (after any
 // update); a message_update carries the text it set.
 func (s *Store) Events(ctx context.Context, conversation string, since int64, limit int) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e.seq, e.type, e.author, e.author_name, e.ref, e.client_id, e.at, m.body
-		FROM events e LEFT JOIN messages m
-		  ON m.conversation = e.conversation AND m.seq = CASE e.type WHEN ? THEN e.ref ELSE e.seq END
-		WHERE e.conversation = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
+	rows, err := s.db.QueryContext(ctx, `SELECT e.seq, e.type, e.author, e.author_name, e.ref, e.client_id, e.at,
+		  CASE e.type WHEN ? THEN (SELECT m.body FROM events m WHERE m.conversation = e.conversation AND m.seq = e.ref) ELSE e.body END
+		FROM events e WHERE e.conversation = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`,
 		EventMessageUpdate, conversation, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)

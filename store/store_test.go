@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -192,5 +194,110 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// BenchmarkAppendSpread appends messages to 10,000 open conversations in
+// turn from 4 writers, as a busy chat server does: small group commits
+// and every write on a different part of the tables.
+func BenchmarkAppendSpread(b *testing.B) {
+	s, err := Open(context.Background(), Config{Path: filepath.Join(b.TempDir(), "bench.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const conversations = 10000
+	err = s.Write(ctx, "create", func(tx *Tx) error {
+		for i := range conversations {
+			c := Conversation{ID: fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15), Service: "support", TokenHash: []byte("h"), State: StateActive, Created: time.Now()}
+			if err := tx.CreateConversation(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seqs := make([]atomic.Int64, conversations)
+	var next atomic.Int64
+	b.SetParallelism(2) // 4 writers on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1) % conversations)
+			e := Event{Conversation: fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15), Seq: seqs[i].Add(1), Type: EventMessage,
+				Author: "visitor", Text: "hello, order 1234, card ###################", At: time.Now()}
+			if err := s.Write(ctx, "append", func(tx *Tx) error { return tx.AppendEvent(e) }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	st := s.Stats()
+	b.ReportMetric(float64(st.Writes)/float64(st.Commits), "writes/commit")
+}
+
+// TestMigrationMovesBodiesIntoEvents builds a database at schema version 2
+// (bodies in a messages table, last_seq kept in conversations), then opens
+// it: the migrations move every body into its event and the transcript,
+// updated message included, reads as before.
+func TestMigrationMovesBodiesIntoEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"migrations/0001_chat.sql", "migrations/0002_mail.sql"} {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 2`,
+		`INSERT INTO conversations (id, service, token_hash, state, created_at, last_seq) VALUES ('c1', 'support', x'01', 'active', 1, 4)`,
+		`INSERT INTO events (conversation, seq, type, author, at) VALUES ('c1', 1, 'waiting', 'system', 1)`,
+		`INSERT INTO events (conversation, seq, type, author, client_id, at) VALUES ('c1', 2, 'message', 'visitor', 'm1', 2)`,
+		`INSERT INTO messages (conversation, seq, body) VALUES ('c1', 2, CAST('my card is ####' AS BLOB))`,
+		`INSERT INTO events (conversation, seq, type, author, at) VALUES ('c1', 3, 'message', 'visitor', 3)`,
+		`INSERT INTO messages (conversation, seq, body) VALUES ('c1', 3, CAST('thanks' AS BLOB))`,
+		`INSERT INTO events (conversation, seq, type, author, ref, at) VALUES ('c1', 4, 'message_update', 'visitor', 2, 4)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(context.Background(), Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	c, err := s.Conversation(ctx, "c1")
+	if err != nil || c.LastSeq != 4 {
+		t.Fatalf("conversation = %+v, %v; want LastSeq 4", c, err)
+	}
+	evs, err := s.Events(ctx, "c1", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%d %s %q", e.Seq, e.Type, e.Text))
+	}
+	want := []string{`1 waiting ""`, `2 message "my card is ####"`, `3 message "thanks"`, `4 message_update "my card is ####"`}
+	if !slices.Equal(got, want) {
+		t.Errorf("events after migration:\n%q\nwant\n%q", got, want)
+	}
+	var tables int
+	if err := s.db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'messages'`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("messages table still there (%d, %v)", tables, err)
 	}
 }
