@@ -14,8 +14,8 @@ const reservedFiles = 256
 
 // httpIdleTimeout closes a keep-alive HTTP connection (not a websocket)
 // that has carried no request for that long, so idle browsers and clients
-// do not hold open files indefinitely.
-const httpIdleTimeout = 2 * time.Minute
+// do not hold open files indefinitely. A variable so a test can shorten it.
+var httpIdleTimeout = 2 * time.Minute
 
 // connectionBudget returns how many websockets the gateway may hold:
 // configured (web.DefaultMaxConnections if 0), lowered if needed so that

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,5 +157,43 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 		if f.Type == "message" && f.ClientID == "m1" {
 			break
 		}
+	}
+}
+
+// TestIdleKeepAliveConnectionsClose checks that a keep-alive HTTP
+// connection that carries no further request is closed by the server, so
+// idle clients do not hold open files.
+func TestIdleKeepAliveConnectionsClose(t *testing.T) {
+	defer func(d time.Duration) { httpIdleTimeout = d }(httpIdleTimeout)
+	httpIdleTimeout = 300 * time.Millisecond
+	cfg, _ := loadConfig("")
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Data = t.TempDir()
+	g, err := startGateway(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("healthz: %s, close %v; want 200 on a kept-alive connection", resp.Status, resp.Close)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("idle keep-alive connection: read %v, want EOF (closed by the server)", err)
 	}
 }
