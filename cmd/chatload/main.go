@@ -12,6 +12,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -316,6 +317,9 @@ func connectVisitor(ctx context.Context, wsBase, service string) (*websocket.Con
 			_, data, err := conn.Read(ctx)
 			if err != nil {
 				return
+			}
+			if !bytes.Contains(data, []byte(`"error"`)) {
+				continue // acks and typing: decoding them all would load the load tool
 			}
 			var f frame
 			if json.Unmarshal(data, &f) == nil && f.Type == "error" {
