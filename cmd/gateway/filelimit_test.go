@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,12 +62,10 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 	const limit = 400
 	budget := limit - reservedFiles
 	cmd := exec.Command(prlimit, "--nofile=400:400", gatewayBinary(t), "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir())
-	stdout, _ := cmd.StdoutPipe()
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	warned := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -78,21 +75,7 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 			}
 		}
 	}()
-	base := ""
-	sc := bufio.NewScanner(stdout)
-	re := regexp.MustCompile(`running on (http://\S+)`)
-	for base == "" && sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
-	}
-	if base == "" {
-		t.Fatal("the gateway printed no URL")
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	base := runUntilURL(t, cmd)
 	select {
 	case line := <-warned:
 		if !strings.Contains(line, "max_connections=144") || !strings.Contains(line, "open_file_limit=400") {

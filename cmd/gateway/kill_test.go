@@ -21,6 +21,13 @@ import (
 func startProcess(t *testing.T, bin, data string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	return cmd, runUntilURL(t, cmd)
+}
+
+// runUntilURL starts cmd, a gateway serve, and returns the URL it prints;
+// the process is killed when the test ends.
+func runUntilURL(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -37,11 +44,11 @@ func startProcess(t *testing.T, bin, data string) (*exec.Cmd, string) {
 				for sc.Scan() {
 				}
 			}()
-			return cmd, m[1]
+			return m[1]
 		}
 	}
 	t.Fatal("the gateway printed no URL")
-	return nil, ""
+	return ""
 }
 
 type wireFrame struct {
