@@ -83,8 +83,35 @@ type write struct {
 type Config struct {
 	// Path is the SQLite file; it is created if missing.
 	Path string
+	// Durability says what a committed write survives (SurvivesPowerLoss
+	// if zero).
+	Durability Durability
 	// Logger receives errors of the writer; nil discards them.
 	Logger *slog.Logger
+}
+
+// Durability says what a committed write, and so an acknowledged message,
+// survives.
+type Durability int
+
+const (
+	// SurvivesPowerLoss fsyncs the WAL at every commit (SQLite
+	// synchronous=FULL): a power cut or a kernel crash loses nothing
+	// acknowledged.
+	SurvivesPowerLoss Durability = iota
+	// SurvivesProcessCrash hands every commit to the operating system and
+	// fsyncs only at checkpoints (synchronous=NORMAL): a crashed or killed
+	// gateway loses nothing acknowledged, a power cut or a kernel crash
+	// may lose the latest commits. Commits cost less, so latency is lower.
+	SurvivesProcessCrash
+)
+
+// synchronous is the SQLite setting for d.
+func (d Durability) synchronous() string {
+	if d == SurvivesProcessCrash {
+		return "NORMAL"
+	}
+	return "FULL"
 }
 
 // Open opens (creating if need be) the database at cfg.Path and brings its
@@ -100,7 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
-		"synchronous(FULL)", // an acknowledged message survives a power cut too
+		"synchronous(" + cfg.Durability.synchronous() + ")",
 		"busy_timeout(10000)",
 		"foreign_keys(1)",
 		"secure_delete(1)",   // overwritten bodies do not linger in free pages

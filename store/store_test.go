@@ -166,34 +166,39 @@ func BenchmarkAppendMessage(b *testing.B) {
 }
 
 // TestConnectionSettings checks the pragmas every connection of the pool
-// gets: the durability and privacy settings, and temporary data in memory
+// gets: the durability asked for, privacy settings, and temporary data in memory
 // (a statement journal as a file costs a file descriptor per write batch
 // and fails when a full house of websockets has taken them all).
 func TestConnectionSettings(t *testing.T) {
-	s, _ := openTemp(t)
-	defer s.Close()
-	ctx := context.Background()
-	conns := make([]interface{ Close() error }, 0, maxConns)
-	for range maxConns { // hold every connection so each one is checked
-		c, err := s.db.Conn(ctx)
+	for durability, synchronous := range map[Durability]string{SurvivesPowerLoss: "2", SurvivesProcessCrash: "1"} {
+		s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "gateway.db"), Durability: durability})
 		if err != nil {
 			t.Fatal(err)
 		}
-		conns = append(conns, c)
-		for pragma, want := range map[string]string{
-			"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "secure_delete": "1", "temp_store": "2",
-		} {
-			var got string
-			if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+		ctx := context.Background()
+		conns := make([]interface{ Close() error }, 0, maxConns)
+		for range maxConns { // hold every connection so each one is checked
+			c, err := s.db.Conn(ctx)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if got != want {
-				t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+			conns = append(conns, c)
+			for pragma, want := range map[string]string{
+				"journal_mode": "wal", "synchronous": synchronous, "foreign_keys": "1", "secure_delete": "1", "temp_store": "2",
+			} {
+				var got string
+				if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("durability %d: PRAGMA %s = %s, want %s", durability, pragma, got, want)
+				}
 			}
 		}
-	}
-	for _, c := range conns {
-		c.Close()
+		for _, c := range conns {
+			c.Close()
+		}
+		s.Close()
 	}
 }
 

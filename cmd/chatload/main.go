@@ -53,6 +53,7 @@ type options struct {
 	duration      time.Duration
 	dial          int
 	serverLog     string
+	durability    string
 }
 
 func run() error {
@@ -64,6 +65,7 @@ func run() error {
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long to send")
 	flag.IntVar(&o.dial, "dial-parallel", 64, "sockets opened in parallel")
 	flag.StringVar(&o.serverLog, "server-log", "", "write the gateway's stderr to `file`")
+	flag.StringVar(&o.durability, "durability", "power_loss", "the gateway's durability `setting`: power_loss or process_crash")
 	flag.Parse()
 	raiseFileLimit(2*o.conversations + 512) // each process holds one socket per conversation per side
 
@@ -212,6 +214,7 @@ func writeConfig(path string, o options) error {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("load"), bcrypt.MinCost)
 	var b strings.Builder
 	groups := (o.conversations + o.perGroup - 1) / o.perGroup
+	fmt.Fprintf(&b, "durability: %s\n", o.durability)
 	fmt.Fprintf(&b, "limits:\n  max_connections: %d\n  max_chats_per_agent: 1\n  messages_per_second: 50\n  burst: 50\n", 2*o.conversations+100)
 	b.WriteString("workgroups:\n")
 	for g := range groups {

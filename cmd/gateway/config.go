@@ -20,6 +20,7 @@ import (
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
+	"github.com/secureinput/gateway/store"
 	"github.com/secureinput/gateway/web"
 )
 
@@ -31,6 +32,7 @@ var demoConfig []byte
 type config struct {
 	Listen         string          `yaml:"listen"`
 	Data           string          `yaml:"data"`
+	Durability     string          `yaml:"durability"`
 	TLS            tlsConfig       `yaml:"tls"`
 	AllowedOrigins []string        `yaml:"allowed_origins"`
 	Redaction      redactionConfig `yaml:"redaction"`
@@ -312,6 +314,9 @@ func (v *validator) check(c *config) {
 	if _, err := redact.New(c.redactConfig()); err != nil {
 		v.failf([]any{"redaction"}, "redaction: %v", err)
 	}
+	if _, ok := durabilities[c.Durability]; !ok {
+		v.failf([]any{"durability"}, "durability %q: want power_loss or process_crash", c.Durability)
+	}
 	l := c.Limits
 	for _, n := range []struct {
 		key string
@@ -508,6 +513,13 @@ func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.M
 }
 
 // redactConfig is the engine configuration of the redaction section.
+// durabilities maps the durability key's values to the store's setting.
+var durabilities = map[string]store.Durability{
+	"":              store.SurvivesPowerLoss,
+	"power_loss":    store.SurvivesPowerLoss,
+	"process_crash": store.SurvivesProcessCrash,
+}
+
 func (c *config) redactConfig() redact.Config {
 	rc := redact.DefaultConfig()
 	if c.Redaction.Default != nil {

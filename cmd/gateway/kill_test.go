@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,10 +18,11 @@ import (
 	"github.com/coder/websocket"
 )
 
-// startProcess runs the gateway binary on a free port and returns its URL.
-func startProcess(t *testing.T, bin, data string) (*exec.Cmd, string) {
+// startProcess runs the gateway binary on a free port, with its state in
+// data and the given extra flags, and returns its URL.
+func startProcess(t *testing.T, bin, data string, flags ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data)
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data}, flags...)...)
 	return cmd, runUntilURL(t, cmd)
 }
 
@@ -62,15 +64,30 @@ type wireFrame struct {
 
 // TestSIGKILLLosesNoAcknowledgedMessage kills the server in the middle of a
 // stream of messages; every message acknowledged before the kill is in the
-// transcript after a restart.
+// transcript after a restart, with either durability setting.
 func TestSIGKILLLosesNoAcknowledgedMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
 	}
-	dir := t.TempDir()
+	for _, durability := range []string{"power_loss", "process_crash"} {
+		t.Run(durability, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "gateway.yaml")
+			if err := os.WriteFile(cfg, append(slices.Clone(demoConfig), "\ndurability: "+durability+"\n"...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sigkillMidStream(t, dir, "--config", cfg)
+		})
+	}
+}
+
+// sigkillMidStream sends messages to a gateway started with flags, kills it
+// with SIGKILL after 40 acknowledgements, restarts it and checks that every
+// acknowledged message is in the transcript.
+func sigkillMidStream(t *testing.T, dir string, flags ...string) {
 	bin := gatewayBinary(t)
 	data := filepath.Join(dir, "data")
-	cmd, url := startProcess(t, bin, data)
+	cmd, url := startProcess(t, bin, data, flags...)
 	wsURL := "ws" + url[len("http"):] + "/api/v1/visitor/ws"
 
 	ctx := context.Background()
@@ -132,7 +149,7 @@ func TestSIGKILLLosesNoAcknowledgedMessage(t *testing.T) {
 	}
 	mu.Unlock()
 
-	_, url = startProcess(t, bin, data)
+	_, url = startProcess(t, bin, data, flags...)
 	wsURL = "ws" + url[len("http"):] + "/api/v1/visitor/ws"
 	conn2, _, err := websocket.Dial(ctx, wsURL, nil)
 	if err != nil {

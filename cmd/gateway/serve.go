@@ -175,7 +175,7 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Config{Path: filepath.Join(cfg.Data, "gateway.db"), Logger: logger})
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(cfg.Data, "gateway.db"), Durability: durabilities[cfg.Durability], Logger: logger})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ func TestConfigErrorsNameFileLineAndReason(t *testing.T) {
 		{"unknown field kind", strings.Replace(good, "kind: ssn}", "kind: blood_type}", 1), `unknown kind "blood_type"`},
 		{"unknown right", strings.Replace(good, "rights: [supervisor]", "rights: [root]", 1), `unknown right "root"`},
 		{"forms without validation", strings.Replace(good, "sample: true", "sample: false", 1), "set validation.url"},
+		{"bad durability", "listen: \":8080\"\ndurability: eventually\n", `cfg.yaml:2: durability "eventually": want power_loss or process_crash`},
 		{"canned form missing", strings.Replace(good, "form: credit_card", "form: nope", 1), `no form "nope"`},
 	}
 	for _, tc := range cases {
@@ -51,6 +52,11 @@ func TestConfigErrorsNameFileLineAndReason(t *testing.T) {
 	}
 	if _, err := parseConfig("cfg.yaml", demoConfig); err != nil {
 		t.Errorf("demo config: %v", err)
+	}
+	for _, d := range []string{"power_loss", "process_crash"} {
+		if _, err := parseConfig("cfg.yaml", []byte(good+"durability: "+d+"\n")); err != nil {
+			t.Errorf("durability %s: %v", d, err)
+		}
 	}
 }
 
