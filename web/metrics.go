@@ -32,7 +32,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
 	}
 	st := s.hub.StoreStats()
-	counter("gateway_store_commits_total", "Store transactions committed (each one fsync).", st.Commits)
+	counter("gateway_store_commits_total", "Store transactions committed (with durability power_loss, one fsync each).", st.Commits)
 	counter("gateway_store_writes_total", "Store writes committed; writes per commit is the group-commit batch size.", st.Writes)
 	for i, m := range metricSamples {
 		if samples[i].Value.Kind() == metrics.KindUint64 {
