@@ -177,7 +177,10 @@ func run() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	waited := time.Since(sendStart)
-	recvDur := lat.lastArrival().Sub(sendStart) // to the last delivery, not the end of the wait for missing ones
+	recvDur := waited
+	if last := lat.lastArrival(); !last.IsZero() {
+		recvDur = last.Sub(sendStart) // to the last delivery, not the end of the wait for missing ones
+	}
 	cpu, self := cpuTime(pid)-cpuStart, selfCPUTime()-selfStart
 	n := lat.count()
 	p50, p99, maxL := lat.percentiles()
@@ -295,7 +298,7 @@ func connectAgent(ctx context.Context, base, wsBase, login string, lat *latencie
 					leaked.Add(1)
 				}
 				if sent, err := strconv.ParseInt(f.ClientID, 10, 64); err == nil && f.From == "visitor" {
-					lat.add(now.Sub(time.Unix(0, sent)))
+					lat.add(time.Unix(0, sent), now)
 				}
 			case "error":
 				refused.Add(1)
@@ -370,10 +373,11 @@ type latencies struct {
 	last time.Time // when the latest message arrived
 }
 
-func (l *latencies) add(d time.Duration) {
+// add records a message sent at sent and received at arrived.
+func (l *latencies) add(sent, arrived time.Time) {
 	l.mu.Lock()
-	l.d = append(l.d, d)
-	l.last = time.Now()
+	l.d = append(l.d, arrived.Sub(sent))
+	l.last = arrived
 	l.mu.Unlock()
 }
 

@@ -512,7 +512,6 @@ func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.M
 	return mc
 }
 
-// redactConfig is the engine configuration of the redaction section.
 // durabilities maps the durability key's values to the store's setting.
 var durabilities = map[string]store.Durability{
 	"":              store.SurvivesPowerLoss,
@@ -520,6 +519,7 @@ var durabilities = map[string]store.Durability{
 	"process_crash": store.SurvivesProcessCrash,
 }
 
+// redactConfig is the engine configuration of the redaction section.
 func (c *config) redactConfig() redact.Config {
 	rc := redact.DefaultConfig()
 	if c.Redaction.Default != nil {

@@ -217,10 +217,11 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	tlsOn := cfg.TLS.Cert != ""
-	maxConns, lowered := connectionBudget(cfg.Limits.MaxConnections, openFileLimit())
+	fileLimit := openFileLimit()
+	maxConns, lowered := connectionBudget(cfg.Limits.MaxConnections, fileLimit)
 	if lowered {
 		logger.Warn("gateway: websockets limited by the open-file limit; raise it (ulimit -n) to allow more",
-			slog.Int("max_connections", maxConns), slog.Uint64("open_file_limit", openFileLimit()), slog.Int("reserved_files", reservedFiles))
+			slog.Int("max_connections", maxConns), slog.Uint64("open_file_limit", fileLimit), slog.Int("reserved_files", reservedFiles))
 	}
 	webCfg := web.Config{
 		Hub: hub, Agents: creds, AllowedOrigins: cfg.AllowedOrigins, TLS: tlsOn,
