@@ -5,7 +5,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME      ?= 10s
 BIN           := bin/gateway
 
-.PHONY: all build run test deps lint vet fmt-check staticcheck unit race fuzz bench clean
+.PHONY: all build run test test-fast deps lint vet fmt-check staticcheck unit race fuzz bench clean
 
 all: build
 
@@ -29,10 +29,16 @@ deps:
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 test: deps lint unit race fuzz
+
+# The edit loop: formatting, vet and the short tests, no race detector, no
+# fuzzing, no package installs (tests that need Chromium or Dovecot skip
+# without CI set when they are missing).
+test-fast: fmt-check vet
+	$(GO) test -short -count=1 ./...
 
 unit:
 	$(GO) test -count=1 ./...
