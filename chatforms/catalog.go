@@ -194,24 +194,25 @@ func (c *Catalog) Rights(agent string) map[Right]bool {
 	return out
 }
 
-// Offered returns the forms an agent may send into a conversation of
-// workgroup, in configuration order; none without the secure input right.
-func (c *Catalog) Offered(agent, workgroup string) []Form {
+// Offered returns the forms an agent may send into a conversation or call
+// of the workgroups given (a chat has one, a call all of the agent's), in
+// configuration order and each once; none without the secure input right.
+func (c *Catalog) Offered(agent string, workgroups ...string) []Form {
 	if !c.Rights(agent)[RightSecureInput] {
 		return nil
 	}
 	var out []Form
 	for _, f := range c.cfg.Forms {
-		if c.allowed(agent, f, workgroup) == nil {
+		if c.allowedIn(agent, f, workgroups) == nil {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-// Authorize checks that agent may request form in a conversation of
-// workgroup and returns the form.
-func (c *Catalog) Authorize(agent, form, workgroup string) (Form, error) {
+// Authorize checks that agent may request form in a conversation or call
+// of the workgroups given and returns the form.
+func (c *Catalog) Authorize(agent, form string, workgroups ...string) (Form, error) {
 	rights := c.Rights(agent)
 	if !rights[RightSecureInput] {
 		return Form{}, ErrNoSecureInput
@@ -223,10 +224,22 @@ func (c *Catalog) Authorize(agent, form, workgroup string) (Form, error) {
 	if !ok {
 		return Form{}, ErrUnknownForm
 	}
-	if err := c.allowed(agent, f, workgroup); err != nil {
+	if err := c.allowedIn(agent, f, workgroups); err != nil {
 		return Form{}, err
 	}
 	return f, nil
+}
+
+// allowedIn reports whether f may be used in one of workgroups: the error
+// of the last one tried if none allows it.
+func (c *Catalog) allowedIn(agent string, f Form, workgroups []string) error {
+	err := ErrNoAccess
+	for _, wg := range workgroups {
+		if err = c.allowed(agent, f, wg); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func (c *Catalog) allowed(agent string, f Form, workgroup string) error {

@@ -168,6 +168,16 @@ func (t *Tracker) Retry(conversation, id string) (Request, error) {
 	return t.transition(conversation, id, StateWaiting, StateDeclined, StateError)
 }
 
+// drop removes one request (its opening could not be recorded).
+func (t *Tracker) drop(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.byID[id]; r != nil && t.open[r.Conversation] == id {
+		delete(t.open, r.Conversation)
+	}
+	delete(t.byID, id)
+}
+
 // Forget drops the requests of an ended conversation.
 func (t *Tracker) Forget(conversation string) {
 	t.mu.Lock()

@@ -142,10 +142,9 @@ func service(t *testing.T, h http.HandlerFunc) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := NewPipeline(c, nil)
-	p.now = func() time.Time { return now }
 	e, _ := redact.New(redact.DefaultConfig())
-	p.RedactDetails(e)
+	p := NewPipeline(PipelineConfig{Client: c, Details: e})
+	p.now = func() time.Time { return now }
 	return p
 }
 
@@ -269,13 +268,13 @@ func TestTLSWithCADirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := NewPipeline(c, nil).Validate(context.Background(), cardRequest())
+	out, _ := NewPipeline(PipelineConfig{Client: c}).Validate(context.Background(), cardRequest())
 	if out.Status != StatusAccepted || out.Details != "tls" {
 		t.Errorf("with the CA: %+v", out)
 	}
 	// Without it the server's certificate is not trusted: an error, never acceptance.
 	c, _ = NewClient(ClientConfig{URL: srv.URL})
-	out, _ = NewPipeline(c, nil).Validate(context.Background(), cardRequest())
+	out, _ = NewPipeline(PipelineConfig{Client: c}).Validate(context.Background(), cardRequest())
 	if out.Status != StatusError {
 		t.Errorf("without the CA: %+v, want error", out)
 	}
@@ -292,7 +291,7 @@ func TestSampleService(t *testing.T) {
 	defer srv.Close()
 	c, _ := NewClient(ClientConfig{URL: srv.URL})
 	var logs bytes.Buffer
-	p := NewPipeline(c, slog.New(slog.NewTextHandler(&logs, nil)))
+	p := NewPipeline(PipelineConfig{Client: c, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	p.now = func() time.Time { return now }
 	out, err := p.Validate(context.Background(), cardRequest())
 	if err != nil || out.Status != StatusAccepted {
@@ -375,11 +374,11 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, _ := NewPipeline(c, nil).Validate(context.Background(), cardRequest()); out.Status != StatusAccepted {
+	if out, _ := NewPipeline(PipelineConfig{Client: c}).Validate(context.Background(), cardRequest()); out.Status != StatusAccepted {
 		t.Errorf("with the client certificate: %+v", out)
 	}
 	c, _ = NewClient(ClientConfig{URL: srv.URL, CADir: caDir})
-	if out, _ := NewPipeline(c, nil).Validate(context.Background(), cardRequest()); out.Status != StatusError {
+	if out, _ := NewPipeline(PipelineConfig{Client: c}).Validate(context.Background(), cardRequest()); out.Status != StatusError {
 		t.Errorf("without the client certificate: %+v, want error", out)
 	}
 	if _, err := NewClient(ClientConfig{URL: srv.URL, ClientCert: certFile}); err == nil {

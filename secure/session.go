@@ -71,18 +71,26 @@ type Pipeline struct {
 	details *redact.Engine
 }
 
-// RedactDetails masks, with e, whatever the validation service put in its
-// details before they reach the agent and the transcript: a service that
-// echoes the card number must not leak it.
-func (p *Pipeline) RedactDetails(e *redact.Engine) { p.details = e }
+// PipelineConfig configures a Pipeline.
+type PipelineConfig struct {
+	// Client posts to the validation web service (required).
+	Client *Client
+	// Logger receives the session events (transaction id, form, outcome),
+	// never a value.
+	Logger *slog.Logger
+	// Details, if set, masks whatever the validation service put in its
+	// details before they reach the agent and the transcript: a service
+	// that echoes the card number must not leak it.
+	Details *redact.Engine
+}
 
-// NewPipeline returns a pipeline posting to client; logger receives the
-// session events (transaction id, form, outcome), never a value.
-func NewPipeline(client *Client, logger *slog.Logger) *Pipeline {
+// NewPipeline returns a pipeline posting to cfg.Client.
+func NewPipeline(cfg PipelineConfig) *Pipeline {
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{client: client, log: logger, now: time.Now}
+	return &Pipeline{client: cfg.Client, log: logger, now: time.Now, details: cfg.Details}
 }
 
 // Validate runs one secure session: Begin (a transaction id), Info Insert

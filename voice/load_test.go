@@ -39,7 +39,7 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 	const sessions = 1000
 	const keys = "4111111111111111"
 	obs := &latencyObserver{sent: map[string][]time.Time{}}
-	m := NewManager(ManagerConfig{Pipeline: secure.NewPipeline(nil, nil), Observer: obs, MaxSessions: sessions,
+	m := NewManager(ManagerConfig{Pipeline: secure.NewPipeline(secure.PipelineConfig{}), Observer: obs, MaxSessions: sessions,
 		Prompting: Prompting{FirstDigit: time.Minute, InterDigit: time.Minute}})
 	runtime.GC()
 	var before runtime.MemStats

@@ -149,13 +149,6 @@ func NewManager(cfg ManagerConfig) *Manager {
 		ended: map[string]SessionInfo{}, usage: map[string]*Usage{}}
 }
 
-// SetObserver sets who learns how sessions go (the agents' consoles).
-func (m *Manager) SetObserver(o Observer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cfg.Observer = o
-}
-
 // RegisterCall records (or updates) a call: its agent, parties and
 // monitoring.
 func (m *Manager) RegisterCall(c Call) {

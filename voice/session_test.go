@@ -56,7 +56,7 @@ func newManager(t *testing.T, failures int) (*Manager, *platform) {
 	t.Cleanup(val.Close)
 	client, _ := secure.NewClient(secure.ClientConfig{URL: val.URL})
 	m := NewManager(ManagerConfig{
-		Pipeline: secure.NewPipeline(client, nil),
+		Pipeline: secure.NewPipeline(secure.PipelineConfig{Client: client}),
 		Notifier: &Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond},
 	})
 	m.RegisterCall(Call{ID: "c1", Agent: "ann", Parties: 2})

@@ -148,14 +148,14 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	}
 	supervises := []string{}
 	rights := []string{}
-	if s.cfg.Forms != nil {
-		for r, ok := range s.cfg.Forms.Rights(sess.login) {
+	if s.cfg.Desk != nil {
+		for r, ok := range s.cfg.Desk.Catalog().Rights(sess.login) {
 			if ok {
 				rights = append(rights, string(r))
 			}
 		}
 		slices.Sort(rights)
-		supervises = s.cfg.Forms.Supervised(sess.login)
+		supervises = s.cfg.Desk.Catalog().Supervised(sess.login)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"login": sess.login, "expires": sess.expires.UnixMilli(),
 		"rights": rights, "supervises": supervises})

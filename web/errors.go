@@ -21,6 +21,8 @@ var errorCodes = []struct {
 }{
 	{errRateLimited, "rate_limited", http.StatusTooManyRequests},
 	{errBadStatus, "bad_request", http.StatusBadRequest},
+	{chatforms.ErrNoConversation, "not_found", http.StatusNotFound},
+	{chatforms.ErrNotHandling, "forbidden", http.StatusForbidden},
 	{chatforms.ErrNoSecureInput, "no_secure_input", http.StatusForbidden},
 	{chatforms.ErrNoInitiate, "no_initiate_secure_input", http.StatusForbidden},
 	{chatforms.ErrNoAccess, "no_workgroup_access", http.StatusForbidden},

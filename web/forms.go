@@ -3,10 +3,7 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -41,77 +38,65 @@ type visitorForm struct {
 	Attempt     int            `json:"attempt"`
 }
 
-// formsEnabled reports whether secure forms are configured.
-func (s *Server) formsEnabled() bool { return s.cfg.Forms != nil && s.cfg.Pipeline != nil }
-
 var errFormsOff = errors.New("web: secure forms are not configured")
 
-// handlingAgent checks that login handles the live conversation and returns
-// its workgroup.
-func (s *Server) handlingAgent(conversation, login string) (string, error) {
-	wg, agent, ok := s.hub.Handling(conversation)
-	switch {
-	case !ok:
-		return "", chat.ErrNotFound
-	case agent != login:
-		return "", chat.ErrForbidden
-	case !s.formsEnabled():
-		return "", errFormsOff
+// desk returns the secure forms desk, or errFormsOff.
+func (s *Server) desk() (*chatforms.Desk, error) {
+	if s.cfg.Desk == nil {
+		return nil, errFormsOff
 	}
-	return wg, nil
+	return s.cfg.Desk, nil
+}
+
+// formInfos describes forms to an agent.
+func formInfos(forms []chatforms.Form) []formInfo {
+	out := []formInfo{}
+	for _, f := range forms {
+		out = append(out, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields()})
+	}
+	return out
 }
 
 // agentForms answers an agent's forms frame.
 func (s *Server) agentForms(cl *client, login, conversation string) error {
-	wg, err := s.handlingAgent(conversation, login)
+	desk, err := s.desk()
 	if err != nil {
 		return err
 	}
-	forms := []formInfo{}
-	for _, f := range s.cfg.Forms.Offered(login, wg) {
-		forms = append(forms, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields()})
+	forms, canned, err := desk.Forms(login, conversation)
+	if err != nil {
+		return err
 	}
-	canned := s.cfg.Forms.Canned(login, wg)
 	if canned == nil {
 		canned = []chatforms.Canned{}
 	}
-	cl.Deliver(chat.Frame{Type: chat.FrameForms, Conversation: conversation, Forms: forms, Canned: canned})
+	cl.Deliver(chat.Frame{Type: chat.FrameForms, Conversation: conversation, Forms: formInfos(forms), Canned: canned})
 	return nil
 }
 
-// requestForm is an agent's form_request: authorise, open the request, tell
-// both sides.
-func (s *Server) requestForm(ctx context.Context, login, conversation, form string, fields map[string]string) error {
-	wg, err := s.handlingAgent(conversation, login)
-	if err != nil {
-		return err
-	}
-	f, err := s.cfg.Forms.Authorize(login, form, wg)
-	if err != nil {
-		return err
-	}
-	if fields == nil {
-		fields = map[string]string{}
-	}
-	req, err := s.tracker.Start(conversation, login, f, fields, time.Now())
-	if err != nil {
-		return err
-	}
-	s.log.Info("web: secure form requested", slog.String("conversation", conversation), slog.String("request", req.ID),
-		slog.String("form", f.Name), slog.String("agent", login))
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, "requested", fmt.Sprintf("Secure data has been requested: %s (by %s)", f.Title, login))
-	s.sendForm(req)
-	return nil
+// FormFrames shows secure form requests on the widget and the console: it
+// implements chatforms.Notifier over the hub's connections.
+type FormFrames struct{ Hub *chat.Hub }
+
+// FormOpened implements chatforms.Notifier.
+func (n FormFrames) FormOpened(req chatforms.Request) {
+	n.Hub.Notify(req.Conversation, true, false, formFrame(req))
+	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
 }
 
-// sendForm gives the customer the form of a waiting request and the agent
-// its state.
-func (s *Server) sendForm(req chatforms.Request) {
-	s.hub.Notify(req.Conversation, true, false, s.formFrame(req))
-	s.hub.Notify(req.Conversation, false, true, statusFrame(req, true))
+// FormChanged implements chatforms.Notifier.
+func (n FormFrames) FormChanged(req chatforms.Request) {
+	n.Hub.Notify(req.Conversation, true, false, statusFrame(req, false))
+	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
 }
 
-func (s *Server) formFrame(req chatforms.Request) chat.Frame {
+// FormRejected implements chatforms.Notifier.
+func (n FormFrames) FormRejected(req chatforms.Request, errs map[string]string) {
+	n.Hub.Notify(req.Conversation, true, false, chat.Frame{Type: chat.FrameFormError, Request: req.ID, Errors: errs})
+	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
+}
+
+func formFrame(req chatforms.Request) chat.Frame {
 	return chat.Frame{Type: chat.FrameForm, Request: req.ID, Form: visitorForm{
 		Title: req.Form.Title, Description: req.Form.Description, Fields: req.Form.CustomerFields(), Attempt: req.Attempts,
 	}}
@@ -130,101 +115,45 @@ func statusFrame(req chatforms.Request, forAgent bool) chat.Frame {
 	return f
 }
 
-// retryForm is an agent's form_retry.
-func (s *Server) retryForm(ctx context.Context, login, conversation, id string) error {
-	if _, err := s.handlingAgent(conversation, login); err != nil {
-		return err
-	}
-	req, err := s.tracker.Retry(conversation, id)
+// requestForm is an agent's form_request.
+func (s *Server) requestForm(ctx context.Context, login, conversation, form string, fields map[string]string) error {
+	desk, err := s.desk()
 	if err != nil {
 		return err
 	}
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, "retried", fmt.Sprintf("Secure data has been requested again: %s (attempt %d)", req.Form.Title, req.Attempts))
-	s.sendForm(req)
-	return nil
+	_, err = desk.Request(ctx, login, conversation, form, fields)
+	return err
+}
+
+// retryForm is an agent's form_retry.
+func (s *Server) retryForm(ctx context.Context, login, conversation, id string) error {
+	desk, err := s.desk()
+	if err != nil {
+		return err
+	}
+	_, err = desk.Retry(ctx, login, conversation, id)
+	return err
 }
 
 // cancelForm is a form_cancel from the agent (login set) or the visitor.
 func (s *Server) cancelForm(ctx context.Context, login, conversation, id string) error {
-	who := "the customer"
-	if login != "" {
-		if _, err := s.handlingAgent(conversation, login); err != nil {
-			return err
-		}
-		who = login
-	}
-	req, err := s.tracker.Cancel(conversation, id)
+	desk, err := s.desk()
 	if err != nil {
 		return err
 	}
-	s.hub.Record(ctx, conversation, chat.FrameSecureInput, chatforms.StateCancelled, fmt.Sprintf("Secure data request cancelled by %s: %s", who, req.Form.Title))
-	s.hub.Notify(conversation, true, false, statusFrame(req, false))
-	s.hub.Notify(conversation, false, true, statusFrame(req, true))
-	return nil
+	_, err = desk.Cancel(ctx, login, conversation, id)
+	return err
 }
 
-// submitForm is the visitor's form_submit. The values go to the pipeline,
-// which wipes them; they are never echoed, stored or logged. The call runs
-// on its own goroutine so the chat goes on meanwhile.
+// submitForm is the visitor's form_submit: the values go to the desk, which
+// wipes them; they are never echoed, stored or logged.
 func (s *Server) submitForm(conversation, id string, values map[string]secure.Value) error {
-	wipe := func() {
-		for k, v := range values {
-			v.Wipe()
-			delete(values, k)
-		}
-	}
-	if !s.formsEnabled() {
-		wipe()
-		return errFormsOff
-	}
-	req, err := s.tracker.Submit(conversation, id)
+	desk, err := s.desk()
 	if err != nil {
-		wipe()
+		chatforms.Wipe(values)
 		return err
 	}
-	s.hub.Notify(conversation, true, false, statusFrame(req, false))
-	s.hub.Notify(conversation, false, true, statusFrame(req, true))
-	s.calls.Add(1)
-	go func() {
-		defer s.calls.Done()
-		out, err := s.cfg.Pipeline.Validate(s.shutdownCtx, secure.Request{
-			Form: req.Form.Name, Fields: req.Form.Fields, Customer: values, Agent: req.AgentValues,
-		})
-		var fe secure.FieldErrors
-		if errors.As(err, &fe) {
-			req, _ := s.tracker.Reopen(conversation, id)
-			errs := map[string]string{}
-			for _, e := range fe {
-				errs[e.Field] = e.Err.Error()
-			}
-			s.hub.Notify(conversation, true, false, chat.Frame{Type: chat.FrameFormError, Request: id, Errors: errs})
-			s.hub.Notify(conversation, false, true, statusFrame(req, true))
-			return
-		}
-		req, ferr := s.tracker.Finish(conversation, id, out)
-		if ferr != nil {
-			return // cancelled meanwhile
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.hub.Record(ctx, conversation, chat.FrameSecureInput, req.State, outcomeText(req))
-		s.hub.Notify(conversation, true, false, statusFrame(req, false))
-		s.hub.Notify(conversation, false, true, statusFrame(req, true))
-	}()
-	return nil
-}
-
-// outcomeText is what the transcript keeps of an outcome: the fact, never a
-// value (the brand and last four digits are for the agent's screen only).
-func outcomeText(req chatforms.Request) string {
-	o := req.Outcome
-	switch req.State {
-	case chatforms.StateAccepted:
-		return fmt.Sprintf("Secure data accepted: %s, transaction %s", req.Form.Title, o.TransactionID)
-	case chatforms.StateDeclined:
-		return fmt.Sprintf("Secure data declined: %s, transaction %s: %s", req.Form.Title, o.TransactionID, o.Details)
-	}
-	return fmt.Sprintf("Secure data could not be validated: %s, transaction %s", req.Form.Title, o.TransactionID)
+	return desk.Submit(conversation, id, values)
 }
 
 // cards serves GET /api/v1/cards: the brand table of the card package, which
@@ -262,10 +191,15 @@ func (s *Server) conversationInfo(w http.ResponseWriter, r *http.Request) {
 // usage counts a conversation's secure inputs from its stored history, so
 // the counts survive a restart and cover ended conversations.
 func (s *Server) usage(ctx context.Context, conversation string) chatforms.Usage {
-	counts, _ := s.hub.Tags(ctx, conversation, chat.FrameSecureInput)
-	u := chatforms.Usage{Requests: counts["requested"], Outcomes: map[string]int{}}
-	for _, st := range []string{chatforms.StateAccepted, chatforms.StateDeclined, chatforms.StateError, chatforms.StateCancelled} {
-		u.Outcomes[st] = counts[st]
+	counts, _ := s.hub.Tags(ctx, conversation, chatforms.EventType)
+	return chatforms.CountUsage(counts)
+}
+
+// waitingForm returns the request whose form the visitor of conversation
+// has yet to send.
+func (s *Server) waitingForm(conversation string) (chatforms.Request, bool) {
+	if s.cfg.Desk == nil {
+		return chatforms.Request{}, false
 	}
-	return u
+	return s.cfg.Desk.Waiting(conversation)
 }

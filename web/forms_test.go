@@ -44,8 +44,13 @@ func formsEnv(t *testing.T, rights map[string][]chatforms.Right) *env {
 		t.Fatal(err)
 	}
 	return newEnv(t, func(c *Config) {
-		c.Forms = catalog
-		c.Pipeline = secure.NewPipeline(client, c.Logger)
+		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
+		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub}, Logger: c.Logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { desk.Close(context.Background()) })
+		c.Desk = desk
 	})
 }
 

@@ -22,7 +22,6 @@ import (
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
-	"github.com/secureinput/gateway/secure"
 )
 
 //go:embed static
@@ -64,9 +63,8 @@ type Config struct {
 	// SessionTTL is how long an agent's login lasts (DefaultSessionTTL if 0).
 	SessionTTL time.Duration
 	Logger     *slog.Logger
-	// Forms and Pipeline enable secure forms; both or neither.
-	Forms    *chatforms.Catalog
-	Pipeline *secure.Pipeline
+	// Desk, if set, enables secure forms in chats and on calls.
+	Desk *chatforms.Desk
 	// SampleService, if set, is mounted at /sample/validate (demo only).
 	SampleService http.Handler
 	// Telephony, if its Manager is set, mounts the platform API at
@@ -88,8 +86,6 @@ type Server struct {
 	sessions *sessions
 	conns    atomic.Int64
 	sockets  sync.WaitGroup // detached websocket goroutines
-	calls    sync.WaitGroup // validation calls in flight
-	tracker  *chatforms.Tracker
 	ready    atomic.Bool
 	// shutdownCtx ends at Shutdown: every websocket closes with 1001.
 	shutdownCtx context.Context
@@ -128,10 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if (cfg.Forms == nil) != (cfg.Pipeline == nil) {
-		return nil, errors.New("web: Config.Forms and Config.Pipeline go together")
-	}
-	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL), tracker: chatforms.NewTracker()}
+	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL)}
 	s.shutdownCtx, s.shutdown = context.WithCancel(context.Background())
 	s.router = s.routes()
 	return s, nil
@@ -146,7 +139,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown()
 	s.sessions.closeAll()
 	done := make(chan struct{})
-	go func() { s.sockets.Wait(); s.calls.Wait(); close(done) }()
+	go func() { s.sockets.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

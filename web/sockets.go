@@ -14,7 +14,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/secureinput/gateway/chat"
-	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
 )
 
@@ -241,8 +240,8 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 		welcome.Token = token
 	}
 	initial := append([]chat.Frame{welcome}, history...)
-	if req, ok := s.tracker.Current(id); ok && req.State == chatforms.StateWaiting {
-		fr := s.formFrame(req)
+	if req, ok := s.waitingForm(id); ok {
+		fr := formFrame(req)
 		fr.Conversation, fr.Seq = id, welcome.Seq
 		initial = append(initial, fr) // the open form survives a reload
 	}
@@ -255,8 +254,8 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 		case inTyping:
 			err = s.hub.Typing(id, me, f.Active)
 		case inEnd:
-			if err = s.hub.End(ctx, id, me); err == nil {
-				s.tracker.Forget(id)
+			if err = s.hub.End(ctx, id, me); err == nil && s.cfg.Desk != nil {
+				s.cfg.Desk.Forget(id)
 			}
 		case inFormSubmit:
 			err = s.submitForm(id, f.Request, f.Values)
@@ -341,8 +340,8 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 		case inTyping:
 			err = s.hub.Typing(f.Conversation, me, f.Active)
 		case inEnd:
-			if err = s.hub.End(ctx, f.Conversation, me); err == nil {
-				s.tracker.Forget(f.Conversation)
+			if err = s.hub.End(ctx, f.Conversation, me); err == nil && s.cfg.Desk != nil {
+				s.cfg.Desk.Forget(f.Conversation)
 			}
 		case inLeave:
 			err = s.hub.Leave(ctx, f.Conversation, login)

@@ -24,7 +24,7 @@ type supervisedChat struct {
 // supervisionEvery until ctx ends or the supervisor asks for another
 // workgroup. It returns the function that stops it.
 func (s *Server) supervise(ctx context.Context, cl *client, login, workgroup string) (stop func(), err error) {
-	if s.cfg.Forms == nil || !s.cfg.Forms.Supervises(login, workgroup) {
+	if s.cfg.Desk == nil || !s.cfg.Desk.Catalog().Supervises(login, workgroup) {
 		return nil, chat.ErrForbidden
 	}
 	ctx, cancel := context.WithCancel(ctx)

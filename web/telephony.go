@@ -16,7 +16,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/secureinput/gateway/chat"
-	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/voice"
 )
 
@@ -209,25 +208,9 @@ func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
 
 // Agent side.
 
-// callForms lists the forms an agent may use on calls: those of their
-// workgroups they have the rights for.
-func (s *Server) callForms(login string) []chatforms.Form {
-	var out []chatforms.Form
-	seen := map[string]bool{}
-	for _, wg := range s.hub.WorkgroupsOf(login) {
-		for _, f := range s.cfg.Forms.Offered(login, wg) {
-			if !seen[f.Name] {
-				seen[f.Name] = true
-				out = append(out, f)
-			}
-		}
-	}
-	return out
-}
-
 // callSecureInput is the agent's Secure Input → Send to IVR.
 func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) error {
-	if s.cfg.Telephony.Manager == nil || !s.formsEnabled() {
+	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
 		return errFormsOff
 	}
 	c, ok := s.cfg.Telephony.Manager.Call(f.Call)
@@ -237,13 +220,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if c.Agent != login {
 		return voice.ErrNotOnCall
 	}
-	var form chatforms.Form
-	var err error = chatforms.ErrUnknownForm
-	for _, wg := range s.hub.WorkgroupsOf(login) {
-		if form, err = s.cfg.Forms.Authorize(login, f.Form, wg); err == nil {
-			break
-		}
-	}
+	form, err := s.cfg.Desk.Catalog().Authorize(login, f.Form, s.hub.WorkgroupsOf(login)...)
 	if err != nil {
 		return err
 	}
@@ -262,39 +239,40 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 
 // agentCallForms answers call_forms: the forms for a call.
 func (s *Server) agentCallForms(cl *client, login, call string) error {
-	if s.cfg.Telephony.Manager == nil || !s.formsEnabled() {
+	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
 		return errFormsOff
 	}
 	if c, ok := s.cfg.Telephony.Manager.Call(call); !ok || c.Agent != login {
 		return voice.ErrUnknownCall
 	}
-	forms := []formInfo{}
-	for _, f := range s.callForms(login) {
-		forms = append(forms, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields()})
-	}
-	cl.Deliver(chat.Frame{Type: chat.FrameForms, Call: call, Forms: forms})
+	forms := s.cfg.Desk.Catalog().Offered(login, s.hub.WorkgroupsOf(login)...)
+	cl.Deliver(chat.Frame{Type: chat.FrameForms, Call: call, Forms: formInfos(forms)})
 	return nil
 }
 
-// voiceObserver shows sessions on the agent's console.
-type voiceObserver struct{ s *Server }
-
-func (o voiceObserver) Progress(info voice.SessionInfo, p voice.Progress) {
-	o.s.hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info, Form: p})
+// CallFrames shows secure IVR sessions on the agent's console: it
+// implements voice.Observer over the hub's agent connections.
+type CallFrames struct {
+	Hub    *chat.Hub
+	Logger *slog.Logger // the audit line of each ended session
 }
 
-func (o voiceObserver) Ended(info voice.SessionInfo) {
+// Progress implements voice.Observer.
+func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) {
+	o.Hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info, Form: p})
+}
+
+// Ended implements voice.Observer.
+func (o CallFrames) Ended(info voice.SessionInfo) {
 	status := "error"
 	if info.Outcome != nil {
 		status = info.Outcome.Status
 	}
-	o.s.log.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
-	o.s.hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info})
+	if o.Logger != nil {
+		o.Logger.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
+	}
+	o.Hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info})
 }
-
-// Observer is what the voice.Manager should report to: the agents'
-// consoles.
-func (s *Server) Observer() voice.Observer { return voiceObserver{s} }
 
 // callCancel is the agent's Cancel of the session on a call.
 func (s *Server) callCancel(ctx context.Context, login, call string) error {

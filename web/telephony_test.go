@@ -60,12 +60,17 @@ func newTelephonyEnv(t *testing.T) *telephonyEnv {
 	})
 	var mgr *voice.Manager
 	te.env = newEnv(t, func(c *Config) {
-		c.Forms = catalog
-		c.Pipeline = secure.NewPipeline(client, c.Logger)
-		mgr = voice.NewManager(voice.ManagerConfig{Pipeline: c.Pipeline, Notifier: &voice.Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond}})
+		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
+		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub}, Logger: c.Logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { desk.Close(context.Background()) })
+		c.Desk = desk
+		mgr = voice.NewManager(voice.ManagerConfig{Pipeline: pipeline, Notifier: &voice.Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond},
+			Observer: CallFrames{Hub: c.Hub, Logger: c.Logger}})
 		c.Telephony = TelephonyConfig{Manager: mgr, APIKey: platformKey}
 	})
-	mgr.SetObserver(te.web.Observer())
 	return te
 }
 

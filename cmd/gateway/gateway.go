@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/mail"
+	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/secure"
+	"github.com/secureinput/gateway/store"
+	"github.com/secureinput/gateway/voice"
+	"github.com/secureinput/gateway/web"
+)
+
+// gateway is every part of the product wired from one configuration:
+// newGateway builds it and listens, Run serves until its context ends and
+// then stops every part and closes what newGateway opened.
+type gateway struct {
+	log       *slog.Logger
+	listener  net.Listener
+	tls       bool
+	cert, key string
+	http      *http.Server
+	web       *web.Server
+	desk      *chatforms.Desk // nil without secure forms
+	voice     *voice.Manager  // nil without telephony
+	ingesters []*mail.Ingester
+	cleanups  []func() error // what newGateway opened, closed in reverse
+
+	// stop and done are set by startGateway: Close cancels Run and waits.
+	stop context.CancelFunc
+	done chan error
+}
+
+// shutdownTimeout bounds closing the websockets and HTTP connections, and
+// waiting for the validation calls in flight.
+const shutdownTimeout = 10 * time.Second
+
+// voiceTick is how often the secure sessions' timeouts are checked.
+const voiceTick = 200 * time.Millisecond
+
+// demoTelephonyKey is the platform key of the demo phone page.
+const demoTelephonyKey = "demo-telephony-key"
+
+// onClose pushes f onto the cleanup stack.
+func (g *gateway) onClose(f func() error) { g.cleanups = append(g.cleanups, f) }
+
+// closeAll runs the cleanup stack in reverse and returns the first error.
+func (g *gateway) closeAll() error {
+	var first error
+	for i := len(g.cleanups) - 1; i >= 0; i-- {
+		if err := g.cleanups[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	g.cleanups = nil
+	return first
+}
+
+// newGateway wires store, engine, hub, secure forms, telephony, mail ingest
+// and the web server, and listens. It serves nothing until Run.
+func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gateway, err error) {
+	g := &gateway{log: logger, tls: cfg.TLS.Cert != "", cert: cfg.TLS.Cert, key: cfg.TLS.Key}
+	defer func() {
+		if err != nil {
+			g.closeAll()
+		}
+	}()
+	if cfg.Data == "" {
+		cfg.Data = "./data"
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	engine, err := redact.New(cfg.redactConfig())
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{Path: filepath.Join(cfg.Data, "gateway.db"), Durability: durabilities[cfg.Durability], Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	g.onClose(st.Close)
+
+	var desk *chatforms.Desk
+	hub, err := chat.New(chat.Config{
+		Store: st, Engine: engine, Services: cfg.chatServices(), Agents: cfg.chatAgents(),
+		MaxMessageBytes: cfg.Limits.MessageBytes, MaxChats: cfg.Limits.MaxChatsPerAgent,
+		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.onClose(func() error { hub.Close(); return nil })
+	if err := hub.Load(ctx); err != nil {
+		return nil, err
+	}
+
+	addr := cfg.Listen
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	if g.listener, err = net.Listen("tcp", addr); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	g.onClose(func() error { g.listener.Close(); return nil })
+
+	pipeline, sample, err := validationPipeline(cfg, g.URL(), engine, logger)
+	if err != nil {
+		return nil, err
+	}
+	if pipeline != nil {
+		catalog, err := chatforms.New(cfg.formsConfig())
+		if err != nil {
+			return nil, err
+		}
+		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub}, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		g.desk = desk
+		g.onClose(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			return desk.Close(ctx)
+		})
+	}
+	telephony, err := telephonyConfig(cfg, pipeline, hub, logger)
+	if err != nil {
+		return nil, err
+	}
+	g.voice = telephony.Manager
+	if g.ingesters, err = mailIngesters(cfg, engine, st, logger); err != nil {
+		return nil, err
+	}
+
+	fileLimit := openFileLimit()
+	maxConns, lowered := connectionBudget(cfg.Limits.MaxConnections, fileLimit)
+	if lowered {
+		logger.Warn("gateway: websockets limited by the open-file limit; raise it (ulimit -n) to allow more",
+			slog.Int("max_connections", maxConns), slog.Uint64("open_file_limit", fileLimit), slog.Int("reserved_files", reservedFiles))
+	}
+	g.web, err = web.New(web.Config{
+		Hub: hub, Agents: cfg.credentials(), AllowedOrigins: cfg.AllowedOrigins, TLS: g.tls,
+		MaxConnections: maxConns, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
+		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
+		Logger: logger, Desk: desk, SampleService: sample, Telephony: telephony,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.http = &http.Server{Handler: g.web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	return g, nil
+}
+
+// URL is where the gateway listens, e.g. http://127.0.0.1:8080.
+func (g *gateway) URL() string {
+	scheme := "http"
+	if g.tls {
+		scheme = "https"
+	}
+	return scheme + "://" + g.listener.Addr().String()
+}
+
+// Run serves until ctx ends or a part fails: the HTTP server, the secure
+// sessions' clock and each mailbox ingest, on one errgroup. Then it closes
+// every websocket and HTTP connection, waits for the validation calls in
+// flight and closes the hub and the store. It returns the first error of a
+// part or of closing.
+func (g *gateway) Run(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		if g.tls {
+			err = g.http.ServeTLS(g.listener, g.cert, g.key)
+		} else {
+			err = g.http.Serve(g.listener)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("http: %w", err)
+	})
+	eg.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		err := g.web.Shutdown(sctx)
+		return errors.Join(err, g.http.Shutdown(sctx))
+	})
+	if m := g.voice; m != nil {
+		eg.Go(func() error {
+			t := time.NewTicker(voiceTick)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case now := <-t.C:
+					m.Tick(ctx, now)
+				}
+			}
+		})
+	}
+	for _, ing := range g.ingesters {
+		eg.Go(func() error { return ing.Run(ctx) })
+	}
+	g.web.SetReady()
+	g.log.Info("gateway: ready", slog.String("url", g.URL()))
+	err := eg.Wait()
+	return errors.Join(err, g.closeAll())
+}
+
+// startGateway builds the gateway and runs it on a goroutine until Close.
+func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gateway, error) {
+	g, err := newGateway(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	g.stop, g.done = stop, make(chan error, 1)
+	go func() { g.done <- g.Run(runCtx) }()
+	return g, nil
+}
+
+// Close stops a gateway started by startGateway and returns Run's error.
+func (g *gateway) Close() error {
+	g.stop()
+	return <-g.done
+}
+
+// validationPipeline sets up the validation client and pipeline when forms
+// are configured (the built-in sample service on this server when
+// validation.url is empty); sample is the handler to mount for it, if any.
+func validationPipeline(cfg *config, base string, engine *redact.Engine, logger *slog.Logger) (*secure.Pipeline, http.Handler, error) {
+	if len(cfg.Forms) == 0 {
+		return nil, nil, nil
+	}
+	val := cfg.Validation
+	var sample http.Handler
+	if val.Sample {
+		sample = secure.SampleService{}
+	}
+	url := val.URL
+	if url == "" {
+		url = base + "/sample/validate"
+		logger.Warn("secure forms use the built-in SAMPLE validation service: a demo, not for production")
+	}
+	client, err := secure.NewClient(secure.ClientConfig{URL: url, Timeout: time.Duration(val.Timeout), CADir: val.CADir,
+		ClientCert: val.ClientCert, ClientKey: val.ClientKey})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Details are redacted: a service echoing the card must not leak it.
+	return secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: logger, Details: engine}), sample, nil
+}
+
+// telephonyConfig sets up the voice manager (the platform's API key, the
+// signed webhook, limits and prompting) when telephony and forms are both
+// configured; its sessions show on the agents' consoles through hub.
+func telephonyConfig(cfg *config, pipeline *secure.Pipeline, hub *chat.Hub, logger *slog.Logger) (web.TelephonyConfig, error) {
+	t := cfg.Telephony
+	if t == nil || pipeline == nil {
+		return web.TelephonyConfig{}, nil
+	}
+	key := demoTelephonyKey
+	if !t.Demo {
+		var err error
+		if key, err = readSecret(t.APIKeyEnv, t.APIKeyFile); err != nil {
+			return web.TelephonyConfig{}, fmt.Errorf("telephony api key: %w", err)
+		}
+	} else {
+		logger.Warn("telephony uses the DEMO API key of /demo/phone: a demo, not for production")
+	}
+	mc := voice.ManagerConfig{Pipeline: pipeline, MaxSessions: t.MaxSessions, Observer: web.CallFrames{Hub: hub, Logger: logger},
+		Prompting: voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
+	if t.WebhookURL != "" {
+		secret, err := readSecret(t.WebhookSecretEnv, "")
+		if err != nil {
+			return web.TelephonyConfig{}, fmt.Errorf("telephony webhook secret: %w", err)
+		}
+		mc.Notifier = &voice.Webhook{URL: t.WebhookURL, Secret: []byte(secret), Log: logger}
+	}
+	return web.TelephonyConfig{Manager: voice.NewManager(mc), APIKey: key, MediaAddress: t.MediaAddress}, nil
+}
+
+// mailIngesters makes one ingest a configured mailbox.
+func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *slog.Logger) ([]*mail.Ingester, error) {
+	redactor := &mail.Redactor{Engine: engine}
+	var out []*mail.Ingester
+	for _, m := range cfg.Mailboxes {
+		var secretErr error
+		mc := m.ingestConfig(func(a accountDef) (string, error) {
+			pw, err := readSecret(a.PasswordEnv, a.PasswordFile)
+			if err != nil && secretErr == nil {
+				secretErr = fmt.Errorf("mailbox %s: %w", m.Name, err)
+			}
+			return pw, err
+		})
+		if secretErr != nil {
+			return nil, secretErr
+		}
+		for _, pair := range []struct {
+			def *accountDef
+			ep  *mail.Endpoint
+		}{{&m.Source, &mc.Source}, {m.Destination, mc.Dest}} {
+			if pair.def != nil && pair.def.CAFile != "" {
+				tc, err := tlsWithCA(pair.def.CAFile)
+				if err != nil {
+					return nil, fmt.Errorf("mailbox %s: %w", m.Name, err)
+				}
+				pair.ep.TLSConfig = tc
+			}
+		}
+		ing, err := mail.NewIngester(mc, redactor, st, logger)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ing)
+		logger.Info("mail: ingest configured", slog.String("mailbox", m.Name))
+	}
+	return out, nil
+}
+
+// chatServices are the services of the configuration, as the hub takes them.
+func (c *config) chatServices() []chat.Service {
+	var out []chat.Service
+	for _, s := range c.Services {
+		out = append(out, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup})
+	}
+	return out
+}
+
+// chatAgents are the agents of the configuration, as the hub takes them; an
+// agent without a name is shown by login.
+func (c *config) chatAgents() []chat.Agent {
+	var out []chat.Agent
+	for _, a := range c.Agents {
+		name := a.Name
+		if name == "" {
+			name = a.Login
+		}
+		out = append(out, chat.Agent{Login: a.Login, Name: name, Workgroups: a.Workgroups})
+	}
+	return out
+}
+
+// credentials are the agents' password hashes, by login.
+func (c *config) credentials() map[string]web.Credential {
+	out := map[string]web.Credential{}
+	for _, a := range c.Agents {
+		out[a.Login] = web.Credential{PasswordHash: a.PasswordHash}
+	}
+	return out
+}
