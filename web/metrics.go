@@ -1,42 +1,62 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"runtime/metrics"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metricSamples are the runtime figures /metrics reports.
-var metricSamples = []struct{ runtime, name, help string }{
+// runtimeGauges are runtime figures /metrics reports under the names the
+// load tool and dashboards read; the Go collector adds go_goroutines and
+// the rest of the runtime.
+var runtimeGauges = []struct{ runtime, name, help string }{
 	{"/gc/heap/live:bytes", "go_heap_live_bytes", "Heap memory still reachable at the last garbage collection."},
 	{"/memory/classes/heap/stacks:bytes", "go_stack_bytes", "Memory of goroutine stacks."},
 	{"/memory/classes/total:bytes", "go_memory_total_bytes", "All memory mapped by the Go runtime."},
-	{"/sched/goroutines:goroutines", "go_goroutines", "Goroutines."},
 }
 
-// metrics serves GET /metrics in the Prometheus text format: counts and
-// sizes only, never a conversation id or a text.
-func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
-	samples := make([]metrics.Sample, len(metricSamples))
-	for i, m := range metricSamples {
-		samples[i].Name = m.runtime
+// registerMetrics puts the server's metrics on reg: counts and sizes only,
+// never a conversation id, a login or a text. A new metric is one line
+// here (or a collector its own package registers on the same registry).
+func (s *Server) registerMetrics(reg *prometheus.Registry) error {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	metrics.Read(samples)
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	gauge := func(name, help string, v uint64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
-	gauge("gateway_websockets_open", "Open websockets, visitor and agent.", uint64(max(s.conns.Load(), 0)))
-	gauge("gateway_conversations_live", "Conversations not ended, in memory.", uint64(s.hub.Live()))
-	counter := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	cs := []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("gateway_websockets_open", "Open websockets, visitor and agent.", func() float64 { return float64(max(s.conns.Load(), 0)) }),
+		gauge("gateway_conversations_live", "Conversations not ended, in memory.", func() float64 { return float64(s.hub.Live()) }),
+		counter("gateway_store_commits_total", "Store transactions committed (with durability power_loss, one fsync each).",
+			func() float64 { return float64(s.hub.StoreStats().Commits) }),
+		counter("gateway_store_writes_total", "Store writes committed; writes per commit is the group-commit batch size.",
+			func() float64 { return float64(s.hub.StoreStats().Writes) }),
 	}
-	st := s.hub.StoreStats()
-	counter("gateway_store_commits_total", "Store transactions committed (with durability power_loss, one fsync each).", st.Commits)
-	counter("gateway_store_writes_total", "Store writes committed; writes per commit is the group-commit batch size.", st.Writes)
-	for i, m := range metricSamples {
-		if samples[i].Value.Kind() == metrics.KindUint64 {
-			gauge(m.name, m.help, samples[i].Value.Uint64())
+	for _, g := range runtimeGauges {
+		cs = append(cs, gauge(g.name, g.help, func() float64 {
+			sample := []metrics.Sample{{Name: g.runtime}}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() != metrics.KindUint64 {
+				return 0
+			}
+			return float64(sample[0].Value.Uint64())
+		}))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// metricsHandler serves GET /metrics in the Prometheus text format.
+func metricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

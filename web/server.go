@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
@@ -67,6 +69,9 @@ type Config struct {
 	Desk *chatforms.Desk
 	// SampleService, if set, is mounted at /sample/validate (demo only).
 	SampleService http.Handler
+	// Metrics is the registry /metrics serves; the server adds its own
+	// metrics to it (a new registry if nil).
+	Metrics *prometheus.Registry
 	// Telephony, if its Manager is set, mounts the platform API at
 	// /api/telephony/v1 (docs/telephony.md).
 	Telephony TelephonyConfig
@@ -126,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL)}
 	s.shutdownCtx, s.shutdown = context.WithCancel(context.Background())
+	if cfg.Metrics == nil {
+		s.cfg.Metrics = prometheus.NewRegistry()
+	}
+	if err := s.registerMetrics(s.cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("web: metrics: %w", err)
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -156,7 +167,7 @@ func (s *Server) routes() chi.Router {
 	r.Use(s.logRequests, securityHeaders)
 
 	r.Get("/healthz", s.healthz)
-	r.Get("/metrics", s.metrics)
+	r.Get("/metrics", metricsHandler(s.cfg.Metrics).ServeHTTP)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/demo/", http.StatusFound) })
 
 	sub, _ := fs.Sub(static, "static")

@@ -554,17 +554,21 @@ func TestMetrics(t *testing.T) {
 	e := newEnv(t, nil)
 	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
 	v.send(map[string]any{"type": "hello", "service": "support"})
-	v.next(chat.FrameWelcome)
+	id := v.next(chat.FrameWelcome).Conversation
 	resp, err := http.Get(e.srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"gateway_websockets_open 1\n", "gateway_conversations_live 1\n", "go_heap_live_bytes ", "go_stack_bytes "} {
+	for _, want := range []string{"gateway_websockets_open 1\n", "gateway_conversations_live 1\n", "go_heap_live_bytes ", "go_stack_bytes ",
+		"go_memory_total_bytes ", "go_goroutines ", "process_open_fds "} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
+	}
+	if strings.Contains(string(body), id) {
+		t.Errorf("/metrics names conversation %s", id)
 	}
 	// Opening the conversation was the one write so far, in one commit.
 	for _, want := range []string{"gateway_store_commits_total 1\n", "gateway_store_writes_total 1\n"} {

@@ -416,7 +416,8 @@ func readMetrics(base string) map[string]int64 {
 	body, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(body), "\n") {
 		if name, v, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(line, "#") {
-			m[name], _ = strconv.ParseInt(v, 10, 64)
+			f, _ := strconv.ParseFloat(v, 64) // the exposition format may write 1.7e+07
+			m[name] = int64(f)
 		}
 	}
 	return m
