@@ -7,7 +7,7 @@ import (
 )
 
 // forbidden lists, for each package of the module, the packages of the
-// module it must not depend on (directly or not), as DESIGN.md says.
+// module it must not depend on (directly or not), as docs/architecture.md says.
 var forbidden = map[string][]string{
 	"card":      {"redact", "secure", "chatforms", "chat", "mail", "voice", "store", "web", "cmd"},
 	"redact":    {"secure", "chatforms", "chat", "mail", "voice", "store", "web", "cmd"},
@@ -22,7 +22,7 @@ var forbidden = map[string][]string{
 
 const module = "github.com/secureinput/gateway/"
 
-// TestDependencyDirection fails on any import that DESIGN.md forbids.
+// TestDependencyDirection fails on any import that docs/architecture.md forbids.
 func TestDependencyDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./...").Output()
 	if err != nil {
@@ -48,7 +48,7 @@ func TestDependencyDirection(t *testing.T) {
 			}
 			for _, b := range bad {
 				if rel == b || strings.HasPrefix(rel, b+"/") {
-					t.Errorf("%s depends on %s, which DESIGN.md forbids", pkg, rel)
+					t.Errorf("%s depends on %s, which docs/architecture.md forbids", pkg, rel)
 				}
 			}
 		}
