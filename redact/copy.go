@@ -29,10 +29,10 @@ type CopyStats struct {
 // into chunks of about ChunkTarget bytes, redacts each chunk as one text (so
 // the time limit applies per chunk) and writes it, so memory stays flat
 // whatever the input size. A line longer than MaxChunk is cut where no card
-// number can straddle the cut (an administrator expression might; see the
-// README). A chunk that cannot be redacted is written fully masked (MaskAll)
-// and reported to report (if not nil) with its offset; Copy goes on. The
-// returned error is a read or write error only.
+// number can straddle the cut (an administrator expression might; see
+// docs/redaction.md). A chunk that cannot be redacted is written fully
+// masked (MaskAll) and reported to report (if not nil) with its offset; Copy
+// goes on. The returned error is a read or write error only.
 func (e *Engine) Copy(dst io.Writer, src io.Reader, report func(offset int64, err error)) (CopyStats, error) {
 	var st CopyStats
 	r := bufio.NewReaderSize(src, ChunkTarget)

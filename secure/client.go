@@ -112,7 +112,7 @@ type Param struct {
 	secure bool
 }
 
-// encode writes the request body of DESIGN.md:
+// encode writes the request body of docs/validation.md:
 // <?xml version="1.0" encoding='UTF-8' ?><params><param name="…" value="…" />…</params>
 func encode(params []Param) *bytes.Buffer {
 	var b bytes.Buffer
