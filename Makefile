@@ -68,7 +68,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $(FUZZTIME) ./secure
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail
 	$(GO) test -run '^$$' -fuzz '^FuzzEventDecoder$$' -fuzztime $(FUZZTIME) ./voice
-	$(GO) test -run '^$$' -fuzz '^FuzzFrameTracker$$' -fuzztime $(FUZZTIME) ./web
+	$(GO) test -run '^$$' -fuzz '^FuzzFrameTracker$$' -fuzztime $(FUZZTIME) ./internal/wsconn
 
 # Benchmarks on one core; compare runs with benchstat.
 bench:

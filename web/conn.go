@@ -33,6 +33,9 @@ const maxQueued = 256
 type client struct {
 	conn *websocket.Conn
 	ctx  context.Context
+	// goroutines counts the writers and keep-alive pings for the server's
+	// Shutdown; the socket's own count is held while they start.
+	goroutines *sync.WaitGroup
 
 	mu      sync.Mutex
 	queue   []chat.Frame
@@ -41,8 +44,8 @@ type client struct {
 	failed  error // the connection is being dropped
 }
 
-func newClient(ctx context.Context, conn *websocket.Conn) *client {
-	return &client{conn: conn, ctx: ctx, held: true}
+func (s *Server) newClient(ctx context.Context, conn *websocket.Conn) *client {
+	return &client{conn: conn, ctx: ctx, held: true, goroutines: &s.sockets}
 }
 
 // Deliver implements chat.Sink; it never blocks. A client more than
@@ -86,12 +89,14 @@ func (c *client) release(first []chat.Frame) {
 func (c *client) startLocked() {
 	if !c.held && !c.writing && len(c.queue) > 0 {
 		c.writing = true
+		c.goroutines.Add(1)
 		go c.flush()
 	}
 }
 
 // flush writes queued frames in order until the queue is empty.
 func (c *client) flush() {
+	defer c.goroutines.Done()
 	for {
 		c.mu.Lock()
 		batch := c.queue
@@ -115,12 +120,22 @@ func (c *client) flush() {
 }
 
 // keepAlive pings the client every interval and drops it if it does not
-// answer within interval. It returns a function that stops it.
+// answer within interval. It returns a function that stops it and waits for
+// a ping in progress.
 func (c *client) keepAlive(interval time.Duration) (stop func()) {
 	var t *time.Timer
 	var mu sync.Mutex
+	var pinging sync.WaitGroup
 	stopped := false
 	t = time.AfterFunc(interval, func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		pinging.Add(1)
+		mu.Unlock()
+		defer pinging.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, interval)
 		err := c.conn.Ping(ctx)
 		cancel()
@@ -139,6 +154,7 @@ func (c *client) keepAlive(interval time.Duration) (stop func()) {
 		stopped = true
 		t.Stop()
 		mu.Unlock()
+		pinging.Wait()
 	}
 }
 

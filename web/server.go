@@ -24,6 +24,7 @@ import (
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/internal/wsconn"
 )
 
 //go:embed static
@@ -90,7 +91,8 @@ type Server struct {
 	router   chi.Router
 	sessions *sessions
 	conns    atomic.Int64
-	sockets  sync.WaitGroup // detached websocket goroutines
+	sockets  sync.WaitGroup // every websocket goroutine: read loops, writers, keep-alives, supervision
+	poller   *wsconn.Poller // parks idle websockets' read loops
 	ready    atomic.Bool
 	// shutdownCtx ends at Shutdown: every websocket closes with 1001.
 	shutdownCtx context.Context
@@ -131,6 +133,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, hub: cfg.Hub, sessions: newSessions(cfg.SessionTTL)}
 	s.shutdownCtx, s.shutdown = context.WithCancel(context.Background())
+	s.poller = wsconn.NewPoller(log)
 	if cfg.Metrics == nil {
 		s.cfg.Metrics = prometheus.NewRegistry()
 	}
@@ -144,8 +147,9 @@ func New(cfg Config) (*Server, error) {
 // SetReady makes /healthz answer 200.
 func (s *Server) SetReady() { s.ready.Store(true) }
 
-// Shutdown closes every websocket (code 1001) and waits, until ctx ends,
-// for their goroutines to finish. Call it before http.Server.Shutdown.
+// Shutdown closes every websocket (code 1001), waits, until ctx ends, for
+// every goroutine of theirs to finish, and stops the poller that parks idle
+// ones. Call it before http.Server.Shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown()
 	s.sessions.closeAll()
@@ -153,7 +157,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.sockets.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
+		return s.poller.Close()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

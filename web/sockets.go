@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/internal/wsconn"
 	"github.com/secureinput/gateway/secure"
 )
 
@@ -34,7 +35,7 @@ const (
 // what to undo when it ends, in reverse order.
 type socket struct {
 	conn     *websocket.Conn
-	raw      *socketConn
+	raw      *wsconn.Conn
 	cleanups []func()
 	looping  bool // the read loop has started and ends the socket itself
 }
@@ -56,7 +57,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 		writeError(w, http.StatusServiceUnavailable, "too_many_connections", "the server is at its connection limit; retry later")
 		return nil, false
 	}
-	hj := &hijacker{ResponseWriter: w}
+	hj := &hijacker{ResponseWriter: w, poller: s.poller}
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
 	if slices.Contains(origins, "*") {
 		opts.InsecureSkipVerify = true
@@ -73,13 +74,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 	return &socket{conn: conn, raw: hj.conn}, true
 }
 
-// hijacker hands the websocket library a socketConn with 1 KiB buffers
+// hijacker hands the websocket library a wsconn.Conn with 1 KiB buffers
 // instead of the 4 KiB reader and writer net/http gives every connection,
 // which an idle websocket would otherwise hold for its whole life: at
 // 20,000 sockets that is the largest part of the server's memory.
 type hijacker struct {
 	http.ResponseWriter
-	conn *socketConn
+	poller *wsconn.Poller
+	conn   *wsconn.Conn
 }
 
 // socketBuffer is the size of a websocket's read and write buffers.
@@ -97,14 +99,14 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// What the client sent past the upgrade request is read first.
 	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	h.conn = newSocketConn(conn, bytes.Clone(pending))
+	h.conn = h.poller.Wrap(conn, bytes.Clone(pending))
 	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, socketBuffer), bufio.NewWriterSize(h.conn, socketBuffer)), nil
 }
 
 // serveConn runs the read loop of so, handing each client frame to handle,
 // until the client, the server, shutdown or ctx ends it; then it closes the
 // socket with the right code and runs so's cleanups. On Linux the loop
-// gives up its goroutine whenever no frame is waiting (socketConn), so
+// gives up its goroutine whenever no frame is waiting (wsconn.Conn), so
 // serveConn may return before the socket ends.
 func (s *Server) serveConn(ctx context.Context, so *socket, cl *client, initial []chat.Frame, handle func(ctx context.Context, f inFrame) error) {
 	so.looping = true
@@ -140,12 +142,12 @@ func (l *readLoop) run() {
 	conn := l.cl.conn
 	blocking := false // parking failed: wait in the read instead
 	for {
-		l.so.raw.loopReading.Store(!blocking)
+		l.so.raw.SetLoopReading(!blocking)
 		f, err := readFrame(l.ctx, conn)
-		l.so.raw.loopReading.Store(false)
+		l.so.raw.SetLoopReading(false)
 		switch {
-		case errors.Is(err, errWouldBlock):
-			if l.so.raw.park.wait(l.resume) {
+		case errors.Is(err, wsconn.ErrWouldBlock):
+			if l.so.raw.Park(l.resume) {
 				return // a new goroutine runs l.run when bytes arrive
 			}
 			blocking = true
@@ -210,7 +212,7 @@ func (s *Server) detach(so *socket, serve func(ctx context.Context)) {
 // serveVisitor runs a visitor socket from its hello on.
 func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	conn := so.conn
-	cl := newClient(ctx, conn)
+	cl := s.newClient(ctx, conn)
 
 	hctx, cancel := context.WithTimeout(ctx, helloTimeout)
 	hello, err := readFrame(hctx, conn)
@@ -312,7 +314,7 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 	})
 	so.onEnd(func() { stop() })
 
-	cl := newClient(ctx, conn)
+	cl := s.newClient(ctx, conn)
 	initial, detach, err := s.hub.AttachAgent(sess.login, cl)
 	if err != nil {
 		conn.Close(ClosePolicyViolation, chat.Code(err))

@@ -36,7 +36,9 @@ func (s *Server) supervise(ctx context.Context, cl *client, login, workgroup str
 		}
 		cl.Deliver(chat.Frame{Type: chat.FrameSupervision, Workgroup: workgroup, Conversations: chats, Agents: agents, At: time.Now().UnixMilli()})
 	}
+	s.sockets.Add(1) // the socket's own count is held: it is its read loop asking
 	go func() {
+		defer s.sockets.Done()
 		t := time.NewTicker(supervisionEvery)
 		defer t.Stop()
 		send()

@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
 )
 
 // readLoopGoroutines counts the goroutines inside a socket's read loop.
@@ -289,4 +290,32 @@ func readServerFrame(t *testing.T, r *bufio.Reader) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestShutdownWaitsForEverySocketGoroutine: when Shutdown returns, no read
+// loop, writer, keep-alive ping, supervision ticker or poller of the server
+// runs any more.
+func TestShutdownWaitsForEverySocketGoroutine(t *testing.T) {
+	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightSupervisor}})
+	agent := e.agent(t, "ann")
+	agent.send(map[string]any{"type": "supervise", "workgroup": "support"})
+	agent.next(chat.FrameSupervision)
+	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+	v.send(map[string]any{"type": "hello", "service": "support"})
+	v.next(chat.FrameWelcome)
+	v.send(map[string]any{"type": "message", "text": "hello", "client_id": "1"})
+	agent.next(chat.FrameOffer)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.web.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	for _, f := range []string{"web.(*readLoop).run(", "web.(*client).flush(", "web.(*Server).supervise.func", "wsconn.(*Poller).run("} {
+		if strings.Contains(buf.String(), f) {
+			t.Errorf("after Shutdown a goroutine still runs %s", f)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package web
+package wsconn
 
 import (
 	"io"
@@ -9,26 +9,23 @@ import (
 	"syscall"
 )
 
-// epollParking parks a TCP connection's reader in the process-wide poller.
+// epollParking parks a TCP connection's reader in its Poller.
 type epollParking struct {
+	p  *Poller
 	rc syscall.RawConn
 	id uint64 // the poller's key: never reused, unlike a descriptor
 
-	// Guarded by thePoller.mu.
+	// Guarded by p.mu.
 	resume func() // set while parked
 	added  bool   // registered with epoll (one-shot, re-armed by wait)
 	closed bool
 }
 
 // newParking returns the parking of a plain TCP connection, or nil (TLS,
-// or no poller).
-func newParking(c net.Conn) parking {
+// or a poller that is broken or closed).
+func (p *Poller) newParking(c net.Conn) parking {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return nil
-	}
-	p := getPoller()
-	if p == nil {
 		return nil
 	}
 	rc, err := tc.SyscallConn()
@@ -37,8 +34,11 @@ func newParking(c net.Conn) parking {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.broken {
+		return nil
+	}
 	p.next++
-	return &epollParking{rc: rc, id: p.next}
+	return &epollParking{p: p, rc: rc, id: p.next}
 }
 
 func (e *epollParking) nonblockingRead(b []byte) (int, error) {
@@ -52,7 +52,7 @@ func (e *epollParking) nonblockingRead(b []byte) (int, error) {
 	}
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR:
-		return 0, errWouldBlock
+		return 0, ErrWouldBlock
 	case err != nil:
 		return 0, &net.OpError{Op: "read", Net: "tcp", Err: err}
 	case n == 0:
@@ -62,7 +62,7 @@ func (e *epollParking) nonblockingRead(b []byte) (int, error) {
 }
 
 func (e *epollParking) wait(resume func()) bool {
-	p := thePoller
+	p := e.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.closed || p.broken {
@@ -90,13 +90,15 @@ func (e *epollParking) wait(resume func()) bool {
 }
 
 func (e *epollParking) closing() {
-	p := thePoller
+	p := e.p
 	p.mu.Lock()
 	e.closed = true
 	resume := e.resume
 	e.resume = nil
 	delete(p.parked, e.id)
-	if e.added {
+	// A closed poller's descriptor may be another file's by now; closing
+	// the connection takes it out of the epoll set anyway.
+	if e.added && !p.broken {
 		e.rc.Control(func(fd uintptr) {
 			syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		})
@@ -107,52 +109,75 @@ func (e *epollParking) closing() {
 	}
 }
 
-// poller is one epoll instance and the goroutine that waits on it for every
-// parked connection of the process. The epoll descriptor is itself watched
-// by Go's network poller, so the waiting goroutine is woken and scheduled
-// like any network read rather than sitting in a blocking system call.
-type poller struct {
+// Poller is one epoll instance and the goroutine that waits on it for every
+// parked connection of a server. The epoll descriptor is itself watched by
+// Go's network poller, so the waiting goroutine is woken and scheduled like
+// any network read rather than sitting in a blocking system call.
+type Poller struct {
 	epfd int
 	file *os.File // epfd, registered with Go's network poller
+	log  *slog.Logger
+	done chan struct{} // closed when run returns
 
-	mu     sync.Mutex
-	next   uint64
-	parked map[uint64]*epollParking
-	broken bool // epoll failed: nothing parks any more
+	mu      sync.Mutex
+	next    uint64
+	parked  map[uint64]*epollParking
+	broken  bool // epoll failed or the poller closed: nothing parks any more
+	closing bool
 }
 
-var (
-	thePoller  *poller
-	pollerOnce sync.Once
-)
+// NewPoller starts a poller that logs to log. If the kernel refuses one it
+// says so and returns a poller that parks nothing (connections then read
+// the usual way).
+func NewPoller(log *slog.Logger) *Poller {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Poller{log: log, parked: map[uint64]*epollParking{}, done: make(chan struct{})}
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err == nil {
+		err = syscall.SetNonblock(fd, true)
+	}
+	var rc syscall.RawConn
+	if err == nil {
+		p.file = os.NewFile(uintptr(fd), "websocket-epoll")
+		rc, err = p.file.SyscallConn()
+	}
+	if err != nil {
+		log.Warn("wsconn: no epoll; every websocket keeps a goroutine", slog.String("error", err.Error()))
+		if p.file != nil {
+			p.file.Close()
+		}
+		p.broken = true
+		close(p.done)
+		return p
+	}
+	p.epfd = fd
+	go p.run(rc)
+	return p
+}
 
-// getPoller starts the process's poller the first time, or returns nil if
-// the kernel refuses one (connections then read the usual way).
-func getPoller() *poller {
-	pollerOnce.Do(func() {
-		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err == nil {
-			err = syscall.SetNonblock(fd, true)
-		}
-		var rc syscall.RawConn
-		var file *os.File
-		if err == nil {
-			file = os.NewFile(uintptr(fd), "websocket-epoll")
-			rc, err = file.SyscallConn()
-		}
-		if err != nil {
-			slog.Warn("web: no epoll; every websocket keeps a goroutine", slog.String("error", err.Error()))
-			return
-		}
-		thePoller = &poller{epfd: fd, file: file, parked: map[uint64]*epollParking{}}
-		go thePoller.run(rc)
-	})
-	return thePoller
+// Close stops the poller's goroutine and wakes every parked connection (its
+// loop then reads the usual way until the connection ends); connections
+// wrapped from now on do not park.
+func (p *Poller) Close() error {
+	p.mu.Lock()
+	if p.broken {
+		p.mu.Unlock()
+		<-p.done
+		return nil
+	}
+	p.closing = true
+	p.mu.Unlock()
+	err := p.file.Close() // ends run's wait
+	<-p.done
+	return err
 }
 
 // run resumes parked connections as the kernel reports them readable,
-// each on a goroutine of its own. It runs for the life of the process.
-func (p *poller) run(rc syscall.RawConn) {
+// each on a goroutine of its own, until the poller closes or epoll fails.
+func (p *Poller) run(rc syscall.RawConn) {
+	defer close(p.done)
 	events := make([]syscall.EpollEvent, 256)
 	var err error
 	rerr := rc.Read(func(fd uintptr) bool {
@@ -174,8 +199,11 @@ func (p *poller) run(rc syscall.RawConn) {
 	if rerr != nil {
 		err = rerr
 	}
-	slog.Error("web: epoll wait failed; websockets read the usual way from now on", slog.String("error", err.Error()))
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closing {
+		p.log.Error("wsconn: epoll wait failed; websockets read the usual way from now on", slog.String("error", err.Error()))
+	}
 	p.broken = true
 	for id, e := range p.parked {
 		delete(p.parked, id)
@@ -184,11 +212,10 @@ func (p *poller) run(rc syscall.RawConn) {
 			e.resume = nil
 		}
 	}
-	p.mu.Unlock()
 }
 
 // resumeReady starts the read loop of each connection in events.
-func (p *poller) resumeReady(events []syscall.EpollEvent) {
+func (p *Poller) resumeReady(events []syscall.EpollEvent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ev := range events {

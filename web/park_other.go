@@ -1,9 +1,0 @@
-//go:build !linux
-
-package web
-
-import "net"
-
-// newParking returns nil: without epoll every websocket keeps its reading
-// goroutine.
-func newParking(net.Conn) parking { return nil }
