@@ -21,7 +21,7 @@ type conversation struct {
 
 	mu       sync.Mutex // serialises events: seq, streams, sinks
 	seq      int64
-	visitors map[Sink]struct{}
+	visitors sinkSet
 	streams  map[Participant]*redact.Stream
 	sent     []sentMessage // the last maxRemembered client ids, for deduplication
 	sentNext int
@@ -80,7 +80,7 @@ func (c *conversation) remember(key uint64, seq int64) {
 func (h *Hub) newConversation(id, service, workgroup string, tokenHash []byte, created time.Time) *conversation {
 	return &conversation{
 		id: id, service: service, workgroup: workgroup, tokenHash: tokenHash, created: created,
-		visitors: map[Sink]struct{}{}, streams: map[Participant]*redact.Stream{},
+		visitors: sinkSet{}, streams: map[Participant]*redact.Stream{},
 	}
 }
 

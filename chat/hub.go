@@ -130,7 +130,7 @@ func New(cfg Config) (*Hub, error) {
 		h.services[s.Name] = s
 	}
 	for _, a := range cfg.Agents {
-		st := &agentState{Agent: a, workgroups: map[string]bool{}, chats: map[string]bool{}, sinks: map[Sink]struct{}{}}
+		st := &agentState{Agent: a, workgroups: map[string]bool{}, chats: map[string]bool{}, sinks: sinkSet{}}
 		for _, w := range a.Workgroups {
 			if !st.workgroups[w] {
 				h.byGroup[w] = append(h.byGroup[w], st)

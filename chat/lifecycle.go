@@ -278,18 +278,10 @@ func (h *Hub) Typing(id string, p Participant, active bool) error {
 	defer c.mu.Unlock()
 	f := Frame{Type: FrameTyping, Seq: c.seq, Conversation: id, From: p.Role, Active: &active}
 	if p.Role == RoleAgent {
-		for s := range c.visitors {
-			s.Deliver(f)
-		}
+		c.visitors.deliver(f)
 		return nil
 	}
-	h.mu.Lock()
-	if a := h.agents[c.agent]; a != nil {
-		for s := range a.sinks {
-			s.Deliver(f)
-		}
-	}
-	h.mu.Unlock()
+	h.deliverToAgentOf(c, f)
 	return nil
 }
 

@@ -18,7 +18,7 @@ type agentState struct {
 	freeSince  time.Time
 	chats      map[string]bool
 	offer      string // the conversation offered to them, if any
-	sinks      map[Sink]struct{}
+	sinks      sinkSet
 }
 
 // setStateLocked changes a conversation's routing state and keeps the
@@ -105,9 +105,7 @@ func (h *Hub) SetAvailable(login string, available bool) error {
 		}
 	}
 	f := h.statusFrameLocked(a)
-	for s := range a.sinks {
-		s.Deliver(f)
-	}
+	a.sinks.deliver(f)
 	h.routeLocked()
 	return nil
 }
@@ -257,9 +255,7 @@ func (h *Hub) routeLocked() {
 		}
 		c.offeredTo, best.offer = best.Login, c.id
 		f := Frame{Type: FrameOffer, Conversation: c.id, Service: c.service}
-		for s := range best.sinks {
-			s.Deliver(f)
-		}
+		best.sinks.deliver(f)
 		id, login := c.id, best.Login
 		h.timers[id] = time.AfterFunc(h.cfg.OfferTimeout, func() { h.offerExpired(id, login) })
 	}
@@ -323,9 +319,7 @@ func (h *Hub) releaseLocked(a *agentState, id string, now time.Time) {
 
 func (h *Hub) sendChatsLocked(a *agentState) {
 	f := h.chatsFrameLocked(a)
-	for s := range a.sinks {
-		s.Deliver(f)
-	}
+	a.sinks.deliver(f)
 }
 
 // maxQueueShown bounds the chats listed in a queue frame (the oldest).
@@ -379,9 +373,7 @@ func (h *Hub) flushQueuesLocked() {
 		for _, a := range h.byGroup[wg] {
 			if len(a.sinks) > 0 {
 				f := h.queueFrameLocked(a)
-				for s := range a.sinks {
-					s.Deliver(f)
-				}
+				a.sinks.deliver(f)
 			}
 		}
 	}
