@@ -19,7 +19,7 @@ type conversation struct {
 	tokenHash              []byte
 	created                time.Time
 
-	mu       sync.Mutex // serialises events: seq, streams, sinks
+	mu       sync.Mutex // before Hub.mu; serialises events: seq, streams, sinks
 	seq      int64
 	visitors sinkSet
 	streams  map[Participant]*redact.Stream

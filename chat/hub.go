@@ -69,13 +69,23 @@ type Participant struct {
 }
 
 // Hub holds the live conversations and agents.
+//
+// Lock order: a conversation's mu (conversation.mu) before the Hub's mu
+// (Hub.mu), never the other way round, and never two conversations' mu at
+// once. conversation.mu serialises a conversation's events and is held across
+// the store write that commits them; Hub.mu guards the maps below and the
+// routing fields of every conversation, and is held only briefly, for
+// bookkeeping and fan-out. A function that holds both releases Hub.mu first;
+// one that holds Hub.mu (routing, the offer and queue timers, Load) takes no
+// conversation's mu. Sinks are called with these locks held, and the store's
+// own locks come after both.
 type Hub struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
 	services map[string]Service
 
-	mu      sync.Mutex // guards what follows and the routing fields of conversations
+	mu      sync.Mutex // after conversation.mu; guards what follows and the routing fields of conversations
 	convs   map[string]*conversation
 	waiting map[string]*conversation // the convs in state waiting
 	agents  map[string]*agentState

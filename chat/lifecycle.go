@@ -324,10 +324,10 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 	if a := h.agents[agent]; a != nil {
 		h.releaseLocked(a, id, now)
 	}
-	c.mu.Unlock()
 	h.queueChangedLocked(c.workgroup)
 	h.routeLocked()
 	h.mu.Unlock()
+	c.mu.Unlock()
 	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", p.Role))
 	return nil
 }

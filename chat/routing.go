@@ -213,10 +213,10 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 	h.mu.Lock()
 	h.setStateLocked(c, store.StateWaiting, "")
 	h.releaseLocked(h.agents[login], id, now)
-	c.mu.Unlock()
 	h.queueChangedLocked(c.workgroup)
 	h.routeLocked()
 	h.mu.Unlock()
+	c.mu.Unlock()
 	return nil
 }
 
