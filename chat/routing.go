@@ -346,12 +346,15 @@ func (h *Hub) queueFrameLocked(a *agentState) Frame {
 
 // queueChangedLocked sends the new queue to the agents of a workgroup: at
 // once if none was sent within queueInterval, else once at the end of it.
+// Both ends of the interval are read from the Hub's clock; the wait itself
+// is a real timer, never longer than queueInterval (should the clock step
+// back).
 func (h *Hub) queueChangedLocked(workgroup string) {
 	h.queueDirty[workgroup] = true
 	if h.queueTimer != nil || h.closed {
 		return
 	}
-	if wait := queueInterval - time.Since(h.queueSent); wait > 0 {
+	if wait := min(queueInterval-h.now().Sub(h.queueSent), queueInterval); wait > 0 {
 		h.queueTimer = time.AfterFunc(wait, func() {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -367,7 +370,7 @@ func (h *Hub) flushQueuesLocked() {
 	if h.closed {
 		return
 	}
-	h.queueSent = time.Now()
+	h.queueSent = h.now()
 	for wg := range h.queueDirty {
 		delete(h.queueDirty, wg)
 		for _, a := range h.byGroup[wg] {
