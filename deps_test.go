@@ -16,7 +16,7 @@ var forbidden = map[string][]string{
 	"chat":      {"web", "cmd"},
 	"mail":      {"web", "cmd"},
 	"voice":     {"web", "chat", "cmd"},
-	"store":     {"web", "chat", "cmd"},
+	"store":     {"card", "redact", "secure", "chatforms", "chat", "mail", "voice", "web", "cmd"}, // no domain package
 	"web":       {"cmd"},
 }
 

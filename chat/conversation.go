@@ -14,6 +14,14 @@ import (
 	"github.com/secureinput/gateway/redact"
 )
 
+// Conversation states, as ChatInfo.State and the visitor's welcome frame
+// carry them; the store keeps them as given.
+const (
+	StateWaiting = "waiting" // no agent yet (again, after an agent left)
+	StateActive  = "active"  // an agent accepted it
+	StateEnded   = "ended"   // over: no longer live, its history stays
+)
+
 type conversation struct {
 	id, service, workgroup string
 	tokenHash              []byte

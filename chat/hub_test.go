@@ -195,7 +195,7 @@ func TestMessagesAreRedactedStoredAndResumable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if welcome.State != store.StateWaiting || len(history) != 1 || history[0].Type != FrameWaiting {
+	if welcome.State != StateWaiting || len(history) != 1 || history[0].Type != FrameWaiting {
 		t.Errorf("welcome %+v, history %+v; want waiting", welcome, history)
 	}
 	if _, _, _, err := f.hub.AttachVisitor(ctx, id, "wrong", 0, &recorder{}); !errors.Is(err, ErrNotFound) {
@@ -268,7 +268,7 @@ func TestMessagesAreRedactedStoredAndResumable(t *testing.T) {
 		t.Error("a detached visitor sink still got frames")
 	}
 	welcome, history, _, err = f.hub.AttachVisitor(ctx, id, token, 0, &recorder{})
-	if err != nil || welcome.State != store.StateEnded || history[len(history)-1].Type != FrameEnded {
+	if err != nil || welcome.State != StateEnded || history[len(history)-1].Type != FrameEnded {
 		t.Errorf("ended conversation: welcome %+v, err %v", welcome, err)
 	}
 

@@ -28,10 +28,10 @@ func (h *Hub) Load(ctx context.Context) error {
 		c := h.newConversation(sc.ID, sc.Service, wg, sc.TokenHash, sc.Created)
 		c.seq = sc.LastSeq
 		h.setStateLocked(c, sc.State, sc.Agent)
-		if a := h.agents[sc.Agent]; a != nil && sc.State == store.StateActive {
+		if a := h.agents[sc.Agent]; a != nil && sc.State == StateActive {
 			a.chats[sc.ID] = true
-		} else if sc.State == store.StateActive {
-			h.setStateLocked(c, store.StateWaiting, "") // its agent is gone: wait again
+		} else if sc.State == StateActive {
+			h.setStateLocked(c, StateWaiting, "") // its agent is gone: wait again
 		}
 		h.convs[sc.ID] = c
 	}
@@ -53,7 +53,7 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 	c := h.newConversation(id, service, svc.Workgroup, hashToken(token), now)
 	c.mu.Lock()
 	err = h.cfg.Store.Write(ctx, "open conversation", func(tx *store.Tx) error {
-		if err := tx.CreateConversation(store.Conversation{ID: id, Service: service, TokenHash: c.tokenHash, State: store.StateWaiting, Created: now}); err != nil {
+		if err := tx.CreateConversation(store.Conversation{ID: id, Service: service, TokenHash: c.tokenHash, State: StateWaiting, Created: now}); err != nil {
 			return err
 		}
 		if err := tx.Join(id, RoleVisitor, "visitor", now); err != nil {
@@ -72,7 +72,7 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 
 	h.mu.Lock()
 	h.convs[id] = c
-	h.setStateLocked(c, store.StateWaiting, "")
+	h.setStateLocked(c, StateWaiting, "")
 	h.routeLocked()
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
@@ -97,7 +97,7 @@ func (h *Hub) AttachVisitor(ctx context.Context, id, token string, since int64, 
 		if err != nil {
 			return Frame{}, nil, nil, err
 		}
-		return Frame{Type: FrameWelcome, Seq: sc.LastSeq, Conversation: id, Service: sc.Service, State: store.StateEnded, Protocol: ProtocolVersion}, history, func() {}, nil
+		return Frame{Type: FrameWelcome, Seq: sc.LastSeq, Conversation: id, Service: sc.Service, State: StateEnded, Protocol: ProtocolVersion}, history, func() {}, nil
 	}
 	if !tokenMatches(c.tokenHash, token) {
 		return Frame{}, nil, nil, ErrNotFound
@@ -258,7 +258,7 @@ func (h *Hub) participantOf(id string, p Participant) (*conversation, string, er
 func (h *Hub) stillOpen(c *conversation, p Participant) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c.state == store.StateEnded {
+	if c.state == StateEnded {
 		return ErrEnded
 	}
 	if p.Role == RoleAgent && c.agent != p.Login {
@@ -307,7 +307,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 				return err
 			}
 		}
-		return tx.SetState(id, store.StateEnded, agent, now)
+		return tx.SetState(id, StateEnded, agent, now)
 	})
 	if err != nil {
 		c.mu.Unlock()
@@ -318,7 +318,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 		st.Reset()
 	}
 	h.mu.Lock()
-	h.setStateLocked(c, store.StateEnded, agent)
+	h.setStateLocked(c, StateEnded, agent)
 	delete(h.convs, id)
 	h.stopOfferLocked(c)
 	if a := h.agents[agent]; a != nil {

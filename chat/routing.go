@@ -25,7 +25,7 @@ type agentState struct {
 // waiting index true. h.mu must be held.
 func (h *Hub) setStateLocked(c *conversation, state, agent string) {
 	c.state, c.agent = state, agent
-	if state == store.StateWaiting {
+	if state == StateWaiting {
 		h.waiting[c.id] = c
 	} else {
 		delete(h.waiting, c.id)
@@ -130,11 +130,11 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	c.mu.Lock()
 	h.mu.Lock()
 	switch {
-	case c.state == store.StateEnded:
+	case c.state == StateEnded:
 		h.mu.Unlock()
 		c.mu.Unlock()
 		return ErrEnded
-	case c.state != store.StateWaiting:
+	case c.state != StateWaiting:
 		h.mu.Unlock()
 		c.mu.Unlock()
 		return ErrTaken
@@ -149,7 +149,7 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	}
 	// Claim it before the write, so that neither a concurrent Accept nor
 	// the router sees the chat free or the agent with room for it.
-	h.setStateLocked(c, store.StateActive, login)
+	h.setStateLocked(c, StateActive, login)
 	h.stopOfferLocked(c)
 	a.chats[id] = true
 	h.mu.Unlock()
@@ -160,12 +160,12 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 		if err := tx.Join(id, RoleAgent, login, now); err != nil {
 			return err
 		}
-		return tx.SetState(id, store.StateActive, login, now)
+		return tx.SetState(id, StateActive, login, time.Time{})
 	})
 	h.mu.Lock()
 	if err != nil {
 		delete(a.chats, id)
-		h.setStateLocked(c, store.StateWaiting, "")
+		h.setStateLocked(c, StateWaiting, "")
 		h.routeLocked()
 		h.mu.Unlock()
 		c.mu.Unlock()
@@ -200,7 +200,7 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 		if err := tx.Leave(id, RoleAgent, login, now); err != nil {
 			return err
 		}
-		return tx.SetState(id, store.StateWaiting, "", now)
+		return tx.SetState(id, StateWaiting, "", time.Time{})
 	})
 	if err != nil {
 		c.mu.Unlock()
@@ -211,7 +211,7 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 	}
 	delete(c.streams, Participant{Role: RoleAgent, Login: login})
 	h.mu.Lock()
-	h.setStateLocked(c, store.StateWaiting, "")
+	h.setStateLocked(c, StateWaiting, "")
 	h.releaseLocked(h.agents[login], id, now)
 	h.queueChangedLocked(c.workgroup)
 	h.routeLocked()
@@ -267,7 +267,7 @@ func (h *Hub) offerExpired(id, login string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.convs[id]
-	if c == nil || c.offeredTo != login || c.state != store.StateWaiting {
+	if c == nil || c.offeredTo != login || c.state != StateWaiting {
 		return
 	}
 	h.stopOfferLocked(c)
