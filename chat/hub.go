@@ -8,6 +8,7 @@
 package chat
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,9 +40,30 @@ type Agent struct {
 	Workgroups []string
 }
 
+// Log is the transcript log the Hub writes conversations to and reads them
+// back from: exactly what the Hub needs of a store. *store.Store is one.
+type Log interface {
+	// Write runs fn in a transaction and returns once it is committed; name
+	// says what the write is, for errors.
+	Write(ctx context.Context, name string, fn func(*store.Tx) error) error
+	// Conversation reads one conversation, live or ended.
+	Conversation(ctx context.Context, id string) (store.Conversation, error)
+	// OpenConversations returns the conversations not ended, oldest first.
+	OpenConversations(ctx context.Context) ([]store.Conversation, error)
+	// Events returns up to limit events of a conversation with Seq > since,
+	// in order.
+	Events(ctx context.Context, conversation string, since int64, limit int) ([]store.Event, error)
+	// CountEvents counts the events of type typ of a conversation by their
+	// author name (which system events use as a tag).
+	CountEvents(ctx context.Context, conversation, typ string) (map[string]int, error)
+	// Stats reports the group commits and the writes they carried.
+	Stats() store.Stats
+}
+
 // Config configures a Hub.
 type Config struct {
-	Store    *store.Store
+	// Store keeps the transcripts (required).
+	Store    Log
 	Engine   *redact.Engine
 	Services []Service
 	Agents   []Agent

@@ -14,6 +14,9 @@ import (
 	"github.com/secureinput/gateway/store"
 )
 
+// *store.Store is the Log the gateway gives the Hub.
+var _ Log = (*store.Store)(nil)
+
 // recorder is a Sink that keeps what it gets.
 type recorder struct {
 	mu     sync.Mutex
