@@ -81,6 +81,10 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
+	// OnEnd is called once after a conversation has ended, by whatever
+	// path (the visitor, the agent, or any other), with its id, outside the
+	// Hub's locks (it may call the Hub); nil means nothing is called.
+	OnEnd func(conversation string)
 }
 
 // Participant says who acts: a visitor (of the conversation they are

@@ -329,6 +329,9 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 	h.mu.Unlock()
 	c.mu.Unlock()
 	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", p.Role))
+	if h.cfg.OnEnd != nil {
+		h.cfg.OnEnd(id)
+	}
 	return nil
 }
 

@@ -13,10 +13,18 @@ import (
 
 // TestConcurrentEndSendAndRouting runs sends, notifications, accepts, leaves
 // and ends of the same conversations at once; with -race it checks that the
-// lock order holds (no deadlock, no race) and every conversation ends.
+// lock order holds (no deadlock, no race), and that every conversation ends
+// and OnEnd hears of each once.
 func TestConcurrentEndSendAndRouting(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, redact.DefaultConfig(), "")
+	var endedMu sync.Mutex
+	ended := map[string]int{}
+	f.hub.cfg.OnEnd = func(id string) {
+		endedMu.Lock()
+		ended[id]++
+		endedMu.Unlock()
+	}
 	f.agent(t, "ann", true)
 	f.agent(t, "bob", true)
 	const n = 8
@@ -80,5 +88,62 @@ func TestConcurrentEndSendAndRouting(t *testing.T) {
 	}
 	if live := f.hub.Live(); live != 0 {
 		t.Errorf("%d conversations still live after every one was ended", live)
+	}
+	endedMu.Lock()
+	defer endedMu.Unlock()
+	for _, id := range ids {
+		if ended[id] != 1 {
+			t.Errorf("OnEnd was called %d times for %s, want once", ended[id], id)
+		}
+	}
+}
+
+func TestOnEndIsCalledOnceOutsideTheLocks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		by   Participant
+	}{
+		{"ended by the visitor", Participant{Role: RoleVisitor}},
+		{"ended by the agent", Participant{Role: RoleAgent, Login: "ann"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, redact.DefaultConfig(), "")
+			var c *conversation
+			var calls []string
+			f.hub.cfg.OnEnd = func(id string) {
+				calls = append(calls, id)
+				if !f.hub.mu.TryLock() {
+					t.Error("OnEnd was called with the hub's lock held")
+				} else {
+					f.hub.mu.Unlock()
+				}
+				if !c.mu.TryLock() {
+					t.Error("OnEnd was called with the conversation's lock held")
+				} else {
+					c.mu.Unlock()
+				}
+			}
+			f.agent(t, "ann", true)
+			id, _, err := f.hub.Open(ctx, "support")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.hub.Accept(ctx, id, "ann"); err != nil {
+				t.Fatal(err)
+			}
+			f.hub.mu.Lock()
+			c = f.hub.convs[id]
+			f.hub.mu.Unlock()
+			if err := f.hub.End(ctx, id, tc.by); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.hub.End(ctx, id, Participant{Role: RoleVisitor}); err == nil {
+				t.Error("ending an ended conversation again succeeded")
+			}
+			if len(calls) != 1 || calls[0] != id {
+				t.Errorf("OnEnd calls = %q, want [%q]", calls, id)
+			}
+		})
 	}
 }
