@@ -8,23 +8,16 @@ import (
 	"time"
 )
 
-// Conversation states.
-const (
-	StateWaiting = "waiting" // no agent yet
-	StateActive  = "active"  // an agent accepted it
-	StateEnded   = "ended"
-)
-
 // Conversation is one chat.
 type Conversation struct {
 	ID        string
 	Service   string
 	TokenHash []byte // hash of the visitor's resume token
-	State     string
+	State     string // the chat package's; the store keeps it as given
 	Agent     string // login of the agent handling it, if any
 	Created   time.Time
-	Ended     time.Time
-	LastSeq   int64 // the seq of its latest event; read, never written
+	Ended     time.Time // zero while it is open
+	LastSeq   int64     // the seq of its latest event; read, never written
 }
 
 // Event is one entry of a conversation's history. Seq counts from 1 in each
@@ -73,13 +66,10 @@ func (tx *Tx) CreateConversation(c Conversation) error {
 	return nil
 }
 
-// SetState records a conversation's state and agent.
-func (tx *Tx) SetState(id, state, agent string, at time.Time) error {
-	ended := int64(0)
-	if state == StateEnded {
-		ended = millis(at)
-	}
-	res, err := tx.exec(`UPDATE conversations SET state = ?, agent = ?, ended_at = ? WHERE id = ?`, state, agent, ended, id)
+// SetState records a conversation's state and agent, and when it ended: the
+// zero time while it is open.
+func (tx *Tx) SetState(id, state, agent string, ended time.Time) error {
+	res, err := tx.exec(`UPDATE conversations SET state = ?, agent = ?, ended_at = ? WHERE id = ?`, state, agent, millis(ended), id)
 	if err != nil {
 		return fmt.Errorf("store: set state: %w", err)
 	}
@@ -140,10 +130,11 @@ func (s *Store) Conversation(ctx context.Context, id string) (Conversation, erro
 	return c, err
 }
 
-// OpenConversations returns every conversation not ended, oldest first.
+// OpenConversations returns every conversation not ended (no end time was
+// set), oldest first.
 func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+conversationColumns+`
-		FROM conversations WHERE state != ? ORDER BY created_at, id`, StateEnded)
+		FROM conversations WHERE ended_at = 0 ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: open conversations: %w", err)
 	}

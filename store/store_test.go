@@ -28,7 +28,7 @@ func TestConversationSurvivesReopen(t *testing.T) {
 	s, path := openTemp(t)
 	at := time.UnixMilli(1_700_000_000_000)
 	err := s.Write(ctx, "test", func(tx *Tx) error {
-		if err := tx.CreateConversation(Conversation{ID: "c1", Service: "support", TokenHash: []byte{1, 2}, State: StateWaiting, Created: at}); err != nil {
+		if err := tx.CreateConversation(Conversation{ID: "c1", Service: "support", TokenHash: []byte{1, 2}, State: "waiting", Created: at}); err != nil {
 			return err
 		}
 		if err := tx.AppendEvent(Event{Conversation: "c1", Seq: 1, Type: EventMessage, Author: "visitor", Text: "hello 4111 1111", At: at}); err != nil {
@@ -40,7 +40,7 @@ func TestConversationSurvivesReopen(t *testing.T) {
 		if err := tx.AppendEvent(Event{Conversation: "c1", Seq: 3, Type: EventMessageUpdate, Ref: 1, Text: "hello #########", At: at}); err != nil {
 			return err
 		}
-		return tx.SetState("c1", StateActive, "ann", at)
+		return tx.SetState("c1", "active", "ann", time.Time{})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestConversationSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.State != StateActive || c.Agent != "ann" || c.LastSeq != 3 || c.Service != "support" || !c.Created.Equal(at) {
+	if c.State != "active" || c.Agent != "ann" || c.LastSeq != 3 || c.Service != "support" || !c.Created.Equal(at) {
 		t.Errorf("conversation after reopen = %+v", c)
 	}
 	evs, err := s.Events(ctx, "c1", 0, 100)
@@ -78,6 +78,15 @@ func TestConversationSurvivesReopen(t *testing.T) {
 	open, _ := s.OpenConversations(ctx)
 	if len(open) != 1 || open[0].ID != "c1" {
 		t.Errorf("open conversations = %+v", open)
+	}
+	if err := s.Write(ctx, "test", func(tx *Tx) error { return tx.SetState("c1", "ended", "ann", at) }); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.OpenConversations(ctx); len(open) != 0 {
+		t.Errorf("open conversations after c1 ended = %+v, want none", open)
+	}
+	if c, _ := s.Conversation(ctx, "c1"); c.State != "ended" || !c.Ended.Equal(at) {
+		t.Errorf("ended conversation = %+v, want state ended at %v", c, at)
 	}
 	if _, err := s.Conversation(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing conversation: err = %v, want ErrNotFound", err)
@@ -100,7 +109,7 @@ func TestWritesShareCommitsAndFailAlone(t *testing.T) {
 				if i%10 == 0 {
 					id = "dup" // all but the first of these fail: primary key
 				}
-				return tx.CreateConversation(Conversation{ID: id, Service: "s", TokenHash: []byte{0}, State: StateWaiting, Created: time.Now()})
+				return tx.CreateConversation(Conversation{ID: id, Service: "s", TokenHash: []byte{0}, State: "waiting", Created: time.Now()})
 			})
 		}()
 	}
@@ -147,7 +156,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 	b.SetParallelism(32)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		c := Conversation{ID: fmt.Sprintf("c%d", next.Add(1)), Service: "support", TokenHash: []byte("h"), State: StateActive, Created: time.Now()}
+		c := Conversation{ID: fmt.Sprintf("c%d", next.Add(1)), Service: "support", TokenHash: []byte("h"), State: "active", Created: time.Now()}
 		if err := s.Write(ctx, "create", func(tx *Tx) error { return tx.CreateConversation(c) }); err != nil {
 			b.Error(err)
 			return
@@ -215,7 +224,7 @@ func BenchmarkAppendSpread(b *testing.B) {
 	const conversations = 10000
 	err = s.Write(ctx, "create", func(tx *Tx) error {
 		for i := range conversations {
-			c := Conversation{ID: fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15), Service: "support", TokenHash: []byte("h"), State: StateActive, Created: time.Now()}
+			c := Conversation{ID: fmt.Sprintf("%016x", uint64(i)*0x9E3779B97F4A7C15), Service: "support", TokenHash: []byte("h"), State: "active", Created: time.Now()}
 			if err := tx.CreateConversation(c); err != nil {
 				return err
 			}

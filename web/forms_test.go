@@ -257,3 +257,28 @@ func code(err error) string {
 	c, _ := errorCode(err)
 	return c
 }
+
+// TestEndedConversationForgetsItsForms: however a conversation ends, its
+// open form is dropped (the hub's end hook), so no reconnect shows it.
+func TestEndedConversationForgetsItsForms(t *testing.T) {
+	for _, by := range []string{"agent", "visitor"} {
+		t.Run("ended by "+by, func(t *testing.T) {
+			e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate}})
+			visitor, agent, id := openChat(t, e)
+			agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "1.00"}})
+			visitor.next(chat.FrameForm)
+			if _, ok := e.web.cfg.Desk.Waiting(id); !ok {
+				t.Fatal("the requested form is not waiting")
+			}
+			if by == "agent" {
+				agent.send(map[string]any{"type": "end", "conversation": id})
+			} else {
+				visitor.send(map[string]any{"type": "end"})
+			}
+			visitor.next(chat.FrameEnded)
+			if _, ok := e.web.cfg.Desk.Waiting(id); ok {
+				t.Error("the ended conversation's form still waits")
+			}
+		})
+	}
+}

@@ -256,9 +256,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 		case inTyping:
 			err = s.hub.Typing(id, me, f.Active)
 		case inEnd:
-			if err = s.hub.End(ctx, id, me); err == nil && s.cfg.Desk != nil {
-				s.cfg.Desk.Forget(id)
-			}
+			err = s.hub.End(ctx, id, me)
 		case inFormSubmit:
 			err = s.submitForm(id, f.Request, f.Values)
 		case inFormCancel:
@@ -342,9 +340,7 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 		case inTyping:
 			err = s.hub.Typing(f.Conversation, me, f.Active)
 		case inEnd:
-			if err = s.hub.End(ctx, f.Conversation, me); err == nil && s.cfg.Desk != nil {
-				s.cfg.Desk.Forget(f.Conversation)
-			}
+			err = s.hub.End(ctx, f.Conversation, me)
 		case inLeave:
 			err = s.hub.Leave(ctx, f.Conversation, login)
 		case inSupervise:

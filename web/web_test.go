@@ -56,8 +56,15 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 		t.Fatal(err)
 	}
 	eng, _ := redact.New(redact.DefaultConfig())
+	var cfg Config
 	hub, err := chat.New(chat.Config{
 		Store: st, Engine: eng, Logger: logger, MaxMessageBytes: maxMessageBytes,
+		// As cmd/gateway wires it: an ended conversation's forms are forgotten.
+		OnEnd: func(id string) {
+			if cfg.Desk != nil {
+				cfg.Desk.Forget(id)
+			}
+		},
 		Services: []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}},
 		Agents: []chat.Agent{
 			{Login: "ann", Name: "Ann", Workgroups: []string{"support"}},
@@ -67,7 +74,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{
+	cfg = Config{
 		Hub:    hub,
 		Agents: map[string]Credential{"ann": {passwordHash}, "sam": {passwordHash}},
 		Logger: logger,

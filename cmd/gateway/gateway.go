@@ -93,11 +93,18 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	}
 	g.onClose(st.Close)
 
+	// The hub tells the desk when a conversation ends, and the desk needs
+	// the hub: the hook reads desk, set below before anything is served.
 	var desk *chatforms.Desk
 	hub, err := chat.New(chat.Config{
 		Store: st, Engine: engine, Services: cfg.chatServices(), Agents: cfg.chatAgents(),
 		MaxMessageBytes: cfg.Limits.MessageBytes, MaxChats: cfg.Limits.MaxChatsPerAgent,
 		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), Logger: logger,
+		OnEnd: func(conversation string) {
+			if desk != nil {
+				desk.Forget(conversation)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
