@@ -4,7 +4,8 @@ import (
 	"errors"
 )
 
-// Errors of the Hub. Code maps each to the code of an error frame.
+// Errors of the Hub. The web layer maps each to the stable code of an error
+// frame or HTTP reply (docs/protocol.md).
 var (
 	ErrNotFound       = errors.New("chat: no such conversation")
 	ErrUnknownService = errors.New("chat: no such service")
@@ -19,32 +20,3 @@ var (
 	ErrStore          = errors.New("chat: could not store")
 	ErrBadClientID    = errors.New("chat: client_id longer than 64 bytes")
 )
-
-// errorCodes maps each error of the Hub to its stable code.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{ErrNotFound, "not_found"},
-	{ErrUnknownService, "unknown_service"},
-	{ErrForbidden, "forbidden"},
-	{ErrTaken, "taken"},
-	{ErrEnded, "ended"},
-	{ErrTooLarge, "too_large"},
-	{ErrEmpty, "empty"},
-	{ErrBadText, "bad_text"},
-	{ErrUndeliverable, "redaction_failed"},
-	{ErrBusy, "busy"},
-	{ErrBadClientID, "bad_request"},
-}
-
-// Code returns the stable error code of err for error frames and HTTP
-// replies (docs/protocol.md); "internal" for any other error.
-func Code(err error) string {
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return "internal"
-}

@@ -5,7 +5,13 @@ package chat
 // client resumes from the last seq it saw. The Hub calls Deliver with its
 // locks held, so Deliver must not call back into the Hub.
 type Sink interface {
+	// Deliver hands over a frame of the chat.
 	Deliver(Frame)
+	// Notice hands over a frame of another feature (a secure form, a
+	// call) that the Hub routes without reading it, stamped with its
+	// conversation and that conversation's latest history seq ("" and 0
+	// for a notice to an agent).
+	Notice(conversation string, seq int64, body any)
 }
 
 // sinkSet is the connections of one side: a conversation's visitors, or an
@@ -17,6 +23,13 @@ type sinkSet map[Sink]struct{}
 func (s sinkSet) deliver(f Frame) {
 	for sink := range s {
 		sink.Deliver(f)
+	}
+}
+
+// notice hands a notice to every sink of s.
+func (s sinkSet) notice(conversation string, seq int64, body any) {
+	for sink := range s {
+		sink.Notice(conversation, seq, body)
 	}
 }
 
@@ -46,14 +59,18 @@ func (h *Hub) deliverToAgentOf(c *conversation, f Frame) {
 	h.mu.Unlock()
 }
 
-// NotifyAgent delivers an ephemeral frame to every connection of an agent.
-func (h *Hub) NotifyAgent(login string, f Frame) {
-	h.deliverToAgent(login, f)
+// NotifyAgent hands another feature's frame, body, to every connection of
+// an agent (see Sink.Notice).
+func (h *Hub) NotifyAgent(login string, body any) {
+	h.mu.Lock()
+	h.agentSinksLocked(login).notice("", 0, body)
+	h.mu.Unlock()
 }
 
-// Notify delivers an ephemeral frame of a live conversation to its visitors
-// and/or its agent; f.Seq is set to the latest history seq.
-func (h *Hub) Notify(id string, toVisitor, toAgent bool, f Frame) {
+// Notify hands another feature's frame, body, to the visitors and/or the
+// agent of a live conversation, stamped with its latest history seq (see
+// Sink.Notice).
+func (h *Hub) Notify(id string, toVisitor, toAgent bool, body any) {
 	h.mu.Lock()
 	c := h.convs[id]
 	h.mu.Unlock()
@@ -62,12 +79,13 @@ func (h *Hub) Notify(id string, toVisitor, toAgent bool, f Frame) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f.Seq, f.Conversation = c.seq, id
 	if toVisitor {
-		c.visitors.deliver(f)
+		c.visitors.notice(id, c.seq, body)
 	}
 	if toAgent {
-		h.deliverToAgentOf(c, f)
+		h.mu.Lock() // c.agent is guarded by h.mu
+		h.agentSinksLocked(c.agent).notice(id, c.seq, body)
+		h.mu.Unlock()
 	}
 }
 

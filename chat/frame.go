@@ -5,10 +5,12 @@ package chat
 // existing client.
 const ProtocolVersion = 1
 
-// Frame types the server sends. History frames are part of a conversation's
+// Frame types the chat sends. History frames are part of a conversation's
 // transcript and carry the seq of their event; a client resumes after the
 // last history seq it saw. Every other frame is ephemeral and carries the
-// conversation's latest history seq at the time it was sent.
+// conversation's latest history seq at the time it was sent. The frames of
+// other features (secure forms, calls, supervision, errors) are the web
+// layer's, routed through Notify and NotifyAgent.
 const (
 	// History (stored, replayed on resume).
 	FrameWaiting       = "waiting"        // the visitor waits for an agent
@@ -20,26 +22,18 @@ const (
 	FrameSecureInput   = "secure_input"   // a secure form was requested, cancelled, or had an outcome (text: the fact, no value)
 
 	// Ephemeral.
-	FrameWelcome     = "welcome"     // first frame on a socket: who you are, where you are
-	FrameTyping      = "typing"      // the other side is (or stopped) typing
-	FrameUndelivered = "undelivered" // your message could not be redacted and was withheld
-	FrameError       = "error"       // your last frame was refused; the socket stays open
-	FrameQueue       = "queue"       // agent: the chats waiting in your workgroups
-	FrameOffer       = "offer"       // agent: you are offered this chat (idle longest)
-	FrameStatus      = "status"      // agent: your availability
-	FrameChats       = "chats"       // agent: the chats you handle
-	FrameForms       = "forms"       // agent: the forms and canned responses you may use in a chat
-	FrameForm        = "form"        // visitor: a secure form to fill
-	FrameFormStatus  = "form_status" // both: a form request's state and outcome
-	FrameFormError   = "form_error"  // visitor: fields to correct before the form can be sent
-	FrameSupervision = "supervision" // supervisor: a workgroup's live conversations and agents
+	FrameWelcome = "welcome" // first frame on a socket: who you are, where you are
+	FrameTyping  = "typing"  // the other side is (or stopped) typing
+	FrameQueue   = "queue"   // agent: the chats waiting in your workgroups
+	FrameOffer   = "offer"   // agent: you are offered this chat (idle longest)
+	FrameStatus  = "status"  // agent: your availability
+	FrameChats   = "chats"   // agent: the chats you handle
 )
 
-// HistoryFrames and EphemeralFrames list every frame type the server sends.
+// HistoryFrames and EphemeralFrames list every frame type the chat sends.
 var (
 	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput}
-	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameUndelivered, FrameError, FrameQueue, FrameOffer, FrameStatus, FrameChats,
-		FrameForms, FrameForm, FrameFormStatus, FrameFormError, FrameSupervision}
+	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameQueue, FrameOffer, FrameStatus, FrameChats}
 )
 
 // Roles of a participant.
@@ -77,23 +71,6 @@ type Frame struct {
 	Status string `json:"status,omitempty"`
 	// queue, chats
 	Chats []ChatInfo `json:"chats,omitempty"`
-	// error, undelivered
-	Code    string `json:"code,omitempty"`
-	Message string `json:"message,omitempty"`
-	// Secure forms (docs/protocol.md): the request id, and what the frame
-	// type carries, filled in by the web layer.
-	Request string `json:"request,omitempty"`
-	Form    any    `json:"form,omitempty"`
-	Forms   any    `json:"forms,omitempty"`
-	Canned  any    `json:"canned,omitempty"`
-	Outcome any    `json:"outcome,omitempty"`
-	Result  string `json:"result,omitempty"`
-	// supervision
-	Workgroup     string            `json:"workgroup,omitempty"`
-	Call          string            `json:"call,omitempty"` // voice frames: the call
-	Conversations any               `json:"conversations,omitempty"`
-	Agents        any               `json:"agents,omitempty"`
-	Errors        map[string]string `json:"errors,omitempty"`
 }
 
 // ChatInfo describes a conversation in an agent's queue or chat list.

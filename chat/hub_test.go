@@ -16,8 +16,28 @@ var _ Log = (*store.Store)(nil)
 
 // recorder is a Sink that keeps what it gets.
 type recorder struct {
-	mu     sync.Mutex
-	frames []Frame
+	mu      sync.Mutex
+	frames  []Frame
+	notices []notice
+}
+
+// notice is what a Sink's Notice got.
+type notice struct {
+	conversation string
+	seq          int64
+	body         any
+}
+
+func (r *recorder) Notice(conversation string, seq int64, body any) {
+	r.mu.Lock()
+	r.notices = append(r.notices, notice{conversation, seq, body})
+	r.mu.Unlock()
+}
+
+func (r *recorder) allNotices() []notice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notice(nil), r.notices...)
 }
 
 func (r *recorder) Deliver(f Frame) {
@@ -114,4 +134,40 @@ func (f *fixture) agent(t *testing.T, login string, available bool) *recorder {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestNotifyRoutesNoticesStamped: another feature's frame reaches the side
+// it is for, stamped with the conversation and its latest history seq, and
+// an agent's notice reaches that agent only.
+func TestNotifyRoutesNoticesStamped(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, redact.DefaultConfig(), "")
+	ann := f.agent(t, "ann", true)
+	id, token, err := f.hub.Open(ctx, "support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.hub.Accept(ctx, id, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	visitor := &recorder{}
+	welcome, _, detach, err := f.hub.AttachVisitor(ctx, id, token, 0, visitor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer detach()
+
+	f.hub.Notify(id, true, false, "for the visitor")
+	f.hub.Notify(id, false, true, "for the agent")
+	f.hub.NotifyAgent("ann", "to ann")
+	f.hub.NotifyAgent("bob", "to bob")
+	f.hub.Notify("no-such-conversation", true, true, "lost")
+
+	if got := visitor.allNotices(); len(got) != 1 || got[0] != (notice{id, welcome.Seq, "for the visitor"}) {
+		t.Errorf("visitor notices = %+v, want the visitor's one at seq %d", got, welcome.Seq)
+	}
+	want := []notice{{id, welcome.Seq, "for the agent"}, {"", 0, "to ann"}}
+	if got := ann.allNotices(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("ann's notices = %+v, want %+v", got, want)
+	}
 }

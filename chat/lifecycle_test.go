@@ -240,7 +240,7 @@ func TestConcurrentEndSendAndRouting(t *testing.T) {
 			for k := range 5 {
 				check("send", f.hub.Send(ctx, id, vis, fmt.Sprint("c", k), []byte("hello")))
 				check("typing", f.hub.Typing(id, vis, k%2 == 0))
-				f.hub.Notify(id, true, true, Frame{Type: FrameFormStatus})
+				f.hub.Notify(id, true, true, "a notice")
 			}
 		})
 		wg.Go(func() {

@@ -38,7 +38,7 @@ type client struct {
 	goroutines *sync.WaitGroup
 
 	mu      sync.Mutex
-	queue   []chat.Frame
+	queue   []outFrame
 	held    bool  // frames wait until release (welcome and history go first)
 	writing bool  // a writer goroutine is running
 	failed  error // the connection is being dropped
@@ -48,9 +48,40 @@ func (s *Server) newClient(ctx context.Context, conn *websocket.Conn) *client {
 	return &client{conn: conn, ctx: ctx, held: true, goroutines: &s.sockets}
 }
 
+// outFrame is one frame waiting to be written: a chat frame, or one of
+// web's own (body set) with the conversation and seq it goes with.
+type outFrame struct {
+	chat         chat.Frame
+	body         any
+	conversation string
+	seq          int64
+}
+
+// chatFrames wraps chat frames for the queue.
+func chatFrames(frames []chat.Frame) []outFrame {
+	out := make([]outFrame, len(frames))
+	for i, f := range frames {
+		out[i].chat = f
+	}
+	return out
+}
+
 // Deliver implements chat.Sink; it never blocks. A client more than
 // maxQueued frames behind is closed with 1013 and resumes.
-func (c *client) Deliver(f chat.Frame) {
+func (c *client) Deliver(f chat.Frame) { c.enqueue(outFrame{chat: f}) }
+
+// Notice implements chat.Sink: body is one of web's frames the hub routed.
+func (c *client) Notice(conversation string, seq int64, body any) {
+	c.enqueue(outFrame{body: body, conversation: conversation, seq: seq})
+}
+
+// send queues one of web's frames for this client only, outside any
+// conversation's history (seq 0).
+func (c *client) send(conversation string, body any) {
+	c.enqueue(outFrame{body: body, conversation: conversation})
+}
+
+func (c *client) enqueue(f outFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failed != nil {
@@ -72,13 +103,13 @@ func (c *client) deliverAll(frames []chat.Frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failed == nil {
-		c.queue = append(c.queue, frames...)
+		c.queue = append(c.queue, chatFrames(frames)...)
 		c.startLocked()
 	}
 }
 
 // release sends first, then whatever was delivered meanwhile.
-func (c *client) release(first []chat.Frame) {
+func (c *client) release(first []outFrame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.queue = append(first, c.queue...)
@@ -160,8 +191,14 @@ func (c *client) keepAlive(interval time.Duration) (stop func()) {
 
 var errSlow = errors.New("client too slow")
 
-func (c *client) write(ctx context.Context, f chat.Frame) error {
-	b, err := json.Marshal(f)
+func (c *client) write(ctx context.Context, f outFrame) error {
+	var b []byte
+	var err error
+	if f.body != nil {
+		b, err = encodeFrame(f.conversation, f.seq, f.body)
+	} else {
+		b, err = json.Marshal(f.chat)
+	}
 	if err != nil {
 		return err
 	}
@@ -244,7 +281,8 @@ func (l *limiter) allow(now time.Time) bool {
 	return true
 }
 
-func errorFrame(err error, conversation string) chat.Frame {
+// refusal is the error frame of err.
+func refusal(err error) errorFrame {
 	code, _ := errorCode(err)
-	return chat.Frame{Type: chat.FrameError, Conversation: conversation, Code: code, Message: err.Error()}
+	return errorFrame{Type: frameError, Code: code, Message: err.Error()}
 }

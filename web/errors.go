@@ -10,15 +10,26 @@ import (
 	"github.com/secureinput/gateway/voice"
 )
 
-// errorCodes maps the errors of forms, calls and the web layer to the codes
-// of error frames and telephony API replies (docs/protocol.md,
-// docs/telephony.md), with the HTTP status the API answers. The chat's own
-// errors map through chat.Code.
+// errorCodes is the one table of the stable error codes of error frames and
+// HTTP replies (docs/protocol.md, docs/telephony.md): every domain error a
+// client can meet, with the HTTP status an API answers it with. Any other
+// error is "internal", 500.
 var errorCodes = []struct {
 	err    error
 	code   string
 	status int
 }{
+	{chat.ErrNotFound, "not_found", http.StatusNotFound},
+	{chat.ErrUnknownService, "unknown_service", http.StatusNotFound},
+	{chat.ErrForbidden, "forbidden", http.StatusForbidden},
+	{chat.ErrTaken, "taken", http.StatusConflict},
+	{chat.ErrEnded, "ended", http.StatusConflict},
+	{chat.ErrTooLarge, "too_large", http.StatusRequestEntityTooLarge},
+	{chat.ErrEmpty, "empty", http.StatusBadRequest},
+	{chat.ErrBadText, "bad_text", http.StatusBadRequest},
+	{chat.ErrUndeliverable, "redaction_failed", http.StatusUnprocessableEntity},
+	{chat.ErrBusy, "busy", http.StatusConflict},
+	{chat.ErrBadClientID, "bad_request", http.StatusBadRequest},
 	{errRateLimited, "rate_limited", http.StatusTooManyRequests},
 	{errBadStatus, "bad_request", http.StatusBadRequest},
 	{chatforms.ErrNoConversation, "not_found", http.StatusNotFound},
@@ -51,5 +62,11 @@ func errorCode(err error) (string, int) {
 			return c.code, c.status
 		}
 	}
-	return chat.Code(err), http.StatusBadRequest
+	return "internal", http.StatusInternalServerError
+}
+
+// codeOf returns the stable code of err.
+func codeOf(err error) string {
+	code, _ := errorCode(err)
+	return code
 }

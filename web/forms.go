@@ -70,7 +70,7 @@ func (s *Server) agentForms(cl *client, login, conversation string) error {
 	if canned == nil {
 		canned = []chatforms.Canned{}
 	}
-	cl.Deliver(chat.Frame{Type: chat.FrameForms, Conversation: conversation, Forms: formInfos(forms), Canned: canned})
+	cl.send(conversation, chatFormsFrame{Type: frameForms, Forms: formInfos(forms), Canned: canned})
 	return nil
 }
 
@@ -80,7 +80,7 @@ type FormFrames struct{ Hub *chat.Hub }
 
 // FormOpened implements chatforms.Notifier.
 func (n FormFrames) FormOpened(req chatforms.Request) {
-	n.Hub.Notify(req.Conversation, true, false, formFrame(req))
+	n.Hub.Notify(req.Conversation, true, false, newFormFrame(req))
 	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
 }
 
@@ -92,24 +92,26 @@ func (n FormFrames) FormChanged(req chatforms.Request) {
 
 // FormRejected implements chatforms.Notifier.
 func (n FormFrames) FormRejected(req chatforms.Request, errs map[string]string) {
-	n.Hub.Notify(req.Conversation, true, false, chat.Frame{Type: chat.FrameFormError, Request: req.ID, Errors: errs})
+	n.Hub.Notify(req.Conversation, true, false, formErrorFrame{Type: frameFormError, Request: req.ID, Errors: errs})
 	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
 }
 
-func formFrame(req chatforms.Request) chat.Frame {
-	return chat.Frame{Type: chat.FrameForm, Request: req.ID, Form: visitorForm{
+// newFormFrame gives the customer the form of a waiting request.
+func newFormFrame(req chatforms.Request) formFrame {
+	return formFrame{Type: frameForm, Request: req.ID, Form: visitorForm{
 		Title: req.Form.Title, Description: req.Form.Description, Fields: req.Form.CustomerFields(), Attempt: req.Attempts,
 	}}
 }
 
 // statusFrame describes a request's state; the agent's copy carries the
 // result string.
-func statusFrame(req chatforms.Request, forAgent bool) chat.Frame {
-	f := chat.Frame{Type: chat.FrameFormStatus, Request: req.ID, Status: req.State, Name: req.Form.Title}
+func statusFrame(req chatforms.Request, forAgent bool) formStatusFrame {
+	f := formStatusFrame{Type: frameFormStatus, Request: req.ID, Status: req.State, Name: req.Form.Title}
 	if req.Outcome != nil {
-		f.Outcome = *req.Outcome
+		out := *req.Outcome
+		f.Outcome = &out
 		if forAgent {
-			f.Result = req.Outcome.Result()
+			f.Result = out.Result()
 		}
 	}
 	return f
@@ -174,7 +176,7 @@ func (s *Server) conversationInfo(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	info, agent, err := s.hub.Describe(r.Context(), id)
 	if err != nil {
-		writeError(w, http.StatusNotFound, chat.Code(err), "no such conversation")
+		writeError(w, http.StatusNotFound, codeOf(err), "no such conversation")
 		return
 	}
 	if !s.hub.InWorkgroup(sess.login, info.Workgroup) && agent != sess.login {

@@ -80,25 +80,25 @@ func TestSecureFormEndToEndProtocol(t *testing.T) {
 	visitor, agent, id := openChat(t, e)
 
 	agent.send(map[string]any{"type": "forms", "conversation": id})
-	forms := agent.next(chat.FrameForms)
+	forms := agent.next(frameForms)
 	if list, _ := forms.Forms.([]any); len(list) != 2 {
 		t.Fatalf("forms offered: %+v", forms.Forms)
 	}
 	// A bad agent value is refused before anything reaches the customer.
 	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "ten"}})
-	if f := agent.next(chat.FrameError); f.Code != "invalid_fields" || f.Errors["amount"] == "" {
+	if f := agent.next(frameError); f.Code != "invalid_fields" || f.Errors["amount"] == "" {
 		t.Errorf("bad amount: %+v", f)
 	}
 	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "12.50"}})
 	if m := visitor.next(chat.FrameSecureInput); !strings.Contains(m.Text, "Secure data has been requested") {
 		t.Errorf("system message %+v", m)
 	}
-	form := visitor.next(chat.FrameForm)
+	form := visitor.next(frameForm)
 	fields := formAsMap(t, form.Form)["fields"].([]any)
 	if form.Request == "" || len(fields) != 2 {
 		t.Fatalf("form frame %+v", form)
 	}
-	if st := agent.next(chat.FrameFormStatus); st.Status != chatforms.StateWaiting {
+	if st := agent.next(frameFormStatus); st.Status != chatforms.StateWaiting {
 		t.Errorf("agent status %+v", st)
 	}
 
@@ -110,15 +110,15 @@ func TestSecureFormEndToEndProtocol(t *testing.T) {
 
 	// A wrong number: the customer corrects it, the agent sees nothing of it.
 	visitor.send(map[string]any{"type": "form_submit", "request": form.Request, "values": map[string]string{"card_number": "4111 1111 1111 1112", "expiry": "12/40"}})
-	if fe := visitor.next(chat.FrameFormError); fe.Errors["card_number"] == "" {
+	if fe := visitor.next(frameFormError); fe.Errors["card_number"] == "" {
 		t.Errorf("form_error %+v", fe)
 	}
 	// The canary: a valid test card.
 	const canary = "4012 8888 8888 1881"
 	visitor.send(map[string]any{"type": "form_submit", "request": form.Request, "values": map[string]string{"card_number": canary, "expiry": "12/40"}})
-	var final chat.Frame
+	var final frame
 	for final.Status != chatforms.StateAccepted {
-		final = agent.next(chat.FrameFormStatus)
+		final = agent.next(frameFormStatus)
 	}
 	out := formAsMap(t, final.Outcome)
 	if out["status"] != "accepted" || out["brand"] != "Visa" || out["last4"] != "1881" || out["transaction_id"] == "" {
@@ -127,27 +127,27 @@ func TestSecureFormEndToEndProtocol(t *testing.T) {
 	if !strings.HasPrefix(final.Result, out["transaction_id"].(string)+" accepted ") {
 		t.Errorf("result string %q", final.Result)
 	}
-	var vfinal chat.Frame
+	var vfinal frame
 	for vfinal.Status != chatforms.StateAccepted {
-		vfinal = visitor.next(chat.FrameFormStatus)
+		vfinal = visitor.next(frameFormStatus)
 	}
 
 	// A declined card (expired), then a retry, then a customer cancel.
 	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "ssn"})
-	ssnForm := visitor.next(chat.FrameForm)
+	ssnForm := visitor.next(frameForm)
 	visitor.send(map[string]any{"type": "form_submit", "request": ssnForm.Request, "values": map[string]string{"ssn": "123-45-6789"}})
-	var st chat.Frame
+	var st frame
 	for st.Status != chatforms.StateDeclined { // the sample service wants a card
-		st = agent.next(chat.FrameFormStatus)
+		st = agent.next(frameFormStatus)
 	}
 	agent.send(map[string]any{"type": "form_retry", "conversation": id, "request": ssnForm.Request})
-	again := visitor.next(chat.FrameForm)
+	again := visitor.next(frameForm)
 	if again.Request != ssnForm.Request || formAsMap(t, again.Form)["attempt"] != float64(2) {
 		t.Errorf("retry form %+v", again)
 	}
 	visitor.send(map[string]any{"type": "form_cancel", "request": ssnForm.Request})
 	for st.Status != chatforms.StateCancelled {
-		st = agent.next(chat.FrameFormStatus)
+		st = agent.next(frameFormStatus)
 	}
 
 	// Audit: counts, no values.
@@ -193,16 +193,16 @@ func TestFormRightsAreEnforcedOnTheServer(t *testing.T) {
 	e := formsEnv(t, nil)
 	visitor, agent, id := openChat(t, e)
 	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "1"}})
-	if f := agent.next(chat.FrameError); f.Code != "no_initiate_secure_input" {
+	if f := agent.next(frameError); f.Code != "no_initiate_secure_input" {
 		t.Errorf("without initiate: %+v", f)
 	}
 	agent.send(map[string]any{"type": "form_request", "conversation": "other", "form": "credit_card"})
-	if f := agent.next(chat.FrameError); f.Code != "not_found" {
+	if f := agent.next(frameError); f.Code != "not_found" {
 		t.Errorf("foreign conversation: %+v", f)
 	}
 	// A visitor cannot submit to a request that does not exist.
 	visitor.send(map[string]any{"type": "form_submit", "request": "F00", "values": map[string]string{"card_number": "4111111111111111"}})
-	if f := visitor.next(chat.FrameError); f.Code != "unknown_request" {
+	if f := visitor.next(frameError); f.Code != "unknown_request" {
 		t.Errorf("unknown request: %+v", f)
 	}
 }
@@ -225,9 +225,9 @@ func TestSupervisorSeesSecureInputCounts(t *testing.T) {
 	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate, chatforms.RightSupervisor}})
 	_, agent, id := openChat(t, e)
 	agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "ssn"})
-	agent.next(chat.FrameFormStatus)
+	agent.next(frameFormStatus)
 	agent.send(map[string]any{"type": "supervise", "workgroup": "support"})
-	sup := agent.next(chat.FrameSupervision)
+	sup := agent.next(frameSupervision)
 	convs := formAsMap(t, sup)["conversations"].([]any)
 	if len(convs) != 1 {
 		t.Fatalf("supervision %+v", sup)
@@ -241,14 +241,14 @@ func TestSupervisorSeesSecureInputCounts(t *testing.T) {
 		t.Errorf("supervised agents %+v", agents)
 	}
 	agent.send(map[string]any{"type": "supervise", "workgroup": "sales"})
-	if f := agent.next(chat.FrameError); f.Code != "forbidden" {
+	if f := agent.next(frameError); f.Code != "forbidden" {
 		t.Errorf("supervising a workgroup ann is not in: %+v", f)
 	}
 	// Without the right: refused.
 	e2 := formsEnv(t, nil)
 	a2 := e2.agent(t, "ann")
 	a2.send(map[string]any{"type": "supervise", "workgroup": "support"})
-	if f := a2.next(chat.FrameError); f.Code != "forbidden" {
+	if f := a2.next(frameError); f.Code != "forbidden" {
 		t.Errorf("supervising without the right: %+v", f)
 	}
 }
@@ -266,7 +266,7 @@ func TestEndedConversationForgetsItsForms(t *testing.T) {
 			e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate}})
 			visitor, agent, id := openChat(t, e)
 			agent.send(map[string]any{"type": "form_request", "conversation": id, "form": "credit_card", "fields": map[string]string{"amount": "1.00"}})
-			visitor.next(chat.FrameForm)
+			visitor.next(frameForm)
 			if _, ok := e.web.cfg.Desk.Waiting(id); !ok {
 				t.Fatal("the requested form is not waiting")
 			}

@@ -299,7 +299,7 @@ func TestShutdownWaitsForEverySocketGoroutine(t *testing.T) {
 	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightSupervisor}})
 	agent := e.agent(t, "ann")
 	agent.send(map[string]any{"type": "supervise", "workgroup": "support"})
-	agent.next(chat.FrameSupervision)
+	agent.next(frameSupervision)
 	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
 	v.send(map[string]any{"type": "hello", "service": "support"})
 	v.next(chat.FrameWelcome)

@@ -296,12 +296,10 @@ func (s *Server) openConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, token, err := s.hub.Open(r.Context(), req.Service)
-	switch {
-	case errors.Is(err, chat.ErrUnknownService):
-		writeError(w, http.StatusNotFound, chat.Code(err), err.Error())
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, chat.Code(err), err.Error())
-	default:
-		writeJSON(w, http.StatusCreated, map[string]string{"conversation": id, "token": token})
+	if err != nil {
+		code, status := errorCode(err)
+		writeError(w, status, code, err.Error())
+		return
 	}
+	writeJSON(w, http.StatusCreated, map[string]string{"conversation": id, "token": token})
 }

@@ -108,7 +108,7 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // socket with the right code and runs so's cleanups. On Linux the loop
 // gives up its goroutine whenever no frame is waiting (wsconn.Conn), so
 // serveConn may return before the socket ends.
-func (s *Server) serveConn(ctx context.Context, so *socket, cl *client, initial []chat.Frame, handle func(ctx context.Context, f inFrame) error) {
+func (s *Server) serveConn(ctx context.Context, so *socket, cl *client, initial []outFrame, handle func(ctx context.Context, f inFrame) error) {
 	so.looping = true
 	cl.release(initial)
 	stopShutdown := context.AfterFunc(s.shutdownCtx, func() { cl.conn.Close(CloseGoingAway, "server shutting down") })
@@ -166,9 +166,9 @@ func (l *readLoop) run() {
 		blocking = false
 		l.idle.Reset(l.s.cfg.IdleTimeout)
 		if !l.lim.allow(time.Now()) {
-			fr := errorFrame(errRateLimited, f.Conversation)
+			fr := refusal(errRateLimited)
 			fr.ClientID = f.ClientID
-			l.cl.Deliver(fr)
+			l.cl.send(f.Conversation, fr)
 			continue
 		}
 		if err := l.handle(l.ctx, f); err != nil {
@@ -226,26 +226,24 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	if fresh {
 		id, token, err = s.hub.Open(ctx, hello.Service)
 		if err != nil {
-			cl.write(ctx, errorFrame(err, ""))
-			conn.Close(ClosePolicyViolation, chat.Code(err))
+			cl.write(ctx, outFrame{body: refusal(err)})
+			conn.Close(ClosePolicyViolation, codeOf(err))
 			return
 		}
 	}
 	welcome, history, detach, err := s.hub.AttachVisitor(ctx, id, token, hello.Since, cl)
 	if err != nil {
-		cl.write(ctx, errorFrame(err, id))
-		conn.Close(ClosePolicyViolation, chat.Code(err))
+		cl.write(ctx, outFrame{body: refusal(err), conversation: id})
+		conn.Close(ClosePolicyViolation, codeOf(err))
 		return
 	}
 	so.onEnd(detach)
 	if fresh {
 		welcome.Token = token
 	}
-	initial := append([]chat.Frame{welcome}, history...)
-	if req, ok := s.waitingForm(id); ok {
-		fr := formFrame(req)
-		fr.Conversation, fr.Seq = id, welcome.Seq
-		initial = append(initial, fr) // the open form survives a reload
+	initial := chatFrames(append([]chat.Frame{welcome}, history...))
+	if req, ok := s.waitingForm(id); ok { // the open form survives a reload
+		initial = append(initial, outFrame{body: newFormFrame(req), conversation: id, seq: welcome.Seq})
 	}
 	me := chat.Participant{Role: chat.RoleVisitor}
 	s.serveConn(ctx, so, cl, initial, func(ctx context.Context, f inFrame) error {
@@ -275,9 +273,9 @@ func (s *Server) replyError(cl *client, err error, conversation, clientID string
 	if err == nil {
 		return
 	}
-	fr := errorFrame(err, conversation)
+	fr := refusal(err)
 	if errors.Is(err, chat.ErrUndeliverable) {
-		fr.Type = chat.FrameUndelivered
+		fr.Type = frameUndelivered
 	}
 	var fe secure.FieldErrors
 	if errors.As(err, &fe) {
@@ -287,7 +285,7 @@ func (s *Server) replyError(cl *client, err error, conversation, clientID string
 		}
 	}
 	fr.ClientID = clientID
-	cl.Deliver(fr)
+	cl.send(conversation, fr)
 }
 
 // agentSocket serves /api/v1/agent/ws for a logged-in agent.
@@ -315,7 +313,7 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 	cl := s.newClient(ctx, conn)
 	initial, detach, err := s.hub.AttachAgent(sess.login, cl)
 	if err != nil {
-		conn.Close(ClosePolicyViolation, chat.Code(err))
+		conn.Close(ClosePolicyViolation, codeOf(err))
 		return
 	}
 	so.onEnd(detach)
@@ -324,7 +322,7 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 	stopSupervision := func() {}
 	so.onEnd(func() { stopSupervision() })
 	s.log.Info("web: agent connected", slog.String("agent", login))
-	s.serveConn(ctx, so, cl, initial, func(ctx context.Context, f inFrame) error {
+	s.serveConn(ctx, so, cl, chatFrames(initial), func(ctx context.Context, f inFrame) error {
 		var err error
 		switch f.Type {
 		case inStatus:

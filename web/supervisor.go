@@ -34,7 +34,7 @@ func (s *Server) supervise(ctx context.Context, cl *client, login, workgroup str
 		for i, c := range live {
 			chats[i] = supervisedChat{LiveChat: c, SecureInput: s.usage(ctx, c.Conversation)}
 		}
-		cl.Deliver(chat.Frame{Type: chat.FrameSupervision, Workgroup: workgroup, Conversations: chats, Agents: agents, At: time.Now().UnixMilli()})
+		cl.send("", supervisionFrame{Type: frameSupervision, Workgroup: workgroup, Conversations: chats, Agents: agents, At: time.Now().UnixMilli()})
 	}
 	s.sockets.Add(1) // the socket's own count is held: it is its read loop asking
 	go func() {

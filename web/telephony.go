@@ -35,9 +35,6 @@ const (
 	inCallCancel      = "call_cancel"
 	inCallRestart     = "call_restart" // agent-assisted: ask for the current field again
 	inCalls           = "calls"        // which calls am I on?
-
-	frameCalls       = "calls"        // agent: the calls you are on
-	frameCallSession = "call_session" // agent: a secure session's state, progress, outcome
 )
 
 // telephonyRoutes mounts the platform API.
@@ -120,17 +117,12 @@ func (s *Server) endCall(w http.ResponseWriter, r *http.Request) {
 
 // sendCalls tells an agent which calls they are on.
 func (s *Server) sendCalls(agent string) {
-	type callInfo struct {
-		Call      string `json:"call"`
-		Parties   int    `json:"parties"`
-		Monitored bool   `json:"monitored"`
-	}
 	calls := []callInfo{}
 	for _, c := range s.cfg.Telephony.Manager.CallsOf(agent) {
 		calls = append(calls, callInfo{c.ID, c.Parties, c.Monitored})
 	}
 	slices.SortFunc(calls, func(a, b callInfo) int { return strings.Compare(a.Call, b.Call) })
-	s.hub.NotifyAgent(agent, chat.Frame{Type: frameCalls, Conversations: calls})
+	s.hub.NotifyAgent(agent, callsFrame{Type: frameCalls, Calls: calls})
 }
 
 func (s *Server) callSession(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +225,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 		return err
 	}
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
-	s.hub.NotifyAgent(login, chat.Frame{Type: frameCallSession, Call: f.Call, Outcome: sess.Info()})
+	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: f.Call, Session: sess.Info()})
 	return nil
 }
 
@@ -246,7 +238,7 @@ func (s *Server) agentCallForms(cl *client, login, call string) error {
 		return voice.ErrUnknownCall
 	}
 	forms := s.cfg.Desk.Catalog().Offered(login, s.hub.WorkgroupsOf(login)...)
-	cl.Deliver(chat.Frame{Type: chat.FrameForms, Call: call, Forms: formInfos(forms)})
+	cl.send("", callFormsFrame{Type: frameForms, Call: call, Forms: formInfos(forms)})
 	return nil
 }
 
@@ -259,7 +251,7 @@ type CallFrames struct {
 
 // Progress implements voice.Observer.
 func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) {
-	o.Hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info, Form: p})
+	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info, Progress: &p})
 }
 
 // Ended implements voice.Observer.
@@ -271,7 +263,7 @@ func (o CallFrames) Ended(info voice.SessionInfo) {
 	if o.Logger != nil {
 		o.Logger.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
 	}
-	o.Hub.NotifyAgent(info.Agent, chat.Frame{Type: frameCallSession, Call: info.Call, Outcome: info})
+	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info})
 }
 
 // callCancel is the agent's Cancel of the session on a call.

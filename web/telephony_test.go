@@ -16,7 +16,6 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
@@ -99,7 +98,7 @@ func TestTelephonyFlowHoldModeWithPushedDigits(t *testing.T) {
 		t.Fatalf("calls frame %+v", calls)
 	}
 	agent.send(map[string]any{"type": "call_forms", "call": "call-1"})
-	if f := agent.next(chat.FrameForms); f.Call != "call-1" {
+	if f := agent.next(frameForms); f.Call != "call-1" {
 		t.Errorf("forms for the call %+v", f)
 	}
 	agent.send(map[string]any{"type": "call_secure_input", "call": "call-1", "form": "credit_card", "mode": "hold", "fields": map[string]string{"amount": "9.99"}})
@@ -115,7 +114,7 @@ func TestTelephonyFlowHoldModeWithPushedDigits(t *testing.T) {
 			t.Fatalf("digits: %d", code)
 		}
 	}
-	var end chat.Frame
+	var end frame
 	for {
 		end = agent.next(frameCallSession)
 		if formAsMap(t, end.Outcome)["state"] == "ended" {
@@ -156,7 +155,7 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 		t.Fatal(code)
 	}
 	agent.send(map[string]any{"type": "call_secure_input", "call": "conf", "form": "credit_card", "fields": map[string]string{"amount": "1"}})
-	if f := agent.next(chat.FrameError); f.Code != "conference_call" {
+	if f := agent.next(frameError); f.Code != "conference_call" {
 		t.Errorf("conference: %+v", f)
 	}
 	te.api(t, "POST", "/calls", `{"call":"c2","agent":"ann"}`)

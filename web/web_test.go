@@ -99,11 +99,30 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
 
+// frame is any frame the server sends, as a client decodes it: the chat's
+// fields and those of web's own frames.
+type frame struct {
+	chat.Frame
+	Code          string            `json:"code"`
+	Message       string            `json:"message"`
+	Request       string            `json:"request"`
+	Form          any               `json:"form"`
+	Forms         any               `json:"forms"`
+	Canned        any               `json:"canned"`
+	Outcome       any               `json:"outcome"`
+	Result        string            `json:"result"`
+	Workgroup     string            `json:"workgroup"`
+	Call          string            `json:"call"`
+	Conversations any               `json:"conversations"`
+	Agents        any               `json:"agents"`
+	Errors        map[string]string `json:"errors"`
+}
+
 // wsClient is a test client that reads frames in the background.
 type wsClient struct {
 	t      *testing.T
 	conn   *websocket.Conn
-	frames chan chat.Frame
+	frames chan frame
 	closed chan websocket.StatusCode
 }
 
@@ -116,7 +135,7 @@ func dial(t *testing.T, url string, header http.Header) (*wsClient, *http.Respon
 		return nil, resp, err
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &wsClient{t: t, conn: conn, frames: make(chan chat.Frame, 1024), closed: make(chan websocket.StatusCode, 1)}
+	c := &wsClient{t: t, conn: conn, frames: make(chan frame, 1024), closed: make(chan websocket.StatusCode, 1)}
 	go func() {
 		for {
 			_, data, err := conn.Read(context.Background())
@@ -125,7 +144,7 @@ func dial(t *testing.T, url string, header http.Header) (*wsClient, *http.Respon
 				close(c.frames)
 				return
 			}
-			var f chat.Frame
+			var f frame
 			if err := json.Unmarshal(data, &f); err != nil {
 				t.Errorf("server sent a frame that is not JSON: %q", data)
 			}
@@ -145,7 +164,7 @@ func (c *wsClient) send(v any) {
 }
 
 // next waits for the first frame of type typ (skipping others).
-func (c *wsClient) next(typ string) chat.Frame {
+func (c *wsClient) next(typ string) frame {
 	c.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -299,11 +318,11 @@ func TestAgentOfAnotherWorkgroupCannotAccept(t *testing.T) {
 		t.Fatalf("open: %s %+v", resp.Status, opened)
 	}
 	sam.send(map[string]any{"type": "accept", "conversation": opened.Conversation})
-	if f := sam.next(chat.FrameError); f.Code != "forbidden" {
+	if f := sam.next(frameError); f.Code != "forbidden" {
 		t.Errorf("Sam accepting a support chat: %+v, want forbidden", f)
 	}
 	sam.send(map[string]any{"type": "history", "conversation": opened.Conversation})
-	if f := sam.next(chat.FrameError); f.Code != "forbidden" {
+	if f := sam.next(frameError); f.Code != "forbidden" {
 		t.Errorf("Sam reading a support chat: %+v, want forbidden", f)
 	}
 }
@@ -344,7 +363,7 @@ func TestBadInputAndLimits(t *testing.T) {
 	t.Run("wrong token", func(t *testing.T) {
 		v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
 		v.send(map[string]any{"type": "hello", "conversation": "nope", "token": "nope"})
-		if f := v.next(chat.FrameError); f.Code != "not_found" {
+		if f := v.next(frameError); f.Code != "not_found" {
 			t.Errorf("error = %+v", f)
 		}
 		if code := v.closeCode(); code != websocket.StatusPolicyViolation {
@@ -356,7 +375,7 @@ func TestBadInputAndLimits(t *testing.T) {
 		v.send(hello)
 		v.next(chat.FrameWelcome)
 		v.send(map[string]any{"type": "message", "client_id": "big", "text": strings.Repeat("a", 65)})
-		if f := v.next(chat.FrameError); f.Code != "too_large" || f.ClientID != "big" {
+		if f := v.next(frameError); f.Code != "too_large" || f.ClientID != "big" {
 			t.Errorf("error = %+v, want too_large", f)
 		}
 		// A frame over the socket's read limit closes it.
@@ -372,7 +391,7 @@ func TestBadInputAndLimits(t *testing.T) {
 		for i := range 5 {
 			v.send(map[string]any{"type": "typing", "active": i%2 == 0})
 		}
-		if f := v.next(chat.FrameError); f.Code != "rate_limited" {
+		if f := v.next(frameError); f.Code != "rate_limited" {
 			t.Errorf("error = %+v, want rate_limited", f)
 		}
 	})
@@ -527,12 +546,16 @@ func TestEveryFrameTypeIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	types := append(append([]string{}, chat.HistoryFrames...), chat.EphemeralFrames...)
+	tel, err := os.ReadFile("../docs/telephony.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := append(append(append([]string{}, chat.HistoryFrames...), chat.EphemeralFrames...), webFrames...)
 	types = append(types, inHello, inMessage, inTyping, inEnd, inPing, inStatus, inAccept, inLeave, inHistory,
 		inForms, inFormRequest, inFormRetry, inFormCancel, inFormSubmit, inSupervise)
 	for _, typ := range types {
-		if !bytes.Contains(doc, []byte("`"+typ+"`")) {
-			t.Errorf("docs/protocol.md does not document frame type %q", typ)
+		if !bytes.Contains(doc, []byte("`"+typ+"`")) && !bytes.Contains(tel, []byte("`"+typ+"`")) {
+			t.Errorf("neither docs/protocol.md nor docs/telephony.md documents frame type %q", typ)
 		}
 	}
 	for _, code := range []string{"not_found", "unknown_service", "forbidden", "taken", "ended", "too_large", "empty", "bad_text", "redaction_failed", "busy", "rate_limited", "bad_request", "internal", "no_secure_input", "no_initiate_secure_input", "no_workgroup_access",
@@ -541,12 +564,14 @@ func TestEveryFrameTypeIsDocumented(t *testing.T) {
 			t.Errorf("docs/protocol.md does not document %q", code)
 		}
 	}
-	// Every error the hub can give maps to a documented code.
-	for _, err := range []error{chat.ErrNotFound, chat.ErrUnknownService, chat.ErrForbidden, chat.ErrTaken, chat.ErrEnded,
-		chat.ErrTooLarge, chat.ErrEmpty, chat.ErrBadText, chat.ErrUndeliverable, chat.ErrBusy, errors.New("other")} {
-		if code := chat.Code(err); !bytes.Contains(doc, []byte("`"+code+"`")) {
-			t.Errorf("error code %q is not documented", code)
+	// Every error a client can meet maps to a documented code.
+	for _, c := range errorCodes {
+		if !bytes.Contains(doc, []byte("`"+c.code+"`")) && !bytes.Contains(tel, []byte("`"+c.code+"`")) {
+			t.Errorf("error code %q (%v) is not documented", c.code, c.err)
 		}
+	}
+	if code, status := errorCode(errors.New("other")); code != "internal" || status != http.StatusInternalServerError {
+		t.Errorf("an unknown error is %q, %d; want internal, 500", code, status)
 	}
 }
 
