@@ -9,11 +9,11 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,8 +120,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
 	for _, o := range cfg.AllowedOrigins {
-		if o != "*" && !strings.Contains(o, "://") {
-			return nil, errors.New("web: allowed origin " + o + " must be scheme://host[:port] or *")
+		if err := CheckOrigin(o); err != nil {
+			return nil, fmt.Errorf("web: Config.AllowedOrigins: %w", err)
 		}
 	}
 	log := cfg.Logger
