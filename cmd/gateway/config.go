@@ -5,11 +5,12 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -18,7 +19,8 @@ import (
 var demoConfig []byte
 
 // config is the gateway's configuration file (docs in README.md). Parsing is
-// strict: an unknown key or a bad value is an error naming file and line.
+// strict: an unknown key or a bad value is an error naming file, line and
+// the key's path (config_decode.go, config_check.go).
 type config struct {
 	Listen         string          `yaml:"listen"`
 	Data           string          `yaml:"data"`
@@ -153,12 +155,27 @@ type agentDef struct {
 type duration time.Duration
 
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 100ms, 30s, 12h)", n.Line, n.Value)
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return err
 	}
 	*d = duration(v)
 	return nil
+}
+
+// parseDuration reads a duration of the file; its error is the operator's
+// reason.
+func parseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(s)
+	switch {
+	case err == nil && v < 0:
+		return 0, fmt.Errorf("%s must not be negative", quoteValue(s))
+	case err == nil:
+		return v, nil
+	case s != "" && strings.Trim(s, "0123456789.") == "":
+		return 0, fmt.Errorf("%s is not a duration: add a unit, like %ss (units: ms, s, m, h)", quoteValue(s), s)
+	}
+	return 0, fmt.Errorf("%s is not a duration like 30s or 5m (units: ms, s, m, h)", quoteValue(s))
 }
 
 // configError is a bad configuration: file, line and reason.
@@ -175,6 +192,18 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("%s: %s", e.file, e.msg)
 }
 
+// configErrors are all the errors of a file, sorted by line; Error gives
+// one a line.
+type configErrors []*configError
+
+func (es configErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
 // loadConfig reads and validates a configuration file; name "" means the
 // embedded demo configuration.
 func loadConfig(name string) (*config, error) {
@@ -182,40 +211,40 @@ func loadConfig(name string) (*config, error) {
 	if name != "" {
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return nil, &configError{file: name, msg: err.Error()}
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, configErrors{{file: name, msg: err.Error()}}
 		}
 		data, label = b, name
 	}
 	return parseConfig(label, data)
 }
 
-// parseConfig parses and validates data, naming it file in errors.
+// parseConfig parses and validates data, naming it file in errors. The
+// error, a configErrors, holds every problem of the file; only a YAML
+// syntax error stops the reading early.
 func parseConfig(file string, data []byte) (*config, error) {
-	var cfg config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
-	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+		return nil, configErrors{syntaxError(file, data, err)}
 	}
-	v := validator{file: file, root: &root}
+	v := &validator{file: file, root: &root}
+	var cfg config
+	v.decode(&cfg, data)
 	v.check(&cfg)
-	if v.err != nil {
-		return nil, v.err
+	if len(v.errs) > 0 {
+		slices.SortStableFunc(v.errs, func(a, b *configError) int { return a.line - b.line })
+		return nil, slices.CompactFunc(v.errs, func(a, b *configError) bool { return *a == *b })
 	}
 	return &cfg, nil
 }
 
-// yamlError turns yaml.v3's "yaml: line 3: …" or "yaml: unmarshal errors:\n
-// line 3: …" into file:line: reason (the first error).
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	msg = strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0])
+// syntaxError is a YAML syntax error: yaml.v3 says "yaml: line 3: …" (or
+// no line, for bytes that are not text).
+func syntaxError(file string, data []byte, err error) *configError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, after, ok := strings.Cut(rest, ": "); ok {
@@ -224,24 +253,95 @@ func yamlError(file string, err error) error {
 			}
 		}
 	}
-	msg = strings.Replace(msg, "in type main.", "in section ", 1)
-	return &configError{file: file, line: line, msg: msg}
+	if line == 0 {
+		line = lineOfBadByte(data)
+	}
+	switch {
+	case strings.Contains(msg, "found character that cannot start any token") && lineHasTab(data, line):
+		msg += " (a tab: indent with spaces)"
+	case msg == "mapping values are not allowed in this context":
+		msg += " (a value holding \": \" must be quoted, or the indentation is off)"
+	case strings.HasPrefix(msg, "did not find expected key"), strings.HasPrefix(msg, "did not find expected '-' indicator"):
+		msg += " (check the indentation)"
+	}
+	return &configError{file: file, line: line, msg: "YAML syntax: " + msg}
+}
+
+// lineOfBadByte is the line of the first byte that is not text (invalid
+// UTF-8 or a control character), 0 if none.
+func lineOfBadByte(data []byte) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == '\n' {
+			line++
+		} else if r == utf8.RuneError && size <= 1 || r < ' ' && r != '\t' && r != '\r' || r == 0x7f {
+			return line
+		}
+		i += size
+	}
+	return 0
+}
+
+func lineHasTab(data []byte, line int) bool {
+	lines := bytes.Split(data, []byte("\n"))
+	return line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t"))
+}
+
+// path is where a value sits in the file: map keys (string) and list
+// indices (int), as in agents[1].password_hash.
+type path []any
+
+func (p path) String() string {
+	var b strings.Builder
+	for _, e := range p {
+		switch e := e.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", e)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(e)
+		}
+	}
+	return b.String()
+}
+
+// with is p followed by more keys or indices (a new slice).
+func (p path) with(more ...any) path {
+	return append(slices.Clip(p), more...)
+}
+
+// within reports whether p is q or lies under it.
+func (p path) within(q path) bool {
+	return len(p) >= len(q) && slices.Equal(p[:len(q)], q)
 }
 
 // lineOf finds the line of the node at path (map keys and sequence indices);
 // it falls back to the deepest node found.
-func lineOf(root *yaml.Node, path []any) int {
+func lineOf(root *yaml.Node, p path) int {
+	line, _ := find(root, p)
+	return line
+}
+
+// find is the line of the key (or list item) at p, and whether p is in the
+// file; when it is not, the line is that of the deepest part that is.
+func find(root *yaml.Node, p path) (int, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	line := n.Line
-	for _, p := range path {
+	for _, e := range p {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
 		var next *yaml.Node
-		switch k := p.(type) {
+		switch k := e.(type) {
 		case string:
 			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
+				for i := 0; i+1 < len(n.Content) && next == nil; i += 2 {
 					if n.Content[i].Value == k {
 						next = n.Content[i+1]
 						line = n.Content[i].Line
@@ -255,9 +355,9 @@ func lineOf(root *yaml.Node, path []any) int {
 			}
 		}
 		if next == nil {
-			return line
+			return line, false
 		}
 		n = next
 	}
-	return line
+	return line, true
 }

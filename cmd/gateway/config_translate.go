@@ -19,19 +19,7 @@ func (c *config) formsConfig() chatforms.Config {
 		Canned:          map[string][]chatforms.Canned{},
 	}
 	for _, f := range c.Forms {
-		form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
-		if form.Title == "" {
-			form.Title = f.Name
-		}
-		for _, fl := range f.Fields {
-			name := fl.Name
-			if name == "" {
-				name = fl.ID
-			}
-			form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
-				Optional: fl.Optional, Brands: fl.Brands})
-		}
-		fc.Forms = append(fc.Forms, form)
+		fc.Forms = append(fc.Forms, f.form())
 	}
 	for _, w := range c.Workgroups {
 		for _, r := range w.Rights {
@@ -48,6 +36,23 @@ func (c *config) formsConfig() chatforms.Config {
 		}
 	}
 	return fc
+}
+
+// form is the chatforms form of a form of the file.
+func (f formDef) form() chatforms.Form {
+	form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
+	if form.Title == "" {
+		form.Title = f.Name
+	}
+	for _, fl := range f.Fields {
+		name := fl.Name
+		if name == "" {
+			name = fl.ID
+		}
+		form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
+			Optional: fl.Optional, Brands: fl.Brands})
+	}
+	return form
 }
 
 // ingestConfig is the mail configuration of a mailbox; secret resolves a
