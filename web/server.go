@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,8 +122,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
 	for _, o := range cfg.AllowedOrigins {
-		if o != "*" && !strings.Contains(o, "://") {
-			return nil, errors.New("web: allowed origin " + o + " must be scheme://host[:port] or *")
+		if err := CheckOrigin(o); err != nil {
+			return nil, fmt.Errorf("web: Config.AllowedOrigins: %w", err)
 		}
 	}
 	log := cfg.Logger

@@ -5,30 +5,22 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/secureinput/gateway/card"
-	"github.com/secureinput/gateway/chatforms"
-	"github.com/secureinput/gateway/mail"
-	"github.com/secureinput/gateway/redact"
-	"github.com/secureinput/gateway/secure"
-	"github.com/secureinput/gateway/store"
-	"github.com/secureinput/gateway/web"
 )
 
 //go:embed demo.yaml
 var demoConfig []byte
 
 // config is the gateway's configuration file (docs in README.md). Parsing is
-// strict: an unknown key or a bad value is an error naming file and line.
+// strict: an unknown key or a bad value is an error naming file, line and
+// the key's path (config_decode.go, config_check.go).
 type config struct {
 	Listen         string          `yaml:"listen"`
 	Data           string          `yaml:"data"`
@@ -163,12 +155,27 @@ type agentDef struct {
 type duration time.Duration
 
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration (write e.g. 100ms, 30s, 12h)", n.Line, n.Value)
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return err
 	}
 	*d = duration(v)
 	return nil
+}
+
+// parseDuration reads a duration of the file; its error is the operator's
+// reason.
+func parseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(s)
+	switch {
+	case err == nil && v < 0:
+		return 0, fmt.Errorf("%s must not be negative", quoteValue(s))
+	case err == nil:
+		return v, nil
+	case s != "" && strings.Trim(s, "0123456789.") == "":
+		return 0, fmt.Errorf("%s is not a duration: add a unit, like %ss (units: ms, s, m, h)", quoteValue(s), s)
+	}
+	return 0, fmt.Errorf("%s is not a duration like 30s or 5m (units: ms, s, m, h)", quoteValue(s))
 }
 
 // configError is a bad configuration: file, line and reason.
@@ -185,6 +192,18 @@ func (e *configError) Error() string {
 	return fmt.Sprintf("%s: %s", e.file, e.msg)
 }
 
+// configErrors are all the errors of a file, sorted by line; Error gives
+// one a line.
+type configErrors []*configError
+
+func (es configErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
 // loadConfig reads and validates a configuration file; name "" means the
 // embedded demo configuration.
 func loadConfig(name string) (*config, error) {
@@ -192,40 +211,40 @@ func loadConfig(name string) (*config, error) {
 	if name != "" {
 		b, err := os.ReadFile(name)
 		if err != nil {
-			return nil, &configError{file: name, msg: err.Error()}
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, configErrors{{file: name, msg: err.Error()}}
 		}
 		data, label = b, name
 	}
 	return parseConfig(label, data)
 }
 
-// parseConfig parses and validates data, naming it file in errors.
+// parseConfig parses and validates data, naming it file in errors. The
+// error, a configErrors, holds every problem of the file; only a YAML
+// syntax error stops the reading early.
 func parseConfig(file string, data []byte) (*config, error) {
-	var cfg config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
-	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
+		return nil, configErrors{syntaxError(file, data, err)}
 	}
-	v := validator{file: file, root: &root}
+	v := &validator{file: file, root: &root}
+	var cfg config
+	v.decode(&cfg, data)
 	v.check(&cfg)
-	if v.err != nil {
-		return nil, v.err
+	if len(v.errs) > 0 {
+		slices.SortStableFunc(v.errs, func(a, b *configError) int { return a.line - b.line })
+		return nil, slices.CompactFunc(v.errs, func(a, b *configError) bool { return *a == *b })
 	}
 	return &cfg, nil
 }
 
-// yamlError turns yaml.v3's "yaml: line 3: …" or "yaml: unmarshal errors:\n
-// line 3: …" into file:line: reason (the first error).
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	msg = strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0])
+// syntaxError is a YAML syntax error: yaml.v3 says "yaml: line 3: …" (or
+// no line, for bytes that are not text).
+func syntaxError(file string, data []byte, err error) *configError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if n, after, ok := strings.Cut(rest, ": "); ok {
@@ -234,37 +253,95 @@ func yamlError(file string, err error) error {
 			}
 		}
 	}
-	msg = strings.Replace(msg, "in type main.", "in section ", 1)
-	return &configError{file: file, line: line, msg: msg}
-}
-
-// validator checks the values; the first error wins.
-type validator struct {
-	file string
-	root *yaml.Node
-	err  error
-}
-
-func (v *validator) failf(path []any, format string, args ...any) {
-	if v.err == nil {
-		v.err = &configError{file: v.file, line: lineOf(v.root, path), msg: fmt.Sprintf(format, args...)}
+	if line == 0 {
+		line = lineOfBadByte(data)
 	}
+	switch {
+	case strings.Contains(msg, "found character that cannot start any token") && lineHasTab(data, line):
+		msg += " (a tab: indent with spaces)"
+	case msg == "mapping values are not allowed in this context":
+		msg += " (a value holding \": \" must be quoted, or the indentation is off)"
+	case strings.HasPrefix(msg, "did not find expected key"), strings.HasPrefix(msg, "did not find expected '-' indicator"):
+		msg += " (check the indentation)"
+	}
+	return &configError{file: file, line: line, msg: "YAML syntax: " + msg}
+}
+
+// lineOfBadByte is the line of the first byte that is not text (invalid
+// UTF-8 or a control character), 0 if none.
+func lineOfBadByte(data []byte) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == '\n' {
+			line++
+		} else if r == utf8.RuneError && size <= 1 || r < ' ' && r != '\t' && r != '\r' || r == 0x7f {
+			return line
+		}
+		i += size
+	}
+	return 0
+}
+
+func lineHasTab(data []byte, line int) bool {
+	lines := bytes.Split(data, []byte("\n"))
+	return line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t"))
+}
+
+// path is where a value sits in the file: map keys (string) and list
+// indices (int), as in agents[1].password_hash.
+type path []any
+
+func (p path) String() string {
+	var b strings.Builder
+	for _, e := range p {
+		switch e := e.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", e)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(e)
+		}
+	}
+	return b.String()
+}
+
+// with is p followed by more keys or indices (a new slice).
+func (p path) with(more ...any) path {
+	return append(slices.Clip(p), more...)
+}
+
+// within reports whether p is q or lies under it.
+func (p path) within(q path) bool {
+	return len(p) >= len(q) && slices.Equal(p[:len(q)], q)
 }
 
 // lineOf finds the line of the node at path (map keys and sequence indices);
 // it falls back to the deepest node found.
-func lineOf(root *yaml.Node, path []any) int {
+func lineOf(root *yaml.Node, p path) int {
+	line, _ := find(root, p)
+	return line
+}
+
+// find is the line of the key (or list item) at p, and whether p is in the
+// file; when it is not, the line is that of the deepest part that is.
+func find(root *yaml.Node, p path) (int, bool) {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	line := n.Line
-	for _, p := range path {
+	for _, e := range p {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
 		var next *yaml.Node
-		switch k := p.(type) {
+		switch k := e.(type) {
 		case string:
 			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
+				for i := 0; i+1 < len(n.Content) && next == nil; i += 2 {
 					if n.Content[i].Value == k {
 						next = n.Content[i+1]
 						line = n.Content[i].Line
@@ -278,263 +355,9 @@ func lineOf(root *yaml.Node, path []any) int {
 			}
 		}
 		if next == nil {
-			return line
+			return line, false
 		}
 		n = next
 	}
-	return line
-}
-
-func (v *validator) check(c *config) {
-	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			v.failf([]any{"listen"}, "listen %q: want host:port (e.g. :8080 or 127.0.0.1:8080)", c.Listen)
-		}
-	}
-	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		v.failf([]any{"tls"}, "tls: set both cert and key, or neither")
-	}
-	for _, f := range []struct{ key, path string }{{"cert", c.TLS.Cert}, {"key", c.TLS.Key}} {
-		if f.path != "" {
-			if _, err := os.Stat(f.path); err != nil {
-				v.failf([]any{"tls", f.key}, "tls %s: %v", f.key, err)
-			}
-		}
-	}
-	for i, o := range c.AllowedOrigins {
-		if o != "*" && (!strings.Contains(o, "://") || strings.HasSuffix(o, "/")) {
-			v.failf([]any{"allowed_origins", i}, "allowed origin %q: want scheme://host[:port] (no path) or *", o)
-		}
-	}
-	for i, e := range c.Redaction.Expressions {
-		if _, err := redact.New(redact.Config{Additional: []string{e}, Timeout: time.Second}); err != nil {
-			v.failf([]any{"redaction", "expressions", i}, "expression %d: %v", i+1, err)
-		}
-	}
-	if _, err := redact.New(c.redactConfig()); err != nil {
-		v.failf([]any{"redaction"}, "redaction: %v", err)
-	}
-	if _, ok := durabilities[c.Durability]; !ok {
-		v.failf([]any{"durability"}, "durability %q: want power_loss or process_crash", c.Durability)
-	}
-	l := c.Limits
-	for _, n := range []struct {
-		key string
-		val float64
-	}{
-		{"message_bytes", float64(l.MessageBytes)}, {"messages_per_second", l.MessagesPerSecond}, {"burst", float64(l.Burst)},
-		{"max_connections", float64(l.MaxConnections)}, {"max_chats_per_agent", float64(l.MaxChatsPerAgent)},
-	} {
-		if n.val < 0 {
-			v.failf([]any{"limits", n.key}, "limits %s: must not be negative", n.key)
-		}
-	}
-	if l.MessageBytes > 1<<20 {
-		v.failf([]any{"limits", "message_bytes"}, "limits message_bytes: at most 1048576")
-	}
-
-	workgroups := map[string]bool{}
-	for i, w := range c.Workgroups {
-		switch {
-		case w.Name == "":
-			v.failf([]any{"workgroups", i}, "workgroup %d: name is required", i+1)
-		case workgroups[w.Name]:
-			v.failf([]any{"workgroups", i, "name"}, "workgroup %q: defined twice", w.Name)
-		}
-		workgroups[w.Name] = true
-	}
-	services := map[string]bool{}
-	for i, s := range c.Services {
-		switch {
-		case s.Name == "":
-			v.failf([]any{"services", i}, "service %d: name is required", i+1)
-		case services[s.Name]:
-			v.failf([]any{"services", i, "name"}, "service %q: defined twice", s.Name)
-		case !workgroups[s.Workgroup]:
-			v.failf([]any{"services", i, "workgroup"}, "service %q: workgroup %q is not defined under workgroups", s.Name, s.Workgroup)
-		}
-		services[s.Name] = true
-	}
-	for i, w := range c.Workgroups {
-		for j, r := range w.Rights {
-			if !slices.Contains(chatforms.AllRights, chatforms.Right(r)) {
-				v.failf([]any{"workgroups", i, "rights", j}, "workgroup %q: unknown right %q (rights: %v)", w.Name, r, chatforms.AllRights)
-			}
-		}
-	}
-	for i, f := range c.Forms {
-		for j, w := range f.Workgroups {
-			if !workgroups[w] {
-				v.failf([]any{"forms", i, "workgroups", j}, "form %q: workgroup %q is not defined under workgroups", f.Name, w)
-			}
-		}
-		for j, fl := range f.Fields {
-			if !slices.Contains(secure.Kinds, secure.Kind(fl.Kind)) {
-				v.failf([]any{"forms", i, "fields", j, "kind"}, "form %q field %q: unknown kind %q (kinds: %v)", f.Name, fl.ID, fl.Kind, secure.Kinds)
-			}
-			for k, b := range fl.Brands {
-				if !slices.ContainsFunc(card.Brands, func(x card.Brand) bool { return x.ID == b }) {
-					v.failf([]any{"forms", i, "fields", j, "brands", k}, "form %q field %q: unknown brand %q", f.Name, fl.ID, b)
-				}
-			}
-		}
-	}
-	if v.err == nil {
-		if _, err := chatforms.New(c.formsConfig()); err != nil {
-			v.failf([]any{"forms"}, "%v", err)
-		}
-	}
-	val := c.Validation
-	if len(c.Forms) > 0 && val.URL == "" && !val.Sample {
-		v.failf([]any{"validation"}, "validation: forms are configured: set validation.url (or sample: true for a demo)")
-	}
-	if val.URL != "" {
-		if _, err := secure.NewClient(secure.ClientConfig{URL: val.URL, CADir: val.CADir, ClientCert: val.ClientCert, ClientKey: val.ClientKey}); err != nil {
-			v.failf([]any{"validation"}, "validation: %v", err)
-		}
-	}
-	names := map[string]bool{}
-	for i, m := range c.Mailboxes {
-		if names[m.Name] {
-			v.failf([]any{"mailboxes", i, "name"}, "mailbox %q: defined twice", m.Name)
-		}
-		names[m.Name] = true
-		for _, acc := range []struct {
-			key string
-			a   *accountDef
-		}{{"source", &m.Source}, {"destination", m.Destination}} {
-			if acc.a == nil {
-				continue
-			}
-			if (acc.a.PasswordEnv == "") == (acc.a.PasswordFile == "") {
-				v.failf([]any{"mailboxes", i, acc.key}, "mailbox %q %s: set password_env or password_file (exactly one; never the password itself)", m.Name, acc.key)
-			}
-		}
-		if _, err := mail.NewIngester(m.ingestConfig(nil), &mail.Redactor{}, nil, nil); err != nil {
-			v.failf([]any{"mailboxes", i}, "%v", err)
-		}
-	}
-	if t := c.Telephony; t != nil {
-		if n := btoi(t.APIKeyEnv != "") + btoi(t.APIKeyFile != "") + btoi(t.Demo); n != 1 {
-			v.failf([]any{"telephony"}, "telephony: set exactly one of api_key_env, api_key_file, demo")
-		}
-		if t.WebhookURL != "" && t.WebhookSecretEnv == "" {
-			v.failf([]any{"telephony", "webhook_url"}, "telephony: webhook_url needs webhook_secret_env (webhooks are signed)")
-		}
-		if len(c.Forms) == 0 {
-			v.failf([]any{"telephony"}, "telephony: secure IVR sessions use the forms: configure forms")
-		}
-		if t.MediaAddress != "" && net.ParseIP(t.MediaAddress) == nil {
-			v.failf([]any{"telephony", "media_address"}, "telephony: media_address %q is not an IP address", t.MediaAddress)
-		}
-	}
-	logins := map[string]bool{}
-	for i, a := range c.Agents {
-		switch {
-		case a.Login == "":
-			v.failf([]any{"agents", i}, "agent %d: login is required", i+1)
-		case logins[a.Login]:
-			v.failf([]any{"agents", i, "login"}, "agent %q: defined twice", a.Login)
-		}
-		logins[a.Login] = true
-		if err := web.CheckHash(a.PasswordHash); err != nil {
-			v.failf([]any{"agents", i, "password_hash"}, "agent %q: %v", a.Login, err)
-		}
-		for j, w := range a.Workgroups {
-			if !workgroups[w] {
-				v.failf([]any{"agents", i, "workgroups", j}, "agent %q: workgroup %q is not defined under workgroups", a.Login, w)
-			}
-		}
-		for j, r := range a.Rights {
-			if !slices.Contains(chatforms.AllRights, chatforms.Right(r)) {
-				v.failf([]any{"agents", i, "rights", j}, "agent %q: unknown right %q (rights: %v)", a.Login, r, chatforms.AllRights)
-			}
-		}
-	}
-}
-
-// formsConfig is the chatforms configuration of the file.
-func (c *config) formsConfig() chatforms.Config {
-	fc := chatforms.Config{
-		WorkgroupRights: map[string][]chatforms.Right{},
-		AgentRights:     map[string][]chatforms.Right{},
-		AgentWorkgroups: map[string][]string{},
-		Canned:          map[string][]chatforms.Canned{},
-	}
-	for _, f := range c.Forms {
-		form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
-		if form.Title == "" {
-			form.Title = f.Name
-		}
-		for _, fl := range f.Fields {
-			name := fl.Name
-			if name == "" {
-				name = fl.ID
-			}
-			form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
-				Optional: fl.Optional, Brands: fl.Brands})
-		}
-		fc.Forms = append(fc.Forms, form)
-	}
-	for _, w := range c.Workgroups {
-		for _, r := range w.Rights {
-			fc.WorkgroupRights[w.Name] = append(fc.WorkgroupRights[w.Name], chatforms.Right(r))
-		}
-		for _, cr := range w.Canned {
-			fc.Canned[w.Name] = append(fc.Canned[w.Name], chatforms.Canned{Title: cr.Title, Text: cr.Text, Form: cr.Form})
-		}
-	}
-	for _, a := range c.Agents {
-		fc.AgentWorkgroups[a.Login] = a.Workgroups
-		for _, r := range a.Rights {
-			fc.AgentRights[a.Login] = append(fc.AgentRights[a.Login], chatforms.Right(r))
-		}
-	}
-	return fc
-}
-
-// ingestConfig is the mail configuration of a mailbox; secret resolves a
-// password (nil leaves them empty, for checks).
-func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.MailboxConfig {
-	ep := func(a accountDef) mail.Endpoint {
-		e := mail.Endpoint{Addr: a.Address, TLS: a.TLS, Username: a.Username}
-		if secret != nil {
-			e.Password, _ = secret(a)
-		}
-		return e
-	}
-	mc := mail.MailboxConfig{Name: m.Name, Source: ep(m.Source), SourceFolder: m.SourceFolder, DestFolder: m.DestFolder,
-		After: m.After, MoveTo: m.MoveTo, Poll: time.Duration(m.Poll), FailedKeyword: m.FailedKeyword}
-	if m.Destination != nil {
-		d := ep(*m.Destination)
-		mc.Dest = &d
-	}
-	return mc
-}
-
-// durabilities maps the durability key's values to the store's setting.
-var durabilities = map[string]store.Durability{
-	"":              store.SurvivesPowerLoss,
-	"power_loss":    store.SurvivesPowerLoss,
-	"process_crash": store.SurvivesProcessCrash,
-}
-
-// redactConfig is the engine configuration of the redaction section.
-func (c *config) redactConfig() redact.Config {
-	rc := redact.DefaultConfig()
-	if c.Redaction.Default != nil {
-		rc.Default = *c.Redaction.Default
-	}
-	rc.Additional = c.Redaction.Expressions
-	if c.Redaction.Timeout > 0 {
-		rc.Timeout = time.Duration(c.Redaction.Timeout)
-	}
-	return rc
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return line, true
 }

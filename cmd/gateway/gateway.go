@@ -340,35 +340,3 @@ func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *
 	}
 	return out, nil
 }
-
-// chatServices are the services of the configuration, as the hub takes them.
-func (c *config) chatServices() []chat.Service {
-	var out []chat.Service
-	for _, s := range c.Services {
-		out = append(out, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup})
-	}
-	return out
-}
-
-// chatAgents are the agents of the configuration, as the hub takes them; an
-// agent without a name is shown by login.
-func (c *config) chatAgents() []chat.Agent {
-	var out []chat.Agent
-	for _, a := range c.Agents {
-		name := a.Name
-		if name == "" {
-			name = a.Login
-		}
-		out = append(out, chat.Agent{Login: a.Login, Name: name, Workgroups: a.Workgroups})
-	}
-	return out
-}
-
-// credentials are the agents' password hashes, by login.
-func (c *config) credentials() map[string]web.Credential {
-	out := map[string]web.Credential{}
-	for _, a := range c.Agents {
-		out[a.Login] = web.Credential{PasswordHash: a.PasswordHash}
-	}
-	return out
-}

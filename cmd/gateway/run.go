@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "config":
-		err = runConfig(args[1:], stdout)
+		err = runConfig(args[1:], stdout, stderr)
 	case "redact-mail":
 		err = runRedactMail(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -66,7 +66,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "gateway %s: %s\n", args[0], oneLine(ue.msg))
+		for _, line := range strings.Split(ue.msg, "\n") { // a bad configuration has an error a line
+			fmt.Fprintf(stderr, "gateway %s: %s\n", args[0], oneLine(line))
+		}
+		return exitUsage
+	case errors.Is(err, errBadConfig):
 		return exitUsage
 	case errors.Is(err, errSomeFailed):
 		return exitFailure

@@ -26,20 +26,20 @@ func TestConfigErrorsNameFileLineAndReason(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "listen: \":8080\"\nlisten_port: 8080\n", "cfg.yaml:2: field listen_port not found"},
-		{"unknown nested key", "limits:\n  message_bytes: 10\n  colour: red\n", "cfg.yaml:3: field colour not found"},
-		{"bad duration", "limits:\n  idle_timeout: soon\n", `cfg.yaml:2: "soon" is not a duration`},
+		{"unknown key", "listen: \":8080\"\nlisten_port: 8080\n", `cfg.yaml:2: unknown key "listen_port"`},
+		{"unknown nested key", "limits:\n  message_bytes: 10\n  colour: red\n", `cfg.yaml:3: limits: unknown key "colour"`},
+		{"bad duration", "limits:\n  idle_timeout: soon\n", `cfg.yaml:2: limits.idle_timeout: "soon" is not a duration`},
 		{"bad number", "limits:\n  burst: many\n", "cfg.yaml:2:"},
-		{"bad listen", "listen: localhost\n", "cfg.yaml:1: listen \"localhost\""},
-		{"undefined workgroup", strings.Replace(good, "    workgroup: support", "    workgroup: nobody", 1), `workgroup "nobody" is not defined`},
-		{"bad expression", "redaction:\n  expressions:\n    - '(ab'\n", "cfg.yaml:3: expression 1: redact: expression 1 \"(ab\""},
-		{"bad hash", strings.Replace(good, `password_hash: "$2a$10$`, `password_hash: "plain`, 1), "password hash must be bcrypt"},
-		{"bad origin", "allowed_origins: [shop.example]\n", `cfg.yaml:1: allowed origin "shop.example"`},
+		{"bad listen", "listen: localhost\n", `cfg.yaml:1: listen: "localhost" is not host:port`},
+		{"undefined workgroup", strings.Replace(good, "    workgroup: support", "    workgroup: nobody", 1), `services[0].workgroup: "nobody" is not defined under workgroups`},
+		{"bad expression", "redaction:\n  expressions:\n    - '(ab'\n", `cfg.yaml:3: redaction.expressions[0]: "(ab" does not compile: error parsing regexp`},
+		{"bad hash", strings.Replace(good, `password_hash: "$2a$10$`, `password_hash: "plain`, 1), "agents[0].password_hash: not a password hash: write a bcrypt hash"},
+		{"bad origin", "allowed_origins: [shop.example]\n", `cfg.yaml:1: allowed_origins[0]: "shop.example" is not an origin`},
 		{"tls half", "tls:\n  cert: /nonexistent.pem\n", "cfg.yaml:1: tls: set both"},
 		{"unknown field kind", strings.Replace(good, "kind: ssn}", "kind: blood_type}", 1), `unknown kind "blood_type"`},
 		{"unknown right", strings.Replace(good, "rights: [supervisor]", "rights: [root]", 1), `unknown right "root"`},
 		{"forms without validation", strings.Replace(good, "sample: true", "sample: false", 1), "set validation.url"},
-		{"bad durability", "listen: \":8080\"\ndurability: eventually\n", `cfg.yaml:2: durability "eventually": want power_loss or process_crash`},
+		{"bad durability", "listen: \":8080\"\ndurability: eventually\n", `cfg.yaml:2: durability: "eventually" is not a durability: want one of power_loss, process_crash`},
 		{"canned form missing", strings.Replace(good, "form: credit_card", "form: nope", 1), `no form "nope"`},
 	}
 	for _, tc := range cases {
@@ -120,7 +120,7 @@ func TestMailboxConfig(t *testing.T) {
 		t.Fatalf("a good mailbox: %v", err)
 	}
 	for name, c := range map[string]struct{ yaml, want string }{
-		"password in the file": {strings.Replace(base, "password_env: X", "password: hunter2", 1), "field password not found"},
+		"password in the file": {strings.Replace(base, "password_env: X", "password: hunter2", 1), `mailboxes[0].source: unknown key "password"; write the password in a file or the environment`},
 		"no password source":   {strings.Replace(base, ", password_env: X", "", 1), "password_env or password_file"},
 		"plain to remote":      {strings.Replace(base, "127.0.0.1:143", "mail.example.com:143", 1), "loopback"},
 		"bad after":            {strings.Replace(base, "after: move", "after: archive", 1), "move or delete"},

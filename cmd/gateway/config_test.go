@@ -1,0 +1,211 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hashHelp ends every message about a password hash.
+const hashHelp = `write a bcrypt hash ($2a$, $2b$ or $2y$) or an argon2id one ($argon2id$v=19$m=…,t=…,p=…$salt$hash); ` +
+	`make a bcrypt hash with: htpasswd -nbBC 10 "" 'PASSWORD' | cut -d: -f2`
+
+// TestConfigCheckMessages: broken files, as a new operator writes them, and
+// every message `gateway config check` gives for each, in order.
+func TestConfigCheckMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+		secrets    []string // never in a message
+	}{
+		{"every error in one run, by line", `listen: "127.0.0.1:8080"
+allowed_origins: ["https://shop.example/", "shop.example"]
+limits:
+  message_bytes: 4096
+  max_chats_per_agent: four
+  idle_timeout: 30
+  burst: [1, 2]
+redaction:
+  expressions:
+    - '(ab'
+workgroups:
+  - name: support
+    rights: [secure_input, initiate_secure_inpt]
+services:
+  - name: support
+    workgroup: suport
+agents:
+  - login: alice
+    pasword_hash: "x"
+    rights: [root]
+mailboxes:
+  - name: support
+    source: {address: "127.0.0.1:143", tls: plain, username: a, password: hunter2}
+    dest_folder: Clean
+    after: archive
+`, []string{
+			`b.yaml:2: allowed_origins[0]: "https://shop.example/": an origin has no path, not even a final /: write "https://shop.example"`,
+			`b.yaml:2: allowed_origins[1]: "shop.example" is not an origin: want scheme://host[:port] like https://shop.example, or *`,
+			`b.yaml:5: limits.max_chats_per_agent: "four" is not a whole number`,
+			`b.yaml:6: limits.idle_timeout: "30" is not a duration: add a unit, like 30s (units: ms, s, m, h)`,
+			`b.yaml:7: limits.burst: a single value is wanted here (a number), not a list`,
+			`b.yaml:10: redaction.expressions[0]: "(ab" does not compile: error parsing regexp: missing closing ) in ` + "`(ab`",
+			`b.yaml:13: workgroups[0].rights[1]: unknown right "initiate_secure_inpt": did you mean "initiate_secure_input"?`,
+			`b.yaml:16: services[0].workgroup: "suport" is not defined under workgroups: did you mean "support"?`,
+			`b.yaml:19: agents[0]: unknown key "pasword_hash"; did you mean "password_hash"?`,
+			`b.yaml:20: agents[0].rights[0]: unknown right "root": want one of secure_input, initiate_secure_input, supervisor`,
+			`b.yaml:23: mailboxes[0].source: unknown key "password"; write the password in a file or the environment: password_file or password_env`,
+			`b.yaml:25: mailboxes[0].after: must be move or delete, not "archive"`,
+		}, []string{"hunter2"}},
+		{"the line of the value at fault", "workgroups:\n  - name: support\n    rights:\n      - secure_input\n      - root\n", []string{
+			`b.yaml:5: workgroups[0].rights[1]: unknown right "root": want one of secure_input, initiate_secure_input, supervisor`,
+		}, nil},
+		{"types in operator words", `redaction:
+  default: maybe
+limits:
+  messages_per_second: fast
+  idle_timeout: 5 minutes
+  session_ttl: -1h
+allowed_origins: "https://shop.example"
+agents:
+  login: demo
+validation: [a]
+`, []string{
+			`b.yaml:2: redaction.default: "maybe" is not true or false`,
+			`b.yaml:4: limits.messages_per_second: "fast" is not a number`,
+			`b.yaml:5: limits.idle_timeout: "5 minutes" is not a duration like 30s or 5m (units: ms, s, m, h)`,
+			`b.yaml:6: limits.session_ttl: "-1h" must not be negative`,
+			`b.yaml:7: allowed_origins: a list is wanted here: write [https://shop.example], or one "- https://shop.example" a line`,
+			`b.yaml:9: agents: a list is wanted here: start each entry with "- "`,
+			`b.yaml:10: validation: keys are wanted here (like url: …), not a list`,
+		}, nil},
+		{"unknown keys", `telephony:
+  api_key: sk-live-4f3c2
+  secret: whsec-9a8b7
+  demo: true
+burst: 4
+agents:
+  - login: a
+    password: hunter2
+limits:
+  colour: red
+`, []string{
+			`b.yaml:2: telephony: unknown key "api_key"; write the api key in a file or the environment: api_key_file or api_key_env`,
+			`b.yaml:3: telephony: unknown key "secret"; write the webhook secret in the environment: webhook_secret_env`,
+			`b.yaml:5: unknown key "burst" here: it is a key of limits (check the indentation)`,
+			`b.yaml:8: agents[0]: unknown key "password"; an agent has a password_hash, never the password: ` + hashHelp,
+			`b.yaml:10: limits: unknown key "colour" (keys here: message_bytes, messages_per_second, burst, max_connections, idle_timeout, session_ttl, max_chats_per_agent, offer_timeout)`,
+		}, []string{"sk-live-4f3c2", "whsec-9a8b7", "hunter2"}},
+		{"password hashes", `agents:
+  - login: a
+  - login: b
+    password_hash: plain-hunter2
+  - login: c
+    password_hash: "$2a$10$short"
+  - login: d
+    password_hash: "$2y$10$1g4uyuEZrGJXrRoFu/qRNes65C/UEyL4lzBIuTh3aVv0MptPr3zkq"
+  - login: d
+    password_hash: "$2b$10$1g4uyuEZrGJXrRoFu/qRNes65C/UEyL4lzBIuTh3aVv0MptPr3zkq"
+`, []string{
+			`b.yaml:2: agents[0]: password_hash is missing: ` + hashHelp,
+			`b.yaml:4: agents[1].password_hash: not a password hash: ` + hashHelp,
+			`b.yaml:6: agents[2].password_hash: too short for a bcrypt hash (60 characters; was it cut?): ` + hashHelp,
+			`b.yaml:9: agents[4].login: "d" is defined twice (first at line 7)`,
+		}, []string{"hunter2", "1g4uyuEZ"}},
+		{"keys set twice, forms, validation", `listen: ":8080"
+listen: ":9090"
+forms:
+  - name: f
+    fields:
+      - {id: a, kind: text}
+      - {id: a, kind: txt}
+validation:
+  url: "ftp://user:hunter2@v.example"
+`, []string{
+			`b.yaml:2: listen: set twice (first at line 1): keep one`,
+			`b.yaml:7: forms[0].fields[1].kind: unknown kind "txt": did you mean "text"?`,
+			`b.yaml:9: validation.url: "ftp://user:xxxxx@v.example": want http:// or https://`,
+		}, []string{"hunter2"}},
+		{"a form's own rules", "forms:\n  - name: f\n    fields:\n      - {id: a, kind: text}\n      - {id: a, kind: ssn}\nvalidation: {sample: true}\n", []string{
+			`b.yaml:5: forms[0].fields[1].id: field "a" defined twice`,
+		}, nil},
+		{"mailbox accounts", `mailboxes:
+  - name: m
+    source: {address: "mail.example.com:143", tls: plain, username: a}
+    destination: {address: "127.0.0.1", tls: implicit, password_env: A, password_file: /a}
+    dest_folder: INBOX
+    after: move
+`, []string{
+			`b.yaml:3: mailboxes[0].source: no password: set password_env or password_file (the variable or the file that holds it; never the password itself)`,
+			`b.yaml:3: mailboxes[0].source.tls: plain is allowed only to a loopback address, not mail.example.com`,
+			`b.yaml:4: mailboxes[0].destination: set password_env or password_file, not both`,
+			`b.yaml:4: mailboxes[0].destination.address: "127.0.0.1": missing port in address`,
+			`b.yaml:6: mailboxes[0].after: move needs move_to`,
+		}, nil},
+		{"YAML syntax", "listen: \":8080\"\nlimits:\n\tburst: 3\n", []string{
+			`b.yaml:3: YAML syntax: found character that cannot start any token (a tab: indent with spaces)`,
+		}, nil},
+		{"not a mapping", "- a\n- b\n", []string{
+			`b.yaml:1: the file holds keys (like listen: …), not a list`,
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "b.yaml")
+			if err := os.WriteFile(file, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, code := runGateway(t, "", "config", "check", file)
+			got := strings.ReplaceAll(stderr, file, "b.yaml")
+			want := strings.Join(tc.want, "\n") + "\n"
+			if code != exitUsage || stdout != "" || got != want {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d and stderr:\n%s", code, stdout, got, exitUsage, want)
+			}
+			for _, s := range tc.secrets {
+				if strings.Contains(stderr, s) {
+					t.Errorf("the secret %q of the file is in a message:\n%s", s, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestConfigCheckGoodFile: a good file says so, on stdout.
+func TestConfigCheckGoodFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "good.yaml")
+	if err := os.WriteFile(file, demoConfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runGateway(t, "", "config", "check", file)
+	if code != exitOK || stdout != file+": ok\n" || stderr != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, file+": ok\n")
+	}
+}
+
+// TestServeReportsEveryConfigError: serve prints the same errors, a line
+// each.
+func TestServeReportsEveryConfigError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "b.yaml")
+	if err := os.WriteFile(file, []byte("listen: x\nlimits: {burst: many}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runGateway(t, "", "serve", "--config", file)
+	want := "gateway serve: " + file + `:1: listen: "x" is not host:port (missing port in address): write e.g. :8080 or 127.0.0.1:8080` + "\n" +
+		"gateway serve: " + file + `:2: limits.burst: "many" is not a whole number` + "\n"
+	if code != exitUsage || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d and:\n%s", code, stderr, exitUsage, want)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"burst", "burst", 0}, {"pasword", "password", 1}, {"brust", "burst", 1}, {"colour", "color", 1}, {"abc", "", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"time"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/mail"
+	"github.com/secureinput/gateway/redact"
+	"github.com/secureinput/gateway/secure"
+	"github.com/secureinput/gateway/store"
+	"github.com/secureinput/gateway/web"
+)
+
+// formsConfig is the chatforms configuration of the file.
+func (c *config) formsConfig() chatforms.Config {
+	fc := chatforms.Config{
+		WorkgroupRights: map[string][]chatforms.Right{},
+		AgentRights:     map[string][]chatforms.Right{},
+		AgentWorkgroups: map[string][]string{},
+		Canned:          map[string][]chatforms.Canned{},
+	}
+	for _, f := range c.Forms {
+		fc.Forms = append(fc.Forms, f.form())
+	}
+	for _, w := range c.Workgroups {
+		for _, r := range w.Rights {
+			fc.WorkgroupRights[w.Name] = append(fc.WorkgroupRights[w.Name], chatforms.Right(r))
+		}
+		for _, cr := range w.Canned {
+			fc.Canned[w.Name] = append(fc.Canned[w.Name], chatforms.Canned{Title: cr.Title, Text: cr.Text, Form: cr.Form})
+		}
+	}
+	for _, a := range c.Agents {
+		fc.AgentWorkgroups[a.Login] = a.Workgroups
+		for _, r := range a.Rights {
+			fc.AgentRights[a.Login] = append(fc.AgentRights[a.Login], chatforms.Right(r))
+		}
+	}
+	return fc
+}
+
+// form is the chatforms form of a form of the file.
+func (f formDef) form() chatforms.Form {
+	form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
+	if form.Title == "" {
+		form.Title = f.Name
+	}
+	for _, fl := range f.Fields {
+		name := fl.Name
+		if name == "" {
+			name = fl.ID
+		}
+		form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
+			Optional: fl.Optional, Brands: fl.Brands})
+	}
+	return form
+}
+
+// ingestConfig is the mail configuration of a mailbox; secret resolves a
+// password (nil leaves them empty, for checks).
+func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.MailboxConfig {
+	ep := func(a accountDef) mail.Endpoint {
+		e := mail.Endpoint{Addr: a.Address, TLS: a.TLS, Username: a.Username}
+		if secret != nil {
+			e.Password, _ = secret(a)
+		}
+		return e
+	}
+	mc := mail.MailboxConfig{Name: m.Name, Source: ep(m.Source), SourceFolder: m.SourceFolder, DestFolder: m.DestFolder,
+		After: m.After, MoveTo: m.MoveTo, Poll: time.Duration(m.Poll), FailedKeyword: m.FailedKeyword}
+	if m.Destination != nil {
+		d := ep(*m.Destination)
+		mc.Dest = &d
+	}
+	return mc
+}
+
+// durabilities maps the durability key's values to the store's setting.
+var durabilities = map[string]store.Durability{
+	"":              store.SurvivesPowerLoss,
+	"power_loss":    store.SurvivesPowerLoss,
+	"process_crash": store.SurvivesProcessCrash,
+}
+
+// redactConfig is the engine configuration of the redaction section.
+func (c *config) redactConfig() redact.Config {
+	rc := redact.DefaultConfig()
+	if c.Redaction.Default != nil {
+		rc.Default = *c.Redaction.Default
+	}
+	rc.Additional = c.Redaction.Expressions
+	if c.Redaction.Timeout > 0 {
+		rc.Timeout = time.Duration(c.Redaction.Timeout)
+	}
+	return rc
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// chatServices are the services of the configuration, as the hub takes them.
+func (c *config) chatServices() []chat.Service {
+	var out []chat.Service
+	for _, s := range c.Services {
+		out = append(out, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup})
+	}
+	return out
+}
+
+// chatAgents are the agents of the configuration, as the hub takes them; an
+// agent without a name is shown by login.
+func (c *config) chatAgents() []chat.Agent {
+	var out []chat.Agent
+	for _, a := range c.Agents {
+		name := a.Name
+		if name == "" {
+			name = a.Login
+		}
+		out = append(out, chat.Agent{Login: a.Login, Name: name, Workgroups: a.Workgroups})
+	}
+	return out
+}
+
+// credentials are the agents' password hashes, by login.
+func (c *config) credentials() map[string]web.Credential {
+	out := map[string]web.Credential{}
+	for _, a := range c.Agents {
+		out[a.Login] = web.Credential{PasswordHash: a.PasswordHash}
+	}
+	return out
+}
