@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -142,5 +143,53 @@ func TestDependencyRuleCatches(t *testing.T) {
 	ok := goPackage{ImportPath: module + "/web", Imports: []string{module + "/chat", "net/http"}, TestImports: []string{module + "/internal/testenv"}}
 	if got := violations([]goPackage{ok}); len(got) != 0 {
 		t.Errorf("allowed imports reported: %q", got)
+	}
+}
+
+// TestArchitectureDocListsTheRule: docs/architecture.md's table gives each
+// package exactly the imports the allow-list gives it.
+func TestArchitectureDocListsTheRule(t *testing.T) {
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## The dependency rule")
+	if !ok {
+		t.Fatal(`docs/architecture.md has no "## The dependency rule" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string]string{} // package → its "may import" cell
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		if _, ok := allowed[name]; ok && strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			if _, seen := rows[name]; !seen {
+				rows[name] = cells[2]
+			}
+		}
+	}
+	for name, want := range allowed {
+		if name == "" || name == "cmd/gateway" {
+			continue
+		}
+		cell, ok := rows[name]
+		if !ok {
+			t.Errorf("docs/architecture.md has no row for %q", name)
+			continue
+		}
+		var got []string
+		for other := range allowed {
+			if other != "" && other != name && strings.Contains(cell, "`"+other+"`") {
+				got = append(got, other)
+			}
+		}
+		slices.Sort(got)
+		w := slices.Sorted(slices.Values(want))
+		if !slices.Equal(got, w) {
+			t.Errorf("docs/architecture.md says %q may import %v; deps_test.go allows %v", name, got, w)
+		}
 	}
 }
