@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"store":            {},
 	"web":              {"card", "chat", "chatforms", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
-	"internal/testenv": {},
+	"internal/testenv": {"secure", "store"},
 	"cmd/chatload":     {},
 	"cmd/gateway":      {"card", "chat", "chatforms", "mail", "redact", "secure", "store", "voice", "web"},
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
 
 // *store.Store is the Log the gateway gives the Hub.
@@ -99,10 +101,7 @@ func newFixture(t *testing.T, engineCfg redact.Config, path string) *fixture {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "chat.db")
 	}
-	st, err := store.Open(context.Background(), store.Config{Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.Store(t, store.Config{Path: path})
 	eng, err := redact.New(engineCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +115,7 @@ func newFixture(t *testing.T, engineCfg redact.Config, path string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{hub: h, store: st, path: path, clock: clk}
-	t.Cleanup(func() { h.Close(); st.Close() })
+	t.Cleanup(h.Close)
 	return f
 }
 

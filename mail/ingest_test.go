@@ -79,11 +79,7 @@ func folder(t *testing.T, c *imapclient.Client, name string) []stored {
 
 func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *testenv.LogBuffer) {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "gw.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.Store(t, store.Config{})
 	logs := &testenv.LogBuffer{}
 	g, err := NewIngester(cfg, newRedactor(t), st, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/secureinput/gateway/secure"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
 
 // platform is an httptest telephony platform receiving signed webhooks.
@@ -52,9 +54,7 @@ func newManager(t *testing.T, failures int) (*Manager, *platform) {
 	p := &platform{failures: failures}
 	hook := httptest.NewServer(p.handler(secret, t))
 	t.Cleanup(hook.Close)
-	val := httptest.NewServer(secure.SampleService{})
-	t.Cleanup(val.Close)
-	client, _ := secure.NewClient(secure.ClientConfig{URL: val.URL})
+	client := testenv.ValidationService(t)
 	m := NewManager(ManagerConfig{
 		Pipeline: secure.NewPipeline(secure.PipelineConfig{Client: client}),
 		Notifier: &Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond},

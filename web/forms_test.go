@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
 
 var testForms = []chatforms.Form{
@@ -27,12 +28,7 @@ var testForms = []chatforms.Form{
 // by the sample service.
 func formsEnv(t *testing.T, rights map[string][]chatforms.Right) *env {
 	t.Helper()
-	sample := httptest.NewServer(secure.SampleService{})
-	t.Cleanup(sample.Close)
-	client, err := secure.NewClient(secure.ClientConfig{URL: sample.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := testenv.ValidationService(t)
 	catalog, err := chatforms.New(chatforms.Config{
 		Forms:           testForms,
 		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput}},

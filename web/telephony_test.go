@@ -19,6 +19,8 @@ import (
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
 
 const platformKey = "demo-telephony-key" // the key web/static/assets/phone.js uses
@@ -49,9 +51,7 @@ func newTelephonyEnv(t *testing.T) *telephonyEnv {
 		te.mu.Unlock()
 	}))
 	t.Cleanup(hook.Close)
-	sample := httptest.NewServer(secure.SampleService{})
-	t.Cleanup(sample.Close)
-	client, _ := secure.NewClient(secure.ClientConfig{URL: sample.URL})
+	client := testenv.ValidationService(t)
 	catalog, _ := chatforms.New(chatforms.Config{
 		Forms:           testForms,
 		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput, chatforms.RightInitiate}},

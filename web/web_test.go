@@ -51,10 +51,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	path := filepath.Join(t.TempDir(), "gw.db")
-	st, err := store.Open(context.Background(), store.Config{Path: path, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testenv.Store(t, store.Config{Path: path, Logger: logger})
 	eng, _ := redact.New(redact.DefaultConfig())
 	var cfg Config
 	hub, err := chat.New(chat.Config{
@@ -92,7 +89,6 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 		w.Shutdown(context.Background())
 		srv.Close()
 		hub.Close()
-		st.Close()
 	})
 	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs}
 }

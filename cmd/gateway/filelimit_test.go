@@ -18,6 +18,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/secureinput/gateway/web"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
 
 func TestConnectionBudget(t *testing.T) {
@@ -61,7 +63,7 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 	}
 	const limit = 400
 	budget := limit - reservedFiles
-	cmd := exec.Command(prlimit, "--nofile=400:400", gatewayBinary(t), "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	cmd := exec.Command(prlimit, "--nofile=400:400", testenv.GatewayBinary(t), "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 			}
 		}
 	}()
-	base := runUntilURL(t, cmd)
+	base := testenv.RunUntilURL(t, cmd)
 	select {
 	case line := <-warned:
 		if !strings.Contains(line, "max_connections=144") || !strings.Contains(line, "open_file_limit=400") {

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sync"
 	"syscall"
@@ -16,42 +13,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/secureinput/gateway/internal/testenv"
 )
-
-// startProcess runs the gateway binary on a free port, with its state in
-// data and the given extra flags, and returns its URL.
-func startProcess(t *testing.T, bin, data string, flags ...string) (*exec.Cmd, string) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", data}, flags...)...)
-	return cmd, runUntilURL(t, cmd)
-}
-
-// runUntilURL starts cmd, a gateway serve, and returns the URL it prints;
-// the process is killed when the test ends.
-func runUntilURL(t *testing.T, cmd *exec.Cmd) string {
-	t.Helper()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	re := regexp.MustCompile(`running on (http://\S+)`)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return m[1]
-		}
-	}
-	t.Fatal("the gateway printed no URL")
-	return ""
-}
 
 type wireFrame struct {
 	Type         string `json:"type"`
@@ -85,9 +49,9 @@ func TestSIGKILLLosesNoAcknowledgedMessage(t *testing.T) {
 // with SIGKILL after 40 acknowledgements, restarts it and checks that every
 // acknowledged message is in the transcript.
 func sigkillMidStream(t *testing.T, dir string, flags ...string) {
-	bin := gatewayBinary(t)
+	bin := testenv.GatewayBinary(t)
 	data := filepath.Join(dir, "data")
-	cmd, url := startProcess(t, bin, data, flags...)
+	cmd, url := testenv.StartGateway(t, bin, data, flags...)
 	wsURL := "ws" + url[len("http"):] + "/api/v1/visitor/ws"
 
 	ctx := context.Background()
@@ -149,7 +113,7 @@ func sigkillMidStream(t *testing.T, dir string, flags ...string) {
 	}
 	mu.Unlock()
 
-	_, url = startProcess(t, bin, data, flags...)
+	_, url = testenv.StartGateway(t, bin, data, flags...)
 	wsURL = "ws" + url[len("http"):] + "/api/v1/visitor/ws"
 	conn2, _, err := websocket.Dial(ctx, wsURL, nil)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,32 +15,6 @@ import (
 
 	"github.com/secureinput/gateway/internal/testenv"
 )
-
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// gatewayBinary builds cmd/gateway once per test run.
-func gatewayBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gatewaybin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "gateway")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
 
 func imapCount(t *testing.T, c *imapclient.Client, folder string) int {
 	t.Helper()
@@ -61,7 +34,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		t.Skip("builds and kills the real binary")
 	}
 	d := testenv.StartDovecot(t, "alice")
-	bin := gatewayBinary(t)
+	bin := testenv.GatewayBinary(t)
 	c, err := imapclient.DialInsecure(d.Addr, nil)
 	if err != nil {
 		t.Fatal(err)

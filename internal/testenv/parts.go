@@ -1,0 +1,39 @@
+package testenv
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/secureinput/gateway/secure"
+	"github.com/secureinput/gateway/store"
+)
+
+// Store opens an SQLite store at path (a new file in the test's temporary
+// directory if path is ""), closed when the test ends.
+func Store(t testing.TB, cfg store.Config) *store.Store {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = filepath.Join(t.TempDir(), "gateway.db")
+	}
+	st, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// ValidationService starts the sample validation web service on loopback
+// and returns a client of it; the server stops when the test ends.
+func ValidationService(t testing.TB) *secure.Client {
+	t.Helper()
+	srv := httptest.NewServer(secure.SampleService{})
+	t.Cleanup(srv.Close)
+	client, err := secure.NewClient(secure.ClientConfig{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
