@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -193,7 +194,10 @@ func (s *Server) conversationInfo(w http.ResponseWriter, r *http.Request) {
 // usage counts a conversation's secure inputs from its stored history, so
 // the counts survive a restart and cover ended conversations.
 func (s *Server) usage(ctx context.Context, conversation string) chatforms.Usage {
-	counts, _ := s.hub.Tags(ctx, conversation, chatforms.EventType)
+	counts, err := s.hub.Tags(ctx, conversation, chatforms.EventType)
+	if err != nil {
+		s.log.Warn("web: secure input counts could not be read", slog.String("conversation", conversation), slog.Any("err", err))
+	}
 	return chatforms.CountUsage(counts)
 }
 
