@@ -29,6 +29,10 @@ const (
 const (
 	DefaultPoll          = time.Minute
 	DefaultFailedKeyword = "$RedactionFailed"
+	// UnparsableDegrade and UnparsableFlag are the choices of
+	// MailboxConfig.Unparsable.
+	UnparsableDegrade = "degrade"
+	UnparsableFlag    = "flag"
 	// SourceHeader names the header every delivered copy carries: it lets a
 	// restarted ingest see that a copy was already delivered.
 	SourceHeader = "X-Gateway-Redacted"
@@ -64,6 +68,11 @@ type MailboxConfig struct {
 	// FailedKeyword flags a message that could not be redacted; it stays in
 	// the source and is not tried again. DefaultFailedKeyword if empty.
 	FailedKeyword string
+	// Unparsable says what happens to a message that cannot be read
+	// (ErrMalformed: beyond the nesting or part limits): "degrade" (the
+	// default) delivers Degrade's copy, "flag" leaves it flagged in the
+	// source like a message whose redaction failed.
+	Unparsable string
 }
 
 // Progress is how far a pass over a mailbox got.
@@ -87,10 +96,11 @@ type Ingester struct {
 	OnProgress func(Progress)
 }
 
-// MessageRedactor redacts one whole message; *Redactor is the one the
-// gateway uses.
+// MessageRedactor redacts one whole message, and renders a degraded copy of
+// one it cannot read; *Redactor is the one the gateway uses.
 type MessageRedactor interface {
 	Redact(src []byte) ([]byte, Report, error)
+	Degrade(src []byte, reason string) ([]byte, Report, error)
 }
 
 // NewIngester checks cfg.
@@ -106,6 +116,13 @@ func NewIngester(cfg MailboxConfig, r MessageRedactor, st *store.Store, log *slo
 	}
 	if cfg.FailedKeyword == "" {
 		cfg.FailedKeyword = DefaultFailedKeyword
+	}
+	switch cfg.Unparsable {
+	case "":
+		cfg.Unparsable = UnparsableDegrade
+	case UnparsableDegrade, UnparsableFlag:
+	default:
+		return nil, fmt.Errorf("mail: mailbox %s: unparsable must be degrade or flag, not %q", cfg.Name, cfg.Unparsable)
 	}
 	if cfg.DestFolder == "" {
 		return nil, fmt.Errorf("mail: mailbox %s: no destination folder", cfg.Name)
@@ -394,6 +411,10 @@ func (g *Ingester) handle(ctx context.Context, src, dst *imapclient.Client, st *
 	msg := msgs[0]
 	tag := fmt.Sprintf("%s/%d/%d", g.cfg.Name, st.UIDValidity, uid)
 	out, rep, rerr := g.redactor.Redact(msg.BodySection[0].Bytes)
+	if errors.Is(rerr, ErrMalformed) && g.cfg.Unparsable == UnparsableDegrade {
+		g.log.Warn("mail: message not readable: delivering a degraded copy", slog.Uint64("uid", uint64(uid)), slog.Any("reason", rerr))
+		out, rep, rerr = g.redactor.Degrade(msg.BodySection[0].Bytes, rerr.Error())
+	}
 	if rerr != nil {
 		g.log.Error("mail: message not delivered: it stays in the source, flagged", slog.Uint64("uid", uint64(uid)),
 			slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", rerr))
@@ -417,7 +438,7 @@ func (g *Ingester) handle(ctx context.Context, src, dst *imapclient.Client, st *
 		if err := g.save(ctx, *st); err != nil {
 			return false, err
 		}
-		copyMsg := append([]byte(SourceHeader+": "+tag+"\r\n"), out...)
+		copyMsg := append([]byte(SourceHeader+": "+tag+"\r\n"), withoutEnvelope(out)...)
 		var flags []imap.Flag
 		for _, f := range msg.Flags {
 			if !strings.EqualFold(string(f), `\Recent`) && f != imap.Flag(g.cfg.FailedKeyword) {
@@ -481,6 +502,17 @@ func (g *Ingester) removeOriginal(src *imapclient.Client, uidSet imap.UIDSet) er
 		return src.UIDExpunge(uidSet).Close()
 	}
 	return src.Expunge().Close()
+}
+
+// withoutEnvelope drops an mbox "From " envelope line: in a mailbox it
+// would be read as a broken header line.
+func withoutEnvelope(msg []byte) []byte {
+	if bytes.HasPrefix(msg, []byte("From ")) {
+		if _, rest, ok := bytes.Cut(msg, []byte("\n")); ok {
+			return rest
+		}
+	}
+	return msg
 }
 
 // tagOf returns the source tag a delivered copy carries, if any.
