@@ -29,6 +29,10 @@ const (
 const (
 	DefaultPoll          = time.Minute
 	DefaultFailedKeyword = "$RedactionFailed"
+	// UnparsableDegrade and UnparsableFlag are the choices of
+	// MailboxConfig.Unparsable.
+	UnparsableDegrade = "degrade"
+	UnparsableFlag    = "flag"
 	// SourceHeader names the header every delivered copy carries: it lets a
 	// restarted ingest see that a copy was already delivered.
 	SourceHeader = "X-Gateway-Redacted"
@@ -64,6 +68,11 @@ type MailboxConfig struct {
 	// FailedKeyword flags a message that could not be redacted; it stays in
 	// the source and is not tried again. DefaultFailedKeyword if empty.
 	FailedKeyword string
+	// Unparsable says what happens to a message that cannot be read
+	// (ErrMalformed: beyond the nesting or part limits): "degrade" (the
+	// default) delivers Degrade's copy, "flag" leaves it flagged in the
+	// source like a message whose redaction failed.
+	Unparsable string
 }
 
 // Progress is how far a pass over a mailbox got.
@@ -81,20 +90,21 @@ type Progress struct {
 type Ingester struct {
 	cfg      MailboxConfig
 	redactor MessageRedactor
-	store    *store.Store
+	store    StateStore
 	log      *slog.Logger
 	// OnProgress, if set, is called after each message.
 	OnProgress func(Progress)
 }
 
-// MessageRedactor redacts one whole message; *Redactor is the one the
-// gateway uses.
+// MessageRedactor redacts one whole message, and renders a degraded copy of
+// one it cannot read; *Redactor is the one the gateway uses.
 type MessageRedactor interface {
 	Redact(src []byte) ([]byte, Report, error)
+	Degrade(src []byte, reason string) ([]byte, Report, error)
 }
 
 // NewIngester checks cfg.
-func NewIngester(cfg MailboxConfig, r MessageRedactor, st *store.Store, log *slog.Logger) (*Ingester, error) {
+func NewIngester(cfg MailboxConfig, r MessageRedactor, st StateStore, log *slog.Logger) (*Ingester, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("mail: mailbox has no name")
 	}
@@ -106,6 +116,13 @@ func NewIngester(cfg MailboxConfig, r MessageRedactor, st *store.Store, log *slo
 	}
 	if cfg.FailedKeyword == "" {
 		cfg.FailedKeyword = DefaultFailedKeyword
+	}
+	switch cfg.Unparsable {
+	case "":
+		cfg.Unparsable = UnparsableDegrade
+	case UnparsableDegrade, UnparsableFlag:
+	default:
+		return nil, fmt.Errorf("mail: mailbox %s: unparsable must be degrade or flag, not %q", cfg.Name, cfg.Unparsable)
 	}
 	if cfg.DestFolder == "" {
 		return nil, fmt.Errorf("mail: mailbox %s: no destination folder", cfg.Name)
@@ -338,22 +355,24 @@ func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, uidVal
 		}
 	}
 	slices.Sort(uids)
+	batches, err := g.batches(src, uids, st.PendingUID)
+	if err != nil {
+		return err
+	}
+	d := &imapDelivery{src: src, dst: dst, destFolder: g.cfg.DestFolder, after: g.cfg.After, moveTo: g.cfg.MoveTo}
 	prog := Progress{Total: len(uids)}
 	start := time.Now()
 	lastLog := start
-	for _, uid := range uids {
+	for _, b := range batches {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		ok, err := g.handle(ctx, src, dst, &st, uid)
+		done, failed, err := g.batch(ctx, d, &st, b)
 		if err != nil {
 			return err
 		}
-		if ok {
-			prog.Done++
-		} else {
-			prog.Failed++
-		}
+		prog.Done += done
+		prog.Failed += failed
 		elapsed := time.Since(start)
 		handled := prog.Done + prog.Failed
 		prog.Rate = float64(handled) / max(elapsed.Seconds(), 1e-9)
@@ -361,7 +380,7 @@ func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, uidVal
 		if g.OnProgress != nil {
 			g.OnProgress(prog)
 		}
-		if time.Since(lastLog) >= 5*time.Second || handled == prog.Total && prog.Total >= 100 {
+		if time.Since(lastLog) >= 5*time.Second || len(b) > 0 && b[len(b)-1] == uids[len(uids)-1] && prog.Total >= 100 {
 			lastLog = time.Now()
 			g.log.Info("mail: progress", slog.Int("done", prog.Done), slog.Int("failed", prog.Failed), slog.Int("total", prog.Total),
 				slog.String("rate", fmt.Sprintf("%.1f/s", prog.Rate)), slog.Duration("left", prog.Left.Round(time.Second)))
@@ -370,117 +389,56 @@ func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, uidVal
 	return nil
 }
 
+// batches cuts uids into batches of at most batchMessages messages and
+// about batchBytes bytes (sizes from one UID FETCH RFC822.SIZE). UIDs up to
+// pending (a batch in flight when the last run stopped) form the first
+// batches on their own, so that only they are checked for copies already
+// delivered.
+func (g *Ingester) batches(src *imapclient.Client, uids []imap.UID, pending uint32) ([][]imap.UID, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	sizes := map[imap.UID]int64{}
+	msgs, err := src.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("fetch sizes: %w", err)
+	}
+	for _, m := range msgs {
+		sizes[m.UID] = m.RFC822Size
+	}
+	return cutBatches(uids, sizes, pending), nil
+}
+
+// cutBatches is the cutting of batches.
+func cutBatches(uids []imap.UID, sizes map[imap.UID]int64, pending uint32) [][]imap.UID {
+	var out [][]imap.UID
+	var cur []imap.UID
+	var n int64
+	for _, u := range uids {
+		boundary := len(cur) > 0 && uint32(cur[len(cur)-1]) <= pending && uint32(u) > pending
+		if len(cur) > 0 && (len(cur) >= batchMessages || n+sizes[u] > batchBytes || boundary) {
+			out = append(out, cur)
+			cur, n = nil, 0
+		}
+		cur = append(cur, u)
+		n += sizes[u]
+	}
+	return append(out, cur)
+}
+
 func (g *Ingester) save(ctx context.Context, st store.MailState) error {
 	return g.store.Write(ctx, "mail state", func(tx *store.Tx) error { return tx.SetMailState(st) })
 }
 
-// handle moves one message through. It reports false for a message that
-// could not be redacted (flagged and left in the source). Any IMAP error
-// ends the session; the store says where to resume.
-func (g *Ingester) handle(ctx context.Context, src, dst *imapclient.Client, st *store.MailState, uid imap.UID) (bool, error) {
-	uidSet := imap.UIDSetNum(uid)
-	msgs, err := src.Fetch(uidSet, &imap.FetchOptions{
-		UID: true, Flags: true, InternalDate: true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
-	}).Collect()
-	if err != nil {
-		return false, fmt.Errorf("fetch UID %d: %w", uid, err)
-	}
-	if len(msgs) == 0 || len(msgs[0].BodySection) == 0 {
-		// Gone meanwhile (expunged by someone else): nothing to deliver.
-		st.LastUID, st.PendingUID = uint32(uid), 0
-		return true, g.save(ctx, *st)
-	}
-	msg := msgs[0]
-	tag := fmt.Sprintf("%s/%d/%d", g.cfg.Name, st.UIDValidity, uid)
-	out, rep, rerr := g.redactor.Redact(msg.BodySection[0].Bytes)
-	if rerr != nil {
-		g.log.Error("mail: message not delivered: it stays in the source, flagged", slog.Uint64("uid", uint64(uid)),
-			slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", rerr))
-		if err := src.Store(uidSet, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.Flag(g.cfg.FailedKeyword)}}, nil).Close(); err != nil {
-			return false, fmt.Errorf("flag UID %d: %w", uid, err)
-		}
-		st.LastUID, st.PendingUID = uint32(uid), 0
-		return false, g.save(ctx, *st)
-	}
-
-	delivered := false
-	if st.PendingUID == uint32(uid) {
-		// A copy may be there already: the last run stopped between APPEND
-		// and removing the original.
-		if delivered, err = g.alreadyDelivered(dst, tag); err != nil {
-			return false, err
+// withoutEnvelope drops an mbox "From " envelope line: in a mailbox it
+// would be read as a broken header line.
+func withoutEnvelope(msg []byte) []byte {
+	if bytes.HasPrefix(msg, []byte("From ")) {
+		if _, rest, ok := bytes.Cut(msg, []byte("\n")); ok {
+			return rest
 		}
 	}
-	if !delivered {
-		st.PendingUID = uint32(uid)
-		if err := g.save(ctx, *st); err != nil {
-			return false, err
-		}
-		copyMsg := append([]byte(SourceHeader+": "+tag+"\r\n"), out...)
-		var flags []imap.Flag
-		for _, f := range msg.Flags {
-			if !strings.EqualFold(string(f), `\Recent`) && f != imap.Flag(g.cfg.FailedKeyword) {
-				flags = append(flags, f)
-			}
-		}
-		app := dst.Append(g.cfg.DestFolder, int64(len(copyMsg)), &imap.AppendOptions{Flags: flags, Time: msg.InternalDate})
-		if _, err := app.Write(copyMsg); err != nil {
-			app.Close()
-			return false, fmt.Errorf("append UID %d: %w", uid, err)
-		}
-		if err := app.Close(); err != nil {
-			return false, fmt.Errorf("append UID %d: %w", uid, err)
-		}
-		if _, err := app.Wait(); err != nil {
-			return false, fmt.Errorf("append UID %d: %w", uid, err)
-		}
-	}
-	// Only now, with the copy confirmed, the original goes.
-	if err := g.removeOriginal(src, uidSet); err != nil {
-		return false, fmt.Errorf("remove UID %d: %w", uid, err)
-	}
-	st.LastUID, st.PendingUID = uint32(uid), 0
-	if err := g.save(ctx, *st); err != nil {
-		return false, err
-	}
-	g.log.Debug("mail: delivered", slog.Uint64("uid", uint64(uid)), slog.Int("masked", rep.Spans), slog.Int("parts", rep.Parts))
-	return true, nil
-}
-
-// alreadyDelivered looks for the copy carrying tag in the destination.
-func (g *Ingester) alreadyDelivered(dst *imapclient.Client, tag string) (bool, error) {
-	if _, err := dst.Select(g.cfg.DestFolder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return false, fmt.Errorf("select %s: %w", g.cfg.DestFolder, err)
-	}
-	data, err := dst.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: SourceHeader, Value: tag}}}, nil).Wait()
-	if err != nil {
-		return false, fmt.Errorf("search %s: %w", g.cfg.DestFolder, err)
-	}
-	found := len(data.AllUIDs()) > 0
-	if found {
-		g.log.Info("mail: copy already delivered before a restart; not delivering it again", slog.String("tag", tag))
-	}
-	return found, nil
-}
-
-func (g *Ingester) removeOriginal(src *imapclient.Client, uidSet imap.UIDSet) error {
-	if g.cfg.After == "move" {
-		if src.Caps().Has(imap.CapMove) {
-			_, err := src.Move(uidSet, g.cfg.MoveTo).Wait()
-			return err
-		}
-		if _, err := src.Copy(uidSet, g.cfg.MoveTo).Wait(); err != nil {
-			return err
-		}
-	}
-	if err := src.Store(uidSet, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		return err
-	}
-	if src.Caps().Has(imap.CapUIDPlus) {
-		return src.UIDExpunge(uidSet).Close()
-	}
-	return src.Expunge().Close()
+	return msg
 }
 
 // tagOf returns the source tag a delivered copy carries, if any.

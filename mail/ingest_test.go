@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/internal/testenv"
 	"github.com/secureinput/gateway/store"
 )
@@ -93,7 +92,7 @@ func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
 	alice, bob := client(t, d, "alice"), client(t, d, "bob")
 	manifest := loadManifest(t)
 	date := time.Date(2026, 10, 1, 8, 30, 0, 0, time.UTC)
-	good, bad := 0, 0
+	good, degraded := 0, 0
 	var planted []string
 	for name, m := range manifest {
 		src, _ := os.ReadFile(filepath.Join("testdata/corpus", name+".eml"))
@@ -102,12 +101,11 @@ func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
 			flags = append(flags, imap.FlagFlagged)
 		}
 		appendMsg(t, alice, "INBOX", src, flags, date)
-		if m.Malformed {
-			bad++
-		} else {
-			good++
-			planted = append(planted, m.Planted...)
+		good++
+		if m.Degraded {
+			degraded++
 		}
+		planted = append(planted, m.Planted...)
 	}
 	dest := endpoint(d, "bob")
 	g, _, logs := newIngester(t, MailboxConfig{Name: "support", Source: endpoint(d, "alice"), Dest: &dest,
@@ -123,6 +121,7 @@ func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
 		t.Fatalf("%d messages delivered, want %d", len(delivered), good)
 	}
 	tags := map[string]bool{}
+	degradedCopies := 0
 	for _, m := range delivered {
 		tag := tagOf(m.body)
 		if tag == "" || tags[tag] {
@@ -135,10 +134,12 @@ func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
 			continue
 		}
 		for _, p := range parts {
-			hay := p.text + strings.Join(p.headers, "\n")
-			for _, n := range planted {
-				if strings.Contains(hay, n) || strings.Contains(hay, card.Digits(n)) {
-					t.Errorf("a delivered copy holds %q", n)
+			if l := leaks(p.text+"\n"+strings.Join(p.headers, "\n"), planted); len(l) > 0 {
+				t.Errorf("a delivered copy holds %q", l)
+			}
+			for _, h := range p.headers {
+				if strings.HasPrefix(h, DegradedHeader+": ") {
+					degradedCopies++
 				}
 			}
 		}
@@ -161,27 +162,54 @@ func TestIngestRedactsAndDeliversToAnotherAccount(t *testing.T) {
 	if originals := folder(t, alice, "Processed"); len(originals) != good {
 		t.Errorf("%d originals moved, want %d", len(originals), good)
 	}
-	left := folder(t, alice, "INBOX")
-	if len(left) != bad {
-		t.Fatalf("%d messages left in the source, want the %d malformed ones", len(left), bad)
+	if degradedCopies != degraded {
+		t.Errorf("%d degraded copies, want %d", degradedCopies, degraded)
 	}
-	for _, m := range left {
-		if !hasFlag(m.flags, imap.Flag(DefaultFailedKeyword)) {
-			t.Errorf("a message that failed is not flagged: %v", m.flags)
-		}
+	if left := folder(t, alice, "INBOX"); len(left) != 0 {
+		t.Fatalf("%d messages left in the source, want none", len(left))
 	}
-	if !strings.Contains(logs.String(), "message not delivered") || strings.Contains(logs.String(), "4111") {
+	if !strings.Contains(logs.String(), "degraded copy") || strings.Contains(logs.String(), "4111") {
 		t.Errorf("log: %s", logs.String())
 	}
-	if n := len(progress); n == 0 || progress[n-1].Done != good || progress[n-1].Failed != bad || progress[n-1].Total != good+bad {
+	if n := len(progress); n == 0 || progress[n-1].Done != good || progress[n-1].Total != good {
 		t.Errorf("progress %+v", progress)
 	}
-	// A second pass does nothing: the failed ones are not tried again.
+	// A second pass does nothing.
 	if _, err := g.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(folder(t, bob, "Redacted")); n != good {
 		t.Errorf("after a second pass %d copies, want %d", n, good)
+	}
+}
+
+// TestIngestFlagsUnparsableWhenConfigured: with unparsable: flag, a message
+// that cannot be read stays in the source, flagged, and is not tried again.
+func TestIngestFlagsUnparsableWhenConfigured(t *testing.T) {
+	d := testenv.StartDovecot(t, "alice")
+	alice := client(t, d, "alice")
+	deep, err := os.ReadFile("testdata/corpus/too-deep.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMsg(t, alice, "INBOX", deep, nil, time.Now())
+	appendMsg(t, alice, "INBOX", []byte("Subject: ok\r\n\r\n4111 1111 1111 1111\r\n"), nil, time.Now())
+	g, _, logs := newIngester(t, MailboxConfig{Name: "flag", Source: endpoint(d, "alice"), DestFolder: "Clean",
+		After: "delete", Unparsable: UnparsableFlag})
+	for range 2 {
+		if _, err := g.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(folder(t, alice, "Clean")); n != 1 {
+		t.Errorf("%d copies, want 1", n)
+	}
+	left := folder(t, alice, "INBOX")
+	if len(left) != 1 || !hasFlag(left[0].flags, imap.Flag(DefaultFailedKeyword)) {
+		t.Fatalf("source holds %d messages (%v), want the unreadable one flagged", len(left), left)
+	}
+	if !strings.Contains(logs.String(), "message not delivered") || strings.Contains(logs.String(), "4111") {
+		t.Errorf("log: %s", logs.String())
 	}
 }
 
@@ -279,6 +307,8 @@ type passthrough struct{}
 
 func (passthrough) Redact(src []byte) ([]byte, Report, error) { return src, Report{}, nil }
 
+func (passthrough) Degrade(src []byte, _ string) ([]byte, Report, error) { return src, Report{}, nil }
+
 // BenchmarkIngest measures messages/s through a real Dovecot, with
 // redaction and with a plain fetch-and-append (compare the two msgs/s).
 func BenchmarkIngest(b *testing.B) {
@@ -290,7 +320,7 @@ func BenchmarkIngest(b *testing.B) {
 	defer c.Close()
 	var corpus [][]byte
 	for name, m := range loadManifest(b) {
-		if !m.Malformed {
+		if !m.Degraded {
 			src, _ := os.ReadFile(filepath.Join("testdata/corpus", name+".eml"))
 			corpus = append(corpus, src)
 		}

@@ -1,25 +1,26 @@
 // Package mail ingests mailboxes over IMAP and redacts every message before
-// it is delivered: every text part (plain and HTML, any transfer encoding
-// and charset), every text header (RFC 2047 encoded words included), text
-// attachments and attached messages, recursively. The MIME structure is
-// kept and other attachments pass through byte for byte. A message that
-// cannot be parsed or redacted is never delivered unredacted.
+// it is delivered: every text part and text-like attachment (plain, HTML,
+// calendar, JSON, XML, CSV, delivery reports …, any transfer encoding and
+// charset), every header field (RFC 2047 encoded words and RFC 2231
+// parameters included), attached messages, recursively, and the multipart
+// preamble and epilogue. The MIME structure is kept and binary attachments
+// pass through byte for byte.
+//
+// Messages are read the way mail clients display them, not the way a strict
+// parser would: an mbox envelope line, transfer-encoding tokens as written
+// in the wild, a missing closing boundary, an unknown charset, base64 with
+// junk after the data. What still cannot be read (beyond the nesting and
+// part limits) is an ErrMalformed error; Degrade then renders a copy that is
+// safe to deliver. A message whose redaction fails is never delivered.
 package mail
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/base64"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/quotedprintable"
-	"net/mail"
 	"strings"
-
-	"github.com/emersion/go-message/charset"
-	"github.com/emersion/go-message/textproto"
 
 	"github.com/secureinput/gateway/redact"
 )
@@ -34,9 +35,9 @@ const (
 	maxParts = 1000
 )
 
-// Errors of Redact. A message that fails with any of them must not be
-// delivered. Their text never holds the message's content: the parsers'
-// own errors quote the offending line, so they are not passed on.
+// Errors of Redact. A message that fails with any of them is not delivered
+// as it is (ErrMalformed may be delivered as Degrade's copy). Their text
+// never holds the message's content.
 var (
 	ErrMalformed = errors.New("mail: malformed message")
 	ErrTooLarge  = errors.New("mail: message too large")
@@ -46,7 +47,7 @@ var (
 // Report says what Redact did to one message.
 type Report struct {
 	Parts     int // MIME parts (leaves and containers)
-	TextParts int // text parts scanned
+	TextParts int // text and text-like parts scanned
 	Headers   int // header fields changed
 	Spans     int // matches masked, in bodies and headers
 }
@@ -60,317 +61,303 @@ type Redactor struct {
 }
 
 // Redact returns the message src with every match of the engine masked in
-// every text part and text header. The error wraps ErrMalformed, ErrTooLarge
-// or ErrRedact and never quotes the message.
+// every text part and header field. A message with nothing to mask comes out
+// byte for byte, and so does every part with nothing to mask. The error
+// wraps ErrMalformed, ErrTooLarge or ErrRedact and never quotes the message.
 func (r *Redactor) Redact(src []byte) ([]byte, Report, error) {
-	max := r.MaxSize
-	if max <= 0 {
-		max = DefaultMaxSize
-	}
 	var rep Report
-	if len(src) > max {
+	if len(src) > r.maxSize() {
 		return nil, rep, ErrTooLarge
 	}
 	var out bytes.Buffer
 	out.Grow(len(src) + 1024)
-	if err := r.message(&out, src, 0, &rep); err != nil {
+	if err := r.message(&out, src, 0, nil, &rep); err != nil {
 		return nil, rep, err
 	}
 	return out.Bytes(), rep, nil
 }
 
-// message redacts one message (a header and a body) into w.
-func (r *Redactor) message(w *bytes.Buffer, src []byte, depth int, rep *Report) error {
-	br := bufio.NewReader(bytes.NewReader(src))
-	h, err := textproto.ReadHeader(br)
-	if err != nil {
-		return fmt.Errorf("%w: the header does not parse", ErrMalformed)
+func (r *Redactor) maxSize() int {
+	if r.MaxSize <= 0 {
+		return DefaultMaxSize
 	}
-	body, _ := io.ReadAll(br)
-	return r.entity(w, h, body, depth, rep)
+	return r.MaxSize
 }
 
-// entity redacts a header and its raw body into w.
-func (r *Redactor) entity(w *bytes.Buffer, h textproto.Header, body []byte, depth int, rep *Report) error {
+// message redacts one message (an optional mbox envelope line, a header and
+// a body) into w.
+func (r *Redactor) message(w *bytes.Buffer, src []byte, depth int, outer []string, rep *Report) error {
+	if bytes.HasPrefix(src, []byte("From ")) {
+		next, _ := lineEnd(src, 0)
+		if err := r.plain(w, src[:next], rep); err != nil {
+			return err
+		}
+		src = src[next:]
+	}
+	return r.entity(w, src, "text/plain", depth, outer, rep)
+}
+
+// entity redacts one entity (header, blank line, body) into w.
+// defaultType is the type of an entity without Content-Type (message/rfc822
+// inside multipart/digest); outer are the boundaries of the multiparts it
+// sits in.
+func (r *Redactor) entity(w *bytes.Buffer, src []byte, defaultType string, depth int, outer []string, rep *Report) error {
 	rep.Parts++
 	if depth > maxDepth || rep.Parts > maxParts {
 		return fmt.Errorf("%w: more than %d levels or %d parts", ErrMalformed, maxDepth, maxParts)
 	}
-	mediaType, params := contentType(h)
-	newBody, err := r.body(h, mediaType, params, body, depth, rep)
+	fields, headerEnd, bodyStart := parseHeader(src)
+	sep, body := src[headerEnd:bodyStart], src[bodyStart:]
+	h := &header{fields: fields}
+	h.mediaType, h.params = parseParams(get(fields, "Content-Type"))
+	if !strings.Contains(h.mediaType, "/") {
+		h.mediaType, h.params = defaultType, nil
+	}
+	cteRaw := get(fields, "Content-Transfer-Encoding")
+	var canon string
+	h.cte, canon = normalizeCTE(cteRaw)
+	if canon != "" && canon != strings.ToLower(cteRaw) {
+		h.set("Content-Transfer-Encoding", canon) // "7-bit", "quoted printable": written as the token clients know
+	}
+
+	switch {
+	case strings.HasPrefix(h.mediaType, "multipart/"):
+		boundary := paramValue(h.params, "boundary")
+		if mp, ok := splitMultipart(body, boundary); ok {
+			return r.multipart(w, h, sep, mp, depth, outer, rep)
+		}
+		// A multipart type whose body has no delimiter: read it as text.
+		return r.leaf(w, h, sep, body, "text/plain", rep)
+	case h.mediaType == "message/rfc822" || h.mediaType == "message/global":
+		return r.attached(w, h, sep, body, depth, outer, rep)
+	}
+	return r.leaf(w, h, sep, body, h.mediaType, rep)
+}
+
+// multipart writes a multipart entity: its header, the preamble (scanned as
+// text), each part redacted, the closing delimiter (added when the message
+// had none) and the epilogue (scanned as text). A boundary that holds a
+// match, or that starts with the boundary of a multipart around it (or is
+// the start of one), is replaced by a fresh one: the gateway reads such a
+// message by whole delimiter lines, but many parsers downstream do not.
+func (r *Redactor) multipart(w *bytes.Buffer, h *header, sep []byte, mp *multipartBody, depth int, outer []string, rep *Report) error {
+	boundary := paramValue(h.params, "boundary")
+	newBoundary := boundary
+	spans, err := r.Engine.Find([]byte(boundary), nil)
 	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRedact, err)
+	}
+	rep.Spans += len(spans)
+	clash := false
+	for _, o := range outer {
+		clash = clash || strings.HasPrefix(boundary, o) || strings.HasPrefix(o, boundary)
+	}
+	if len(spans) > 0 || clash {
+		newBoundary = freshBoundary()
+		h.setParam("boundary", newBoundary)
+	}
+	outer = append(outer[:len(outer):len(outer)], newBoundary)
+	if err := r.writeHeader(w, h, rep); err != nil {
 		return err
 	}
-	if err := r.header(w, &h, rep); err != nil {
+	w.Write(sep)
+	if err := r.plain(w, mp.preamble, rep); err != nil {
 		return err
 	}
-	w.Write(newBody)
+	childType := "text/plain"
+	if h.mediaType == "multipart/digest" {
+		childType = "message/rfc822"
+	}
+	for i, p := range mp.parts {
+		w.Write(rebound(mp.delims[i], boundary, newBoundary))
+		if err := r.entity(w, p, childType, depth+1, outer, rep); err != nil {
+			return err
+		}
+	}
+	if mp.closing == nil {
+		w.WriteString("\r\n--" + newBoundary + "--\r\n")
+		return nil
+	}
+	w.Write(rebound(mp.closing, boundary, newBoundary))
+	return r.plain(w, mp.epilogue, rep)
+}
+
+func rebound(delim []byte, old, new string) []byte {
+	if old == new {
+		return delim
+	}
+	return bytes.Replace(delim, []byte("--"+old), []byte("--"+new), 1)
+}
+
+func freshBoundary() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "=_gw_" + hex.EncodeToString(b[:])
+}
+
+// attached redacts an attached message (message/rfc822) recursively.
+func (r *Redactor) attached(w *bytes.Buffer, h *header, sep, body []byte, depth int, outer []string, rep *Report) error {
+	if h.cte == cteIdentity {
+		if err := r.writeHeader(w, h, rep); err != nil {
+			return err
+		}
+		w.Write(sep)
+		return r.message(w, body, depth+1, outer, rep)
+	}
+	decoded, trailer := decodeBody(h.cte, body)
+	var inner bytes.Buffer
+	inner.Grow(len(decoded))
+	if err := r.message(&inner, decoded, depth+1, outer, rep); err != nil {
+		return err
+	}
+	var tail bytes.Buffer
+	if err := r.plain(&tail, trailer, rep); err != nil {
+		return err
+	}
+	if err := r.writeHeader(w, h, rep); err != nil {
+		return err
+	}
+	w.Write(sep)
+	if bytes.Equal(inner.Bytes(), decoded) && bytes.Equal(tail.Bytes(), trailer) {
+		w.Write(body)
+		return nil
+	}
+	encode(w, h.cte, withTrailer(inner.Bytes(), tail.Bytes()))
 	return nil
 }
 
-// contentType parses Content-Type; a missing or unparseable one is
-// text/plain (RFC 2045 §5.2), so it is redacted as text.
-func contentType(h textproto.Header) (string, map[string]string) {
-	v := h.Get("Content-Type")
-	if v == "" {
-		return "text/plain", map[string]string{}
+// leaf redacts a part that is not a container: a text-like part is decoded,
+// read through the view of its type, and written back (in UTF-8, with its
+// own transfer encoding) if anything was masked; a binary part is copied.
+func (r *Redactor) leaf(w *bytes.Buffer, h *header, sep, body []byte, mediaType string, rep *Report) error {
+	kind := textKind(mediaType, h.params, h.filename())
+	if kind == kindBinary {
+		if err := r.writeHeader(w, h, rep); err != nil {
+			return err
+		}
+		w.Write(sep)
+		w.Write(body)
+		return nil
 	}
-	mt, params, err := mime.ParseMediaType(v)
-	if err != nil {
-		if i := strings.IndexByte(v, ';'); i >= 0 {
-			v = v[:i]
-		}
-		mt = strings.ToLower(strings.TrimSpace(v))
-		if mt == "" || !strings.Contains(mt, "/") {
-			mt = "text/plain"
-		}
-		return mt, map[string]string{}
-	}
-	return mt, params
-}
-
-// body returns the redacted body of an entity. It may change h (charset,
-// transfer encoding) when it re-encodes a text.
-func (r *Redactor) body(h textproto.Header, mediaType string, params map[string]string, body []byte, depth int, rep *Report) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(mediaType, "multipart/"):
-		return r.multipart(params["boundary"], body, depth, rep)
-	case mediaType == "message/rfc822" || mediaType == "message/global":
-		decoded, err := decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
-		if err != nil {
-			return nil, err
-		}
-		var inner bytes.Buffer
-		if err := r.message(&inner, decoded, depth+1, rep); err != nil {
-			return nil, err
-		}
-		if bytes.Equal(inner.Bytes(), decoded) {
-			return body, nil
-		}
-		return encodeTransfer(&h, inner.Bytes())
-	case strings.HasPrefix(mediaType, "text/"):
-		return r.text(&h, mediaType, params, body, rep)
-	}
-	return body, nil // other attachments pass through unchanged
-}
-
-// multipart redacts each part and writes them back with the same boundary.
-// The preamble and epilogue (not shown by mail readers) are dropped.
-func (r *Redactor) multipart(boundary string, body []byte, depth int, rep *Report) ([]byte, error) {
-	if boundary == "" {
-		return nil, fmt.Errorf("%w: multipart without boundary", ErrMalformed)
-	}
-	mr := textproto.NewMultipartReader(bytes.NewReader(body), boundary)
-	var out bytes.Buffer
-	n := 0
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: a multipart body does not parse", ErrMalformed)
-		}
-		raw, err := io.ReadAll(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: a multipart part does not parse", ErrMalformed)
-		}
-		if n == 0 {
-			out.WriteString("--" + boundary + "\r\n")
-		} else {
-			out.WriteString("\r\n--" + boundary + "\r\n")
-		}
-		n++
-		if err := r.entity(&out, p.Header, raw, depth+1, rep); err != nil {
-			return nil, err
-		}
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: multipart with no part", ErrMalformed)
-	}
-	out.WriteString("\r\n--" + boundary + "--\r\n")
-	return out.Bytes(), nil
-}
-
-// text redacts a text part: decode the transfer encoding and the charset,
-// mask, and if anything was masked encode it back (as UTF-8).
-func (r *Redactor) text(h *textproto.Header, mediaType string, params map[string]string, body []byte, rep *Report) ([]byte, error) {
 	rep.TextParts++
-	decoded, err := decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
+	decoded, trailer := decodeBody(h.cte, body)
+	text, converted := toUTF8(paramValue(h.params, "charset"), decoded)
+	masked, n, err := r.maskText(kind, h, text)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cs := strings.ToLower(params["charset"])
-	utf8Text := decoded
-	if cs != "" && cs != "utf-8" && cs != "us-ascii" && cs != "utf8" {
-		cr, err := charset.Reader(cs, bytes.NewReader(decoded))
-		if err != nil {
-			return nil, fmt.Errorf("%w: unknown charset", ErrMalformed)
+	var tail bytes.Buffer
+	if err := r.plain(&tail, trailer, rep); err != nil {
+		return err
+	}
+	if n == 0 && bytes.Equal(tail.Bytes(), trailer) {
+		if err := r.writeHeader(w, h, rep); err != nil {
+			return err
 		}
-		if utf8Text, err = io.ReadAll(cr); err != nil {
-			return nil, fmt.Errorf("%w: text not in its charset", ErrMalformed)
-		}
-	}
-	var masked []byte
-	var n int
-	if mediaType == "text/html" {
-		masked, n, err = redactHTML(r.Engine, utf8Text)
-	} else {
-		var spans []redact.Span
-		masked, spans, err = r.Engine.AppendRedact(nil, utf8Text, nil)
-		n = len(spans)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRedact, err)
-	}
-	if n == 0 {
-		return body, nil // nothing to mask: the part stays byte for byte
+		w.Write(sep)
+		w.Write(body) // nothing to mask: the part stays byte for byte
+		return nil
 	}
 	rep.Spans += n
-	if cs != "" && cs != "utf-8" && cs != "us-ascii" {
-		params["charset"] = "utf-8"
-		h.Set("Content-Type", mime.FormatMediaType(mediaType, params))
+	cte := h.cte
+	if converted {
+		h.setParam("charset", "utf-8")
 	}
-	return encodeTransfer(h, masked)
-}
-
-// decodeTransfer undoes a Content-Transfer-Encoding.
-func decodeTransfer(cte string, body []byte) ([]byte, error) {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "", "7bit", "8bit", "binary":
-		return body, nil
-	case "quoted-printable":
-		out, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
-		if err != nil {
-			return nil, fmt.Errorf("%w: bad quoted-printable", ErrMalformed)
-		}
-		return out, nil
-	case "base64":
-		clean := bytes.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-				return -1
-			}
-			return r
-		}, body)
-		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean))+3)
-		n, err := base64.StdEncoding.Decode(out, clean)
-		if err != nil {
-			// Tolerate missing padding, as mail readers do.
-			n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(clean, "="))
-			if err != nil {
-				return nil, fmt.Errorf("%w: bad base64", ErrMalformed)
-			}
-		}
-		return out[:n], nil
+	if cte == cteIdentity && !isASCII(masked) && !h.eightBit() {
+		cte = cteQP
+		h.set("Content-Transfer-Encoding", cteQP)
 	}
-	return nil, fmt.Errorf("%w: unknown transfer encoding", ErrMalformed)
-}
-
-// encodeTransfer encodes text in h's Content-Transfer-Encoding, switching a
-// 7bit part that now holds non-ASCII to quoted-printable.
-func encodeTransfer(h *textproto.Header, text []byte) ([]byte, error) {
-	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
-	if (cte == "" || cte == "7bit") && !isASCII(text) {
-		cte = "quoted-printable"
-		h.Set("Content-Transfer-Encoding", cte)
+	if err := r.writeHeader(w, h, rep); err != nil {
+		return err
 	}
-	var out bytes.Buffer
-	switch cte {
-	case "quoted-printable":
-		qw := quotedprintable.NewWriter(&out)
-		qw.Write(text)
-		qw.Close()
-	case "base64":
-		enc := base64.StdEncoding.EncodeToString(text)
-		for len(enc) > 76 {
-			out.WriteString(enc[:76])
-			out.WriteString("\r\n")
-			enc = enc[76:]
-		}
-		out.WriteString(enc)
-		out.WriteString("\r\n")
-	default:
-		out.Write(text)
-	}
-	return out.Bytes(), nil
-}
-
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-// structural are header fields that carry no free text.
-var structural = map[string]bool{
-	"Content-Type": true, "Content-Transfer-Encoding": true, "Mime-Version": true, "Content-Id": true,
-	"Message-Id": true, "In-Reply-To": true, "References": true, "Date": true, "Received": true,
-	"Dkim-Signature": true, "Arc-Seal": true, "Arc-Message-Signature": true, "Arc-Authentication-Results": true,
-	"Authentication-Results": true, "Return-Path": true,
-}
-
-// addressFields hold address lists: their display names are redacted, and
-// the list is written back as addresses.
-var addressFields = map[string]bool{
-	"From": true, "To": true, "Cc": true, "Bcc": true, "Reply-To": true, "Sender": true,
-	"Resent-From": true, "Resent-To": true, "Resent-Cc": true, "Resent-Sender": true,
-}
-
-var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
-
-// header writes h to w with every text field redacted. Fields keep their
-// order; a field with nothing to mask is written as it came.
-func (r *Redactor) header(w *bytes.Buffer, h *textproto.Header, rep *Report) error {
-	fields := h.Fields()
-	for fields.Next() {
-		raw, err := fields.Raw()
-		if err != nil {
-			return fmt.Errorf("%w: a header field does not parse", ErrMalformed)
-		}
-		key := fields.Key()
-		if structural[key] {
-			w.Write(raw)
-			continue
-		}
-		value := fields.Value()
-		decoded, err := wordDecoder.DecodeHeader(value)
-		if err != nil {
-			decoded = value // undecodable words stay as they are, and are scanned as such
-		}
-		res, err := r.Engine.Redact(decoded)
-		if err != nil {
-			return fmt.Errorf("%w: header %s: %w", ErrRedact, key, err)
-		}
-		if len(res.Spans) == 0 {
-			w.Write(raw)
-			continue
-		}
-		rep.Headers++
-		rep.Spans += len(res.Spans)
-		w.WriteString(key + ": " + r.encodeHeader(key, value, res.Text) + "\r\n")
-	}
-	w.WriteString("\r\n")
+	w.Write(sep)
+	encode(w, cte, withTrailer(masked, tail.Bytes()))
 	return nil
 }
 
-// encodeHeader writes a redacted header value back: address lists as
-// addresses with redacted names, other fields as UTF-8 encoded words when
-// they need them.
-func (r *Redactor) encodeHeader(key, value, masked string) string {
-	if addressFields[key] {
-		parser := mail.AddressParser{WordDecoder: wordDecoder}
-		if list, err := parser.ParseList(value); err == nil {
-			parts := make([]string, len(list))
-			for i, a := range list {
-				name, _ := r.Engine.Redact(a.Name)
-				addr, _ := r.Engine.Redact(a.Address)
-				parts[i] = (&mail.Address{Name: name.Text, Address: addr.Text}).String()
-			}
-			return strings.Join(parts, ", ")
+// maskText reads text through the view of its kind and masks the matches.
+func (r *Redactor) maskText(kind int, h *header, text []byte) ([]byte, int, error) {
+	var v *view
+	switch kind {
+	case kindPlain:
+		if strings.EqualFold(paramValue(h.params, "format"), "flowed") {
+			v = flowedView(text, strings.EqualFold(paramValue(h.params, "delsp"), "yes"))
+			break
 		}
+		spans, err := r.Engine.Find(text, nil)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrRedact, err)
+		}
+		if len(spans) == 0 {
+			return text, 0, nil
+		}
+		return redact.Mask(make([]byte, 0, len(text)), text, spans), len(spans), nil
+	case kindHTML:
+		v = htmlView(text)
+	case kindFolded:
+		v = unfoldView(text, true)
+	case kindHeaders:
+		v, _ = wordsView(text)
+	case kindURL:
+		v = urlView(text)
 	}
-	return mime.QEncoding.Encode("utf-8", masked)
+	masked, n, err := maskView(r.Engine, text, v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrRedact, err)
+	}
+	return masked, n, nil
+}
+
+// plain writes raw text (a preamble, an envelope line, what follows base64
+// data) to w with every match masked.
+func (r *Redactor) plain(w *bytes.Buffer, text []byte, rep *Report) error {
+	if len(text) == 0 {
+		return nil
+	}
+	spans, err := r.Engine.Find(text, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRedact, err)
+	}
+	rep.Spans += len(spans)
+	w.Write(redact.Mask(w.AvailableBuffer(), text, spans))
+	return nil
+}
+
+// withTrailer joins decoded data and the (masked) text that followed it in
+// a base64 body, so that the part is written back as valid base64 that
+// every reader decodes.
+func withTrailer(data, trailer []byte) []byte {
+	if len(trailer) == 0 {
+		return data
+	}
+	out := make([]byte, 0, len(data)+len(trailer)+2)
+	out = append(out, data...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\r', '\n')
+	}
+	return append(out, trailer...)
+}
+
+// decodeBody undoes a transfer encoding. The trailer is what followed the
+// data of a base64 body.
+func decodeBody(cte string, body []byte) (data, trailer []byte) {
+	switch cte {
+	case cteQP:
+		return decodeQP(body), nil
+	case cteBase64:
+		return decodeBase64(body)
+	}
+	return body, nil
+}
+
+// encode writes data in a transfer encoding.
+func encode(w *bytes.Buffer, cte string, data []byte) {
+	switch cte {
+	case cteQP:
+		encodeQP(w, data)
+	case cteBase64:
+		encodeBase64(w, data)
+	default:
+		w.Write(data)
+	}
 }

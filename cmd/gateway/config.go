@@ -66,6 +66,7 @@ type mailboxDef struct {
 	MoveTo        string      `yaml:"move_to"`
 	Poll          duration    `yaml:"poll"`
 	FailedKeyword string      `yaml:"failed_keyword"`
+	Unparsable    string      `yaml:"unparsable"`
 }
 
 type accountDef struct {

@@ -332,7 +332,7 @@ func (v *validator) checkValidation(c *config) {
 // mailKeys place mail.NewIngester's errors about a mailbox: message prefix,
 // key.
 var mailKeys = []struct{ prefix, key string }{
-	{"mailbox has no name", "name"}, {"no destination folder", "dest_folder"}, {"after", "after"},
+	{"mailbox has no name", "name"}, {"no destination folder", "dest_folder"}, {"after", "after"}, {"unparsable", "unparsable"},
 	{"destination is the source folder", "dest_folder"}, {"address", "address"}, {"tls", "tls"},
 }
 

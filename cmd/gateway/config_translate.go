@@ -68,7 +68,7 @@ func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.M
 		return e
 	}
 	mc := mail.MailboxConfig{Name: m.Name, Source: ep(m.Source), SourceFolder: m.SourceFolder, DestFolder: m.DestFolder,
-		After: m.After, MoveTo: m.MoveTo, Poll: time.Duration(m.Poll), FailedKeyword: m.FailedKeyword}
+		After: m.After, MoveTo: m.MoveTo, Poll: time.Duration(m.Poll), FailedKeyword: m.FailedKeyword, Unparsable: m.Unparsable}
 	if m.Destination != nil {
 		d := ep(*m.Destination)
 		mc.Dest = &d

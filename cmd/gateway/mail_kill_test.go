@@ -43,7 +43,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	if err := c.Login("alice", "secret").Wait(); err != nil {
 		t.Fatal(err)
 	}
-	const n = 150
+	const n = 400
 	for i := range n {
 		msg := fmt.Sprintf("From: c%d@example.com\r\nSubject: message %d\r\n\r\nmy card is 4111 1111 1111 1111, order %d\r\n", i, i, i)
 		app := c.Append("INBOX", int64(len(msg)), nil)

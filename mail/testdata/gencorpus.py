@@ -5,7 +5,7 @@ Each message is written to corpus/NAME.eml; corpus/manifest.json lists, for
 each, the numbers planted in it (as written) and whether it is malformed.
 Run from this directory: python3 gencorpus.py
 """
-import base64, json, os, quopri
+import base64, email, hashlib, json, os, quopri, zlib
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -19,15 +19,40 @@ out = "corpus"
 os.makedirs(out, exist_ok=True)
 manifest = {}
 
-def save(name, msg, planted, malformed=False):
+BINARY = ("image/", "application/pdf", "application/zip", "audio/", "video/")
+
+def tree(msg, path, nodes, binary):
+    """The part tree as Python's email parser (an independent, lenient
+    parser) reads it, and the SHA-256 of every binary part's payload."""
+    ct = msg.get_content_type()
+    nodes.append("%s=%s" % (path, ct))
+    if ct == "message/rfc822" and msg.is_multipart():
+        tree(msg.get_payload(0), path + ".msg", nodes, binary)
+    elif msg.is_multipart() and ct.startswith("multipart/"):
+        for i, p in enumerate(msg.get_payload()):
+            tree(p, "%s.%d" % (path, i), nodes, binary)
+    elif ct.startswith(BINARY):
+        binary[path] = hashlib.sha256(msg.get_payload(decode=True) or b"").hexdigest()
+
+def save(name, msg, planted, degraded=False, source=None):
     data = msg if isinstance(msg, bytes) else msg.as_bytes(policy=policy.SMTP)
     with open(os.path.join(out, name + ".eml"), "wb") as f:
         f.write(data)
-    manifest[name] = {"planted": planted, "malformed": malformed}
+    parsed = email.message_from_bytes(data, policy=policy.compat32)
+    nodes, binary = [], {}
+    tree(parsed, "0", nodes, binary)
+    entry = {"planted": planted, "tree": sorted(nodes)}
+    if binary:
+        entry["binary"] = binary
+    if degraded:
+        entry["degraded"] = True
+    if source:
+        entry["source"] = source
+    manifest[name] = entry
 
 def base(subject="Payment", frm=("Jane Customer", "jane@example.com")):
     return {"From": formataddr(frm), "To": "support@shop.example", "Subject": subject,
-            "Date": "Tue, 24 Nov 2026 10:00:00 +0000", "Message-ID": "<%s@example.com>" % abs(hash(subject))}
+            "Date": "Tue, 24 Nov 2026 10:00:00 +0000", "Message-ID": "<%08x@example.com>" % zlib.crc32(subject.encode())}
 
 def headers(m, h):
     for k, v in h.items():
@@ -101,15 +126,19 @@ save("fullwidth-header", headers(m, hdr), ["４１１１ １１１１ １１１�
 m = MIMEText("Hello, when will my order 10004567 arrive? Call me at +44 20 7946 0958.\n", "plain", "utf-8")
 save("clean", headers(m, base("Where is my order")), [])
 
-# 11. malformed: multipart without a closing boundary and an unknown transfer encoding
+# 11. multipart without a closing boundary and an unknown transfer encoding
+# (read as it is)
 raw = ("From: x@example.com\r\nSubject: broken\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
        "--b1\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-unknown\r\n\r\ncard 4111 1111 1111 1111\r\n")
-save("malformed-encoding", raw.encode(), ["4111 1111 1111 1111"], malformed=True)
+save("malformed-encoding", raw.encode(), ["4111 1111 1111 1111"])
 
-# 12. malformed: multipart with no boundary parameter
+# 12. multipart with no boundary parameter: the body is read as text
 raw = ("From: x@example.com\r\nSubject: broken\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n\r\n"
        "card 4111 1111 1111 1111\r\n")
-save("malformed-boundary", raw.encode(), ["4111 1111 1111 1111"], malformed=True)
+save("malformed-boundary", raw.encode(), ["4111 1111 1111 1111"])
+
+exec(open("gencorpus_lenient.py").read())
+exec(open("gencorpus_leaks.py").read())
 
 with open(os.path.join(out, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1, ensure_ascii=False, sort_keys=True)
