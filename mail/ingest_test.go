@@ -17,6 +17,7 @@ import (
 
 	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/internal/testenv"
+	"github.com/secureinput/gateway/keys"
 	"github.com/secureinput/gateway/store"
 )
 
@@ -79,7 +80,7 @@ func folder(t *testing.T, c *imapclient.Client, name string) []stored {
 
 func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *testenv.LogBuffer) {
 	t.Helper()
-	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "gw.db")})
+	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "gw.db"), KEK: testKEK})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func BenchmarkIngest(b *testing.B) {
 		r    MessageRedactor
 	}{{"redact", newRedactor(b)}, {"plain", passthrough{}}} {
 		b.Run(mode.name, func(b *testing.B) {
-			st, _ := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db")})
+			st, _ := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db"), KEK: testKEK})
 			defer st.Close()
 			g, err := NewIngester(MailboxConfig{Name: "bench-" + mode.name, Source: endpoint(d, "alice"), DestFolder: "Out-" + mode.name, After: "delete"}, mode.r, st, nil)
 			if err != nil {
@@ -368,3 +369,13 @@ func TestIngestOverTLS(t *testing.T) {
 		t.Error("an untrusted certificate was accepted")
 	}
 }
+
+// testKEK is the key-encryption key of this package's test stores, one for
+// the whole run so that a store reopened by a test opens.
+var testKEK = func() *keys.Local {
+	k, err := keys.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

@@ -105,15 +105,24 @@ func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
 func (tx *Tx) AppendEvent(e Event) error {
 	var body []byte // NULL: no text
 	if e.Type == EventMessage || (e.Text != "" && e.Type != EventMessageUpdate) {
-		body = sealBody(e.Text) // a message, or a system event with a (redacted) text
+		// a message, or a system event with a (redacted) text
+		var err error
+		if body, err = tx.sealBody(e.Conversation, e.Seq, e.Text); err != nil {
+			return fmt.Errorf("store: append event: %w", err)
+		}
 	}
 	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At), body); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}
 	if e.Type == EventMessageUpdate {
+		// The new text is sealed for the message's row, where it is stored.
+		sealed, err := tx.sealBody(e.Conversation, e.Ref, e.Text)
+		if err != nil {
+			return fmt.Errorf("store: update message: %w", err)
+		}
 		if _, err := tx.exec(`UPDATE events SET body = ? WHERE conversation = ? AND seq = ? AND type != ?`,
-			sealBody(e.Text), e.Conversation, e.Ref, EventMessageUpdate); err != nil {
+			sealed, e.Conversation, e.Ref, EventMessageUpdate); err != nil {
 			return fmt.Errorf("store: update message: %w", err)
 		}
 	}
@@ -191,7 +200,13 @@ func (s *Store) Events(ctx context.Context, conversation string, since int64, li
 		}
 		e.At = fromMillis(at)
 		if body != nil {
-			e.Text = openBody(body)
+			row := e.Seq // where the body is stored: a message_update's is its message's
+			if e.Type == EventMessageUpdate {
+				row = e.Ref
+			}
+			if e.Text, err = s.openBody(ctx, conversation, row, body); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, e)
 	}
