@@ -18,6 +18,7 @@ type Conversation struct {
 	Created   time.Time
 	Ended     time.Time // zero while it is open
 	LastSeq   int64     // the seq of its latest event; read, never written
+	Visitor   string    // the site's id of the visitor, if it gave one (for erasure)
 }
 
 // Event is one entry of a conversation's history. Seq counts from 1 in each
@@ -58,8 +59,8 @@ func fromMillis(ms int64) time.Time {
 
 // CreateConversation inserts c.
 func (tx *Tx) CreateConversation(c Conversation) error {
-	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created))
+	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at, visitor)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created), c.Visitor)
 	if err != nil {
 		return fmt.Errorf("store: create conversation: %w", err)
 	}
@@ -164,14 +165,14 @@ func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
 // kept in conversations: updating it on every event dirtied a third page
 // per message, a third more for every commit to write and checkpoint.
 const conversationColumns = `id, service, token_hash, state, agent, created_at, ended_at,
-	(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.conversation = conversations.id)`
+	(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.conversation = conversations.id), visitor`
 
 type scanner interface{ Scan(...any) error }
 
 func scanConversation(r scanner) (Conversation, error) {
 	var c Conversation
 	var created, ended int64
-	if err := r.Scan(&c.ID, &c.Service, &c.TokenHash, &c.State, &c.Agent, &created, &ended, &c.LastSeq); err != nil {
+	if err := r.Scan(&c.ID, &c.Service, &c.TokenHash, &c.State, &c.Agent, &created, &ended, &c.LastSeq, &c.Visitor); err != nil {
 		return c, err
 	}
 	c.Created, c.Ended = fromMillis(created), fromMillis(ended)
