@@ -37,6 +37,13 @@ type config struct {
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
 	Telephony      *telephonyDef   `yaml:"telephony"`
 	Keys           keysDef         `yaml:"keys"`
+	Retention      retentionDef    `yaml:"retention"`
+}
+
+// retentionDef is how long transcripts are kept (none: for ever).
+type retentionDef struct {
+	Transcripts duration `yaml:"transcripts"`
+	Interval    duration `yaml:"interval"`
 }
 
 // keysDef says where the key-encryption key (KEK) that wraps the data keys

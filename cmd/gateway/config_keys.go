@@ -49,6 +49,9 @@ func (v *validator) checkKeys(c *config) {
 	if n := k.RotateAfterUses; n != 0 && (n < 1<<16 || n > store.MaxEncryptionsLimit) {
 		v.failf(path{"keys", "rotate_after_encryptions"}, "%d: want 65536 to %d (AES-GCM with random nonces allows fewer than 2^32 encryptions under one key)", n, int64(store.MaxEncryptionsLimit))
 	}
+	if r := c.Retention; r.Interval != 0 && time.Duration(r.Interval) < time.Second {
+		v.failf(path{"retention", "interval"}, "at least 1s")
+	}
 }
 
 // checkKEK checks one KEK's definition: one source, and what can be checked

@@ -36,6 +36,7 @@ type gateway struct {
 	ingesters []*mail.Ingester
 	store     *store.Store
 	keks      *kekSet
+	retention retentionDef
 	cleanups  []func() error // what newGateway opened, closed in reverse
 
 	// stop and done are set by startGateway: Close cancels Run and waits.
@@ -71,7 +72,7 @@ func (g *gateway) closeAll() error {
 // newGateway wires store, engine, hub, secure forms, telephony, mail ingest
 // and the web server, and listens. It serves nothing until Run.
 func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gateway, err error) {
-	g := &gateway{log: logger, tls: cfg.TLS.Cert != "", cert: cfg.TLS.Cert, key: cfg.TLS.Key}
+	g := &gateway{log: logger, tls: cfg.TLS.Cert != "", cert: cfg.TLS.Cert, key: cfg.TLS.Key, retention: cfg.Retention}
 	defer func() {
 		if err != nil {
 			g.closeAll()
@@ -230,6 +231,9 @@ func (g *gateway) Run(ctx context.Context) error {
 		eg.Go(func() error { return ing.Run(ctx) })
 	}
 	eg.Go(func() error { return g.resumeRotation(ctx) })
+	if keep := time.Duration(g.retention.Transcripts); keep > 0 {
+		eg.Go(func() error { return g.purgeTranscripts(ctx, keep, time.Duration(g.retention.Interval)) })
+	}
 	g.web.SetReady()
 	g.log.Info("gateway: ready", slog.String("url", g.URL()))
 	err := eg.Wait()
