@@ -82,6 +82,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail
 	$(GO) test -run '^$$' -fuzz '^FuzzEventDecoder$$' -fuzztime $(FUZZTIME) ./voice
 	$(GO) test -run '^$$' -fuzz '^FuzzFrameTracker$$' -fuzztime $(FUZZTIME) ./internal/wsconn
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenBody$$' -fuzztime $(FUZZTIME) ./store
 
 # Benchmarks on one core; compare runs with benchstat.
 bench:

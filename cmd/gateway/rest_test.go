@@ -16,18 +16,21 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Planted through every path the gateway stores: a visitor's and an agent's
-// messages, a secure note and a card submitted through forms. A card is
-// redacted before it is stored; the sentences are stored, sealed.
+// Planted through every path that reaches the gateway: a visitor's and an
+// agent's messages, a secure note and a card submitted through forms, a
+// card keyed on a call's secure IVR session. A card is redacted before it
+// is stored (and secure values are never stored); the sentences are
+// stored, sealed.
 const (
 	visitorSentence = "the violet heron counts marbles at dawn"
 	agentSentence   = "seventeen copper kettles hum in the attic"
 	noteSentence    = "my grandmother's parrot is called Ezekiel"
 	plantedCard     = "4012888888881881"
+	ivrCard         = "5555555555554444"
 )
 
 var plantedNeedles = []string{visitorSentence, agentSentence, noteSentence, "Ezekiel", "violet heron", "copper kettles",
-	plantedCard, "4012 8888 8888 1881"}
+	plantedCard, "4012 8888 8888 1881", ivrCard}
 
 // wsPeer is a websocket of the test with a deadline on every read.
 type wsPeer struct {
@@ -108,6 +111,34 @@ func plantEverywhere(t *testing.T, url string) (conversation, token string) {
 	visitor.send(map[string]any{"type": "form_submit", "request": form["request"],
 		"values": map[string]string{"card_number": plantedCard, "expiry": "12/40", "cvv": "123"}})
 	waitOutcome(t, agent)
+
+	// A secure IVR session on a call, digits pushed by the platform.
+	telephony := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, url+"/api/telephony/v1"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+demoTelephonyKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := telephony("POST", "/calls", `{"call":"call-1","agent":"demo","parties":2}`); code != 200 {
+		t.Fatalf("register the call: %d", code)
+	}
+	agent.send(map[string]any{"type": "call_secure_input", "call": "call-1", "form": "credit_card", "mode": "hold", "fields": map[string]string{"amount": "9.99"}})
+	agent.next("call_session")
+	for _, digits := range []string{ivrCard + "#", "1240", "123#"} {
+		if code := telephony("POST", "/calls/call-1/session/digits", `{"digits":"`+digits+`"}`); code != 200 {
+			t.Fatalf("digits: %d", code)
+		}
+	}
+	for {
+		s := agent.next("call_session")
+		if o, _ := s["outcome"].(map[string]any); o != nil && o["state"] == "ended" {
+			break
+		}
+	}
 	return conversation, token
 }
 
