@@ -89,14 +89,14 @@ func TestBodiesAreSealedOnDisk(t *testing.T) {
 	if f := filesHolding(t, dir, "quokka", "4111111111111111"); len(f) > 0 {
 		t.Errorf("plain text on disk while open: %v", f)
 	}
+	for _, name := range []string{"gateway.db", "gateway.db-wal", "gateway.db-shm"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s while open: %v, %v; want mode 0600", name, fi.Mode(), err)
+		}
+	}
 	s.Close()
 	if f := filesHolding(t, dir, "quokka", "4111111111111111"); len(f) > 0 {
 		t.Errorf("plain text on disk after Close: %v", f)
-	}
-	for _, name := range []string{"gateway.db", "gateway.db-wal", "gateway.db-shm"} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s has mode %04o, want 0600", name, fi.Mode().Perm())
-		}
 	}
 }
 
