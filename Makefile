@@ -5,12 +5,17 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME      ?= 10s
 BIN           := bin/gateway
 
-.PHONY: all build run test test-fast deps lint vet fmt-check staticcheck unit race fuzz bench clean
+.PHONY: all build build-pkcs11 run test test-fast deps lint vet fmt-check staticcheck unit pkcs11 race fuzz bench clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gateway
+
+# The gateway with PKCS#11 key-encryption keys (an HSM): needs cgo. The
+# default build stays pure Go.
+build-pkcs11:
+	CGO_ENABLED=1 $(GO) build -tags pkcs11 -o $(BIN) ./cmd/gateway
 
 # Build and start the gateway on its embedded demo configuration (SQLite in
 # ./data, demo agent demo/demo, demo shop page). LISTEN overrides the address.
@@ -22,19 +27,21 @@ run: build
 # detector needs cgo, hence a C compiler.
 # Chromium drives the browser tests (web/browser_test.go); Dovecot serves
 # IMAP to the mail ingest tests (internal/testenv starts it per test); isync
-# (mbsync) is the other side of the mail side-by-side benchmark.
+# (mbsync) is the other side of the mail side-by-side benchmark; SoftHSM2 is
+# the PKCS#11 token of the key tests (make pkcs11).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v mbsync >/dev/null 2>&1 || missing="$$missing isync"; \
+	[ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps lint unit race fuzz
+test: deps lint unit pkcs11 race fuzz
 
 # The edit loop: formatting, vet and the short tests, no race detector, no
 # fuzzing, no package installs (tests that need Chromium or Dovecot skip
@@ -44,6 +51,12 @@ test-fast: fmt-check vet
 
 unit:
 	$(GO) test -count=1 ./...
+
+# The PKCS#11 provider and the gateway on it, against a SoftHSM2 token.
+pkcs11:
+	CGO_ENABLED=1 $(GO) vet -tags pkcs11 ./keys ./cmd/gateway
+	CGO_ENABLED=1 $(GO) test -tags pkcs11 -count=1 ./keys
+	CGO_ENABLED=1 $(GO) test -tags pkcs11 -count=1 -run 'SoftHSM|Keys' ./cmd/gateway
 
 race:
 	CGO_ENABLED=1 $(GO) test -race -short -count=1 ./...
@@ -71,6 +84,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail
 	$(GO) test -run '^$$' -fuzz '^FuzzEventDecoder$$' -fuzztime $(FUZZTIME) ./voice
 	$(GO) test -run '^$$' -fuzz '^FuzzFrameTracker$$' -fuzztime $(FUZZTIME) ./internal/wsconn
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenBody$$' -fuzztime $(FUZZTIME) ./store
 
 # Benchmarks on one core; compare runs with benchstat.
 bench:

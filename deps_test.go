@@ -25,19 +25,21 @@ var allowed = map[string][]string{
 	"mail":             {"redact", "store"},
 	"voice":            {"card", "secure"},
 	"store":            {},
+	"keys":             {},
 	"web":              {"card", "chat", "chatforms", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
-	"internal/testenv": {"secure", "store"},
+	"internal/testenv": {"keys", "secure", "store"},
 	"cmd/chatload":     {},
-	"cmd/gateway":      {"card", "chat", "chatforms", "mail", "redact", "secure", "store", "voice", "web"},
+	"cmd/gateway":      {"card", "chat", "chatforms", "keys", "mail", "redact", "secure", "store", "voice", "web"},
 }
 
 // testAllowed lists what a package's tests may import beyond allowed: the
 // shared test helpers and the real parts they wire up.
 var testAllowed = map[string][]string{
-	"chat": {"store"},
-	"mail": {"card"},
-	"web":  {"redact", "store"},
+	"chat":  {"store", "keys"},
+	"mail":  {"card", "keys"},
+	"web":   {"redact", "store", "keys"},
+	"store": {"keys"},
 }
 
 const module = "github.com/secureinput/gateway"

@@ -9,6 +9,7 @@ require (
 	github.com/emersion/go-imap/v2 v2.0.0-beta.8
 	github.com/emersion/go-message v0.18.2
 	github.com/go-chi/chi/v5 v5.5.0
+	github.com/miekg/pkcs11 v1.1.1
 	github.com/pion/rtp v1.10.6
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/crypto v0.59.0

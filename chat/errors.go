@@ -9,6 +9,7 @@ import (
 var (
 	ErrNotFound       = errors.New("chat: no such conversation")
 	ErrUnknownService = errors.New("chat: no such service")
+	ErrBadVisitor     = errors.New("chat: bad visitor id (at most 128 bytes of printable ASCII)")
 	ErrForbidden      = errors.New("chat: not allowed")
 	ErrTaken          = errors.New("chat: conversation already taken")
 	ErrEnded          = errors.New("chat: conversation ended")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secureinput/gateway/keys"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
 
@@ -101,7 +102,7 @@ func newFixture(t *testing.T, engineCfg redact.Config, path string) *fixture {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "chat.db")
 	}
-	st := testenv.Store(t, store.Config{Path: path})
+	st := testenv.Store(t, store.Config{Path: path, KEK: testKEK})
 	eng, err := redact.New(engineCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -170,3 +171,13 @@ func TestNotifyRoutesNoticesStamped(t *testing.T) {
 		t.Errorf("ann's notices = %+v, want %+v", got, want)
 	}
 }
+
+// testKEK is the key-encryption key of this package's test stores, one for
+// the whole run so that a store reopened by a test opens.
+var testKEK = func() *keys.Local {
+	k, err := keys.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

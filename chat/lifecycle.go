@@ -43,6 +43,20 @@ func (h *Hub) Load(ctx context.Context) error {
 // id and the visitor's resume token (shown only this once; the store keeps
 // its hash).
 func (h *Hub) Open(ctx context.Context, service string) (id, token string, err error) {
+	return h.OpenFor(ctx, service, "")
+}
+
+// MaxVisitorID bounds the visitor id a site may give a conversation.
+const MaxVisitorID = 128
+
+// OpenFor is Open for a visitor the site knows by an id (its customer's id,
+// at most MaxVisitorID bytes of printable ASCII): the store keeps it with
+// the conversation so that every conversation of the visitor can be erased
+// on request. An empty visitor is Open.
+func (h *Hub) OpenFor(ctx context.Context, service, visitor string) (id, token string, err error) {
+	if !validVisitorID(visitor) {
+		return "", "", ErrBadVisitor
+	}
 	svc, ok := h.services[service]
 	if !ok {
 		return "", "", ErrUnknownService
@@ -53,7 +67,7 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 	c := h.newConversation(id, service, svc.Workgroup, hashToken(token), now)
 	c.mu.Lock()
 	err = h.cfg.Store.Write(ctx, "open conversation", func(tx *store.Tx) error {
-		if err := tx.CreateConversation(store.Conversation{ID: id, Service: service, TokenHash: c.tokenHash, State: StateWaiting, Created: now}); err != nil {
+		if err := tx.CreateConversation(store.Conversation{ID: id, Service: service, TokenHash: c.tokenHash, State: StateWaiting, Created: now, Visitor: visitor}); err != nil {
 			return err
 		}
 		if err := tx.Join(id, RoleVisitor, "visitor", now); err != nil {
@@ -393,4 +407,17 @@ func (h *Hub) History(ctx context.Context, id, login string, since int64) ([]Fra
 		return nil, ErrForbidden
 	}
 	return h.history(ctx, id, since)
+}
+
+// validVisitorID reports whether v may be stored as a visitor id.
+func validVisitorID(v string) bool {
+	if len(v) > MaxVisitorID {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

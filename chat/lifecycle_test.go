@@ -329,3 +329,26 @@ func TestOnEndIsCalledOnceOutsideTheLocks(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenForKeepsTheVisitorID: the site's visitor id is stored with the
+// conversation (for erasure); a bad one opens nothing.
+func TestOpenForKeepsTheVisitorID(t *testing.T) {
+	f := newFixture(t, redact.DefaultConfig(), "")
+	ctx := context.Background()
+	id, _, err := f.hub.OpenFor(ctx, "support", "customer-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.store.Conversation(ctx, id); err != nil || c.Visitor != "customer-42" {
+		t.Errorf("stored conversation = %+v, %v; want visitor customer-42", c, err)
+	}
+	for _, bad := range []string{"has space", "new\nline", strings.Repeat("x", MaxVisitorID+1), "é"} {
+		if _, _, err := f.hub.OpenFor(ctx, "support", bad); !errors.Is(err, ErrBadVisitor) {
+			t.Errorf("visitor %q: %v, want ErrBadVisitor", bad, err)
+		}
+	}
+	open, _ := f.store.OpenConversations(ctx)
+	if len(open) != 1 {
+		t.Errorf("%d conversations open, want only the good one", len(open))
+	}
+}

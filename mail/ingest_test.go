@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/secureinput/gateway/internal/testenv"
+	"github.com/secureinput/gateway/keys"
 	"github.com/secureinput/gateway/store"
 )
 
@@ -78,7 +79,7 @@ func folder(t *testing.T, c *imapclient.Client, name string) []stored {
 
 func newIngester(t *testing.T, cfg MailboxConfig) (*Ingester, *store.Store, *testenv.LogBuffer) {
 	t.Helper()
-	st := testenv.Store(t, store.Config{})
+	st := testenv.Store(t, store.Config{KEK: testKEK})
 	logs := &testenv.LogBuffer{}
 	g, err := NewIngester(cfg, newRedactor(t), st, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -331,7 +332,7 @@ func BenchmarkIngest(b *testing.B) {
 		r    MessageRedactor
 	}{{"redact", newRedactor(b)}, {"plain", passthrough{}}} {
 		b.Run(mode.name, func(b *testing.B) {
-			st, _ := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db")})
+			st, _ := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db"), KEK: testKEK})
 			defer st.Close()
 			g, err := NewIngester(MailboxConfig{Name: "bench-" + mode.name, Source: endpoint(d, "alice"), DestFolder: "Out-" + mode.name, After: "delete"}, mode.r, st, nil)
 			if err != nil {
@@ -394,3 +395,13 @@ func TestIngestOverTLS(t *testing.T) {
 		t.Error("an untrusted certificate was accepted")
 	}
 }
+
+// testKEK is the key-encryption key of this package's test stores, one for
+// the whole run so that a store reopened by a test opens.
+var testKEK = func() *keys.Local {
+	k, err := keys.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

@@ -18,6 +18,7 @@ type Conversation struct {
 	Created   time.Time
 	Ended     time.Time // zero while it is open
 	LastSeq   int64     // the seq of its latest event; read, never written
+	Visitor   string    // the site's id of the visitor, if it gave one (for erasure)
 }
 
 // Event is one entry of a conversation's history. Seq counts from 1 in each
@@ -58,8 +59,8 @@ func fromMillis(ms int64) time.Time {
 
 // CreateConversation inserts c.
 func (tx *Tx) CreateConversation(c Conversation) error {
-	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created))
+	_, err := tx.exec(`INSERT INTO conversations (id, service, token_hash, state, agent, created_at, visitor)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Service, c.TokenHash, c.State, c.Agent, millis(c.Created), c.Visitor)
 	if err != nil {
 		return fmt.Errorf("store: create conversation: %w", err)
 	}
@@ -105,15 +106,24 @@ func (tx *Tx) Leave(conversation, kind, name string, at time.Time) error {
 func (tx *Tx) AppendEvent(e Event) error {
 	var body []byte // NULL: no text
 	if e.Type == EventMessage || (e.Text != "" && e.Type != EventMessageUpdate) {
-		body = sealBody(e.Text) // a message, or a system event with a (redacted) text
+		// a message, or a system event with a (redacted) text
+		var err error
+		if body, err = tx.sealBody(e.Conversation, e.Seq, e.Text); err != nil {
+			return fmt.Errorf("store: append event: %w", err)
+		}
 	}
 	if _, err := tx.exec(`INSERT INTO events (conversation, seq, type, author, author_name, ref, client_id, at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Conversation, e.Seq, e.Type, e.Author, e.AuthorName, e.Ref, e.ClientID, millis(e.At), body); err != nil {
 		return fmt.Errorf("store: append event: %w", err)
 	}
 	if e.Type == EventMessageUpdate {
+		// The new text is sealed for the message's row, where it is stored.
+		sealed, err := tx.sealBody(e.Conversation, e.Ref, e.Text)
+		if err != nil {
+			return fmt.Errorf("store: update message: %w", err)
+		}
 		if _, err := tx.exec(`UPDATE events SET body = ? WHERE conversation = ? AND seq = ? AND type != ?`,
-			sealBody(e.Text), e.Conversation, e.Ref, EventMessageUpdate); err != nil {
+			sealed, e.Conversation, e.Ref, EventMessageUpdate); err != nil {
 			return fmt.Errorf("store: update message: %w", err)
 		}
 	}
@@ -155,14 +165,14 @@ func (s *Store) OpenConversations(ctx context.Context) ([]Conversation, error) {
 // kept in conversations: updating it on every event dirtied a third page
 // per message, a third more for every commit to write and checkpoint.
 const conversationColumns = `id, service, token_hash, state, agent, created_at, ended_at,
-	(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.conversation = conversations.id)`
+	(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.conversation = conversations.id), visitor`
 
 type scanner interface{ Scan(...any) error }
 
 func scanConversation(r scanner) (Conversation, error) {
 	var c Conversation
 	var created, ended int64
-	if err := r.Scan(&c.ID, &c.Service, &c.TokenHash, &c.State, &c.Agent, &created, &ended, &c.LastSeq); err != nil {
+	if err := r.Scan(&c.ID, &c.Service, &c.TokenHash, &c.State, &c.Agent, &created, &ended, &c.LastSeq, &c.Visitor); err != nil {
 		return c, err
 	}
 	c.Created, c.Ended = fromMillis(created), fromMillis(ended)
@@ -191,7 +201,13 @@ func (s *Store) Events(ctx context.Context, conversation string, since int64, li
 		}
 		e.At = fromMillis(at)
 		if body != nil {
-			e.Text = openBody(body)
+			row := e.Seq // where the body is stored: a message_update's is its message's
+			if e.Type == EventMessageUpdate {
+				row = e.Ref
+			}
+			if e.Text, err = s.openBody(ctx, conversation, row, body); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, e)
 	}

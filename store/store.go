@@ -7,9 +7,12 @@
 // committed, and many concurrent writers share one fsync. Reads run in
 // parallel on their own connections.
 //
-// Message bodies are written and read only in body.go, the one place where
-// encryption at rest will sit. The store never receives unredacted text: its
-// callers redact before they write.
+// Message bodies are written and read only in body.go: each is sealed with
+// AES-256-GCM under a data key bound to its row, and the data keys are
+// wrapped by a key-encryption key the store is given (keyring.go); nothing
+// above the store sees ciphertext or keys. The store never receives
+// unredacted text: its callers redact before they write. The files it
+// creates are the owner's only (0600).
 package store
 
 import (
@@ -26,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -58,6 +62,8 @@ type Store struct {
 	// prepared holds the writer's statements, prepared once; only the
 	// writer goroutine touches it.
 	prepared map[string]*sql.Stmt
+	ring     *ring
+	path     string
 
 	commits, writesDone atomic.Int64
 }
@@ -88,6 +94,16 @@ type Config struct {
 	Durability Durability
 	// Logger receives errors of the writer; nil discards them.
 	Logger *slog.Logger
+	// KEK wraps the data keys that seal every body (required: the store
+	// never keeps a body in the clear).
+	KEK KeyWrapper
+	// PreviousKEKs unwrap data keys wrapped before the KEK changed; Rotate
+	// re-wraps those under KEK.
+	PreviousKEKs []KeyWrapper
+	// Rotation bounds the life of a data key.
+	Rotation Rotation
+	// Now is the clock of key ages and retention (time.Now if nil).
+	Now func() time.Time
 }
 
 // Durability says what a committed write, and so an acknowledged message,
@@ -124,7 +140,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ring, err := newRing(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := privateFiles(cfg.Path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
+	// Every write transaction takes the write lock at BEGIN: the ring reads
+	// the current data key first, and must see one another process added.
+	q.Set("_txlock", "immediate")
 	for _, p := range []string{
 		"journal_mode(WAL)",
 		"synchronous(" + cfg.Durability.synchronous() + ")",
@@ -151,6 +177,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", cfg.Path, err)
 	}
+	if err := ring.loadAll(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
 	s := &Store{
 		db:       db,
 		log:      log,
@@ -158,8 +188,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		prepared: map[string]*sql.Stmt{},
+		ring:     ring,
+		path:     cfg.Path,
 	}
 	go s.writer()
+	if err := s.sealLegacy(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: seal the bodies written before encryption: %w", cfg.Path, err)
+	}
 	return s, nil
 }
 
@@ -297,6 +333,13 @@ func (s *Store) commit(batch []*write) {
 		return
 	}
 	tx := &Tx{tx: sqlTx, ctx: ctx, store: s}
+	if err := s.ring.prepare(tx); err != nil {
+		sqlTx.Rollback()
+		s.ring.abandon()
+		s.log.Error("store: data key", slog.Any("err", err))
+		fail(err)
+		return
+	}
 	results := make([]error, len(batch))
 	for i, w := range batch {
 		results[i] = tx.savepoint(w.fn)
@@ -305,10 +348,12 @@ func (s *Store) commit(batch []*write) {
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
+		s.ring.abandon()
 		s.log.Error("store: commit", slog.Any("err", err))
 		fail(fmt.Errorf("store: commit: %w", err))
 		return
 	}
+	s.ring.committed()
 	s.commits.Add(1)
 	s.writesDone.Add(int64(len(batch)))
 	for i, w := range batch {
@@ -344,6 +389,35 @@ func (tx *Tx) savepoint(fn func(*Tx) error) (err error) {
 // parsing the SQL of every write was a tenth of the server's CPU under
 // chat load.
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
+}
+
+// queryRow is exec for a query of one row.
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	st, err := tx.stmt(query)
+	if err != nil {
+		// sql.Row carries no error of its own: run the query unprepared,
+		// which fails the same way.
+		return tx.tx.QueryRowContext(tx.ctx, query, args...)
+	}
+	return st.QueryRowContext(tx.ctx, args...)
+}
+
+// query is exec for a query of rows.
+func (tx *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(tx.ctx, args...)
+}
+
+// stmt is the statement of query, prepared once and bound to tx.
+func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 	st, ok := tx.stmts[query]
 	if !ok {
 		prepared, ok := tx.store.prepared[query]
@@ -360,5 +434,5 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 		}
 		tx.stmts[query] = st
 	}
-	return st.ExecContext(tx.ctx, args...)
+	return st, nil
 }

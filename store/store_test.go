@@ -11,12 +11,24 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/secureinput/gateway/keys"
 )
+
+// testKEK is a key-encryption key made for one test.
+func testKEK(t testing.TB) *keys.Local {
+	t.Helper()
+	k, err := keys.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 func openTemp(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	s, err := Open(context.Background(), Config{Path: path})
+	s, err := Open(context.Background(), Config{Path: path, KEK: testKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +37,14 @@ func openTemp(t *testing.T) (*Store, string) {
 
 func TestConversationSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
-	s, path := openTemp(t)
+	kek := testKEK(t)
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	s, err := Open(ctx, Config{Path: path, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
 	at := time.UnixMilli(1_700_000_000_000)
-	err := s.Write(ctx, "test", func(tx *Tx) error {
+	err = s.Write(ctx, "test", func(tx *Tx) error {
 		if err := tx.CreateConversation(Conversation{ID: "c1", Service: "support", TokenHash: []byte{1, 2}, State: "waiting", Created: at}); err != nil {
 			return err
 		}
@@ -49,7 +66,7 @@ func TestConversationSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err = Open(ctx, Config{Path: path})
+	s, err = Open(ctx, Config{Path: path, KEK: kek})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +163,7 @@ func TestWriteAfterClose(t *testing.T) {
 // (group commit), as the hub does under load.
 func BenchmarkAppendMessage(b *testing.B) {
 	dir := b.TempDir()
-	s, err := Open(context.Background(), Config{Path: filepath.Join(dir, "bench.db")})
+	s, err := Open(context.Background(), Config{Path: filepath.Join(dir, "bench.db"), KEK: testKEK(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -180,7 +197,7 @@ func BenchmarkAppendMessage(b *testing.B) {
 // and fails when a full house of websockets has taken them all).
 func TestConnectionSettings(t *testing.T) {
 	for durability, synchronous := range map[Durability]string{SurvivesPowerLoss: "2", SurvivesProcessCrash: "1"} {
-		s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "gateway.db"), Durability: durability})
+		s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "gateway.db"), Durability: durability, KEK: testKEK(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +232,7 @@ func TestConnectionSettings(t *testing.T) {
 // turn from 4 writers, as a busy chat server does: small group commits
 // and every write on a different part of the tables.
 func BenchmarkAppendSpread(b *testing.B) {
-	s, err := Open(context.Background(), Config{Path: filepath.Join(b.TempDir(), "bench.db")})
+	s, err := Open(context.Background(), Config{Path: filepath.Join(b.TempDir(), "bench.db"), KEK: testKEK(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -288,7 +305,7 @@ func TestMigrationMovesBodiesIntoEvents(t *testing.T) {
 	}
 	db.Close()
 
-	s, err := Open(context.Background(), Config{Path: path})
+	s, err := Open(context.Background(), Config{Path: path, KEK: testKEK(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,6 +214,7 @@ type inFrame struct {
 	Conversation string `json:"conversation"`
 	Token        string `json:"token"`
 	Service      string `json:"service"`
+	Visitor      string `json:"visitor"` // hello: the site's id of the visitor, for erasure
 	Since        int64  `json:"since"`
 	ClientID     string `json:"client_id"`
 	Text         string `json:"text"`

@@ -21,6 +21,7 @@ var errorCodes = []struct {
 }{
 	{chat.ErrNotFound, "not_found", http.StatusNotFound},
 	{chat.ErrUnknownService, "unknown_service", http.StatusNotFound},
+	{chat.ErrBadVisitor, "bad_visitor", http.StatusBadRequest},
 	{chat.ErrForbidden, "forbidden", http.StatusForbidden},
 	{chat.ErrTaken, "taken", http.StatusConflict},
 	{chat.ErrEnded, "ended", http.StatusConflict},

@@ -284,6 +284,7 @@ func (s *Server) releaseConn() { s.conns.Add(-1) }
 
 type openRequest struct {
 	Service string `json:"service"`
+	Visitor string `json:"visitor"` // the site's id of the visitor, for erasure (optional)
 }
 
 // openConversation serves POST /api/v1/conversations: a visitor (or a bot)
@@ -294,7 +295,7 @@ func (s *Server) openConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"service": "…"}`)
 		return
 	}
-	id, token, err := s.hub.Open(r.Context(), req.Service)
+	id, token, err := s.hub.OpenFor(r.Context(), req.Service, req.Visitor)
 	if err != nil {
 		code, status := errorCode(err)
 		writeError(w, status, code, err.Error())

@@ -23,6 +23,7 @@ import (
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/internal/testenv"
+	"github.com/secureinput/gateway/keys"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
 	"github.com/secureinput/gateway/voice"
@@ -51,7 +52,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	path := filepath.Join(t.TempDir(), "gw.db")
-	st := testenv.Store(t, store.Config{Path: path, Logger: logger})
+	st := testenv.Store(t, store.Config{Path: path, Logger: logger, KEK: testKEK})
 	eng, _ := redact.New(redact.DefaultConfig())
 	var cfg Config
 	hub, err := chat.New(chat.Config{
@@ -642,3 +643,13 @@ func TestPagesAndHeaders(t *testing.T) {
 		t.Errorf("bad body: %s, want 400", resp.Status)
 	}
 }
+
+// testKEK is the key-encryption key of this package's test stores, one for
+// the whole run so that a store reopened by a test opens.
+var testKEK = func() *keys.Local {
+	k, err := keys.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

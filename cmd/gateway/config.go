@@ -36,6 +36,44 @@ type config struct {
 	Forms          []formDef       `yaml:"forms"`
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
 	Telephony      *telephonyDef   `yaml:"telephony"`
+	Keys           keysDef         `yaml:"keys"`
+	Retention      retentionDef    `yaml:"retention"`
+}
+
+// retentionDef is how long transcripts are kept (none: for ever).
+type retentionDef struct {
+	Transcripts duration `yaml:"transcripts"`
+	Interval    duration `yaml:"interval"`
+}
+
+// keysDef says where the key-encryption key (KEK) that wraps the data keys
+// is, and how long a data key lives. With no kek the gateway keeps a key
+// file in the data directory (config check warns; require_provider makes
+// it an error).
+type keysDef struct {
+	KEK             *kekDef  `yaml:"kek"`
+	Previous        []kekDef `yaml:"previous"`
+	RequireProvider bool     `yaml:"require_provider"`
+	RotateAfter     duration `yaml:"rotate_after"`
+	RotateAfterUses int64    `yaml:"rotate_after_encryptions"`
+}
+
+// kekDef is one KEK: exactly one of file, env and pkcs11. The key itself is
+// never in the file.
+type kekDef struct {
+	File   string     `yaml:"file"`
+	Env    string     `yaml:"env"`
+	PKCS11 *pkcs11Def `yaml:"pkcs11"`
+}
+
+// pkcs11Def is an AES-256 key in a PKCS#11 token; the PIN is read from the
+// environment variable pin_env.
+type pkcs11Def struct {
+	Module   string `yaml:"module"`
+	Token    string `yaml:"token"`
+	PINEnv   string `yaml:"pin_env"`
+	KeyLabel string `yaml:"key_label"`
+	Create   bool   `yaml:"create"`
 }
 
 // telephonyDef enables secure IVR sessions for a telephony platform. Its

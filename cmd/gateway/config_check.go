@@ -82,6 +82,7 @@ func (v *validator) check(c *config) {
 	v.checkMailboxes(c.Mailboxes)
 	v.checkTelephony(c)
 	v.checkAgents(c.Agents, workgroups)
+	v.checkKeys(c)
 }
 
 func (v *validator) checkListen(listen string) {

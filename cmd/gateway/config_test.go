@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -170,10 +171,13 @@ validation:
 	}
 }
 
-// TestConfigCheckGoodFile: a good file says so, on stdout.
+// TestConfigCheckGoodFile: a good file says so, on stdout, and nothing
+// else (its key-encryption key is away from the data).
 func TestConfigCheckGoodFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "good.yaml")
-	if err := os.WriteFile(file, demoConfig, 0o600); err != nil {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "good.yaml")
+	kek := writeKeyFile(t, filepath.Join(dir, "kek"))
+	if err := os.WriteFile(file, append(slices.Clone(demoConfig), "\nkeys:\n  kek: {file: "+kek+"}\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, code := runGateway(t, "", "config", "check", file)

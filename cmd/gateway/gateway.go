@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -36,6 +34,9 @@ type gateway struct {
 	desk      *chatforms.Desk // nil without secure forms
 	voice     *voice.Manager  // nil without telephony
 	ingesters []*mail.Ingester
+	store     *store.Store
+	keks      *kekSet
+	retention retentionDef
 	cleanups  []func() error // what newGateway opened, closed in reverse
 
 	// stop and done are set by startGateway: Close cancels Run and waits.
@@ -71,26 +72,31 @@ func (g *gateway) closeAll() error {
 // newGateway wires store, engine, hub, secure forms, telephony, mail ingest
 // and the web server, and listens. It serves nothing until Run.
 func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gateway, err error) {
-	g := &gateway{log: logger, tls: cfg.TLS.Cert != "", cert: cfg.TLS.Cert, key: cfg.TLS.Key}
+	g := &gateway{log: logger, tls: cfg.TLS.Cert != "", cert: cfg.TLS.Cert, key: cfg.TLS.Key, retention: cfg.Retention}
 	defer func() {
 		if err != nil {
 			g.closeAll()
 		}
 	}()
-	if cfg.Data == "" {
-		cfg.Data = "./data"
-	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	cfg.Data = cfg.dataDir()
+	if err := privateDir(cfg.Data); err != nil {
+		return nil, err
 	}
 	engine, err := redact.New(cfg.redactConfig())
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Config{Path: filepath.Join(cfg.Data, "gateway.db"), Durability: durabilities[cfg.Durability], Logger: logger})
+	if g.keks, err = openKEKs(ctx, cfg, true); err != nil {
+		return nil, err
+	}
+	g.onClose(g.keks.Close)
+	sc := cfg.storeConfig(g.keks)
+	sc.Logger = logger
+	st, err := store.Open(ctx, sc)
 	if err != nil {
 		return nil, err
 	}
+	g.store = st
 	g.onClose(st.Close)
 
 	// The hub tells the desk when a conversation ends, and the desk needs
@@ -224,6 +230,10 @@ func (g *gateway) Run(ctx context.Context) error {
 	for _, ing := range g.ingesters {
 		eg.Go(func() error { return ing.Run(ctx) })
 	}
+	eg.Go(func() error { return g.resumeRotation(ctx) })
+	if keep := time.Duration(g.retention.Transcripts); keep > 0 {
+		eg.Go(func() error { return g.purgeTranscripts(ctx, keep, time.Duration(g.retention.Interval)) })
+	}
 	g.web.SetReady()
 	g.log.Info("gateway: ready", slog.String("url", g.URL()))
 	err := eg.Wait()
@@ -339,4 +349,26 @@ func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *
 		logger.Info("mail: ingest configured", slog.String("mailbox", m.Name))
 	}
 	return out, nil
+}
+
+// resumeRotation finishes, in the background while the gateway serves, a
+// key rotation a killed `gateway keys rotate` left half done.
+func (g *gateway) resumeRotation(ctx context.Context) error {
+	last := time.Now()
+	err := g.store.Reseal(ctx, func(p store.Progress) {
+		if time.Since(last) >= 10*time.Second || p.Finished {
+			last = time.Now()
+			g.log.Info("keys: re-encrypting under the new data key", slog.Int64("key", p.Target), slog.Int64("done", p.Done),
+				slog.Int64("total", p.Total), slog.Float64("per_second", p.Rate), slog.Duration("left", p.Left))
+		}
+	})
+	switch {
+	case err == nil:
+		g.log.Info("keys: rotation finished: every body is under the newest data key")
+	case errors.Is(err, store.ErrNoRotation), ctx.Err() != nil:
+	default:
+		// The serving goes on: the bodies under older keys still open.
+		g.log.Error("keys: rotation stopped", slog.Any("err", err))
+	}
+	return nil
 }

@@ -33,6 +33,10 @@ commands:
   config    config check FILE: validate a configuration file
   redact    redact card numbers (and expressions) from stdin to stdout
   redact-mail  redact one email message (MIME) from stdin to stdout
+  keys      keys status|rotate|retire: the data keys of the store
+  erase     erase a conversation, or every conversation of a visitor
+  backup    a consistent, still encrypted copy of the database
+  restore   put a backup in place as a data directory's database
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -53,11 +57,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runConfig(args[1:], stdout, stderr)
 	case "redact-mail":
 		err = runRedactMail(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, args[1:], stdout, stderr)
+	case "erase":
+		err = runErase(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout)
+	case "restore":
+		err = runRestore(ctx, args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, keys, erase, backup, restore)", args[0])
 	}
 	var ue usageError
 	switch {

@@ -67,6 +67,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  demo agent:     login demo, password demo\n")
 	}
 	fmt.Fprintf(stdout, "  data:           %s\n", cfg.Data)
+	fmt.Fprintf(stdout, "  keys:           %s (%s)\n", g.keks.source, g.keks.current.ID())
+	if g.keks.created {
+		fmt.Fprintf(stdout, "                  created now: a new key-encryption key, beside the data; in production keep it\n"+
+			"                  elsewhere (keys.kek in the configuration, docs/operations.md#keys)\n")
+	} else if cfg.Keys.KEK == nil {
+		fmt.Fprintf(stdout, "                  beside the data; in production keep it elsewhere (keys.kek, docs/operations.md#keys)\n")
+	}
 	stop := context.AfterFunc(ctx, func() { fmt.Fprintln(stdout, "shutting down") })
 	defer stop()
 	return g.Run(ctx)
