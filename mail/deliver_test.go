@@ -161,7 +161,7 @@ func TestBatchExactlyOnceAtEveryFailure(t *testing.T) {
 	for _, fc := range cases {
 		name := fmt.Sprintf("%s-%d-commit%d-%s", fc.step, fc.after, fc.commit, fc.recovered)
 		t.Run(name, func(t *testing.T) {
-			st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "gw.db")})
+			st, err := store.Open(ctx, store.Config{Path: filepath.Join(t.TempDir(), "gw.db"), KEK: testKEK})
 			if err != nil {
 				t.Fatal(err)
 			}

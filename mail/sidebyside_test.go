@@ -127,7 +127,7 @@ func BenchmarkSideBySide(b *testing.B) {
 
 		// The gateway: alice's INBOX to bob's Redacted-i, originals moved.
 		fill(b, d, "alice", "INBOX", msgs)
-		st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db")})
+		st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db"), KEK: testKEK})
 		if err != nil {
 			b.Fatal(err)
 		}
