@@ -31,6 +31,8 @@ func (o *latencyObserver) Progress(s SessionInfo, p Progress) {
 
 func (o *latencyObserver) Ended(SessionInfo) {}
 
+func (o *latencyObserver) Collecting(SessionInfo) {}
+
 // BenchmarkConcurrentSessions runs 1,000 agent-assisted secure sessions at
 // once on loopback, each fed RTP at 50 packets/s (a key press every 100 ms,
 // five packets each), and reports the latency from a key's first packet to

@@ -36,6 +36,10 @@ type config struct {
 	Forms          []formDef       `yaml:"forms"`
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
 	Telephony      *telephonyDef   `yaml:"telephony"`
+
+	// warnings are what config check reports about a file that is valid
+	// but risky, as FILE:LINE: warning: … lines.
+	warnings []string
 }
 
 // telephonyDef enables secure IVR sessions for a telephony platform. Its
@@ -47,6 +51,7 @@ type telephonyDef struct {
 	APIKeyFile       string   `yaml:"api_key_file"`
 	WebhookURL       string   `yaml:"webhook_url"`
 	WebhookSecretEnv string   `yaml:"webhook_secret_env"`
+	WebhookTimeout   duration `yaml:"webhook_timeout"`
 	MediaAddress     string   `yaml:"media_address"`
 	MaxSessions      int      `yaml:"max_sessions"`
 	FirstDigit       duration `yaml:"first_digit_timeout"`
@@ -234,6 +239,9 @@ func parseConfig(file string, data []byte) (*config, error) {
 	var cfg config
 	v.decode(&cfg, data)
 	v.check(&cfg)
+	for _, w := range v.warns {
+		cfg.warnings = append(cfg.warnings, w.Error())
+	}
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *configError) int { return a.line - b.line })
 		return nil, slices.CompactFunc(v.errs, func(a, b *configError) bool { return *a == *b })

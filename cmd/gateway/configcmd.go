@@ -16,14 +16,19 @@ var errBadConfig = errors.New("bad configuration")
 // value at fault, its path in the file as in agents[1].password_hash, and
 // the fix when there is an obvious one), and the exit status is exitUsage.
 // Only a YAML syntax error stops the reading at its line: nothing else can
-// be checked then.
+// be checked then. A good file's warnings (valid but risky settings) go to
+// stderr as FILE:LINE: warning: message, and the status stays 0.
 func runConfig(args []string, stdout, stderr io.Writer) error {
 	if len(args) != 2 || args[0] != "check" {
 		return usagef("usage: gateway config check FILE")
 	}
-	if _, err := loadConfig(args[1]); err != nil {
+	cfg, err := loadConfig(args[1])
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errBadConfig
+	}
+	for _, w := range cfg.warnings {
+		fmt.Fprintln(stderr, w)
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", args[1])
 	return nil
