@@ -21,12 +21,16 @@ run: build
 # Everything the tests need that Go does not fetch by itself. The race
 # detector needs cgo, hence a C compiler.
 # Chromium drives the browser tests (web/browser_test.go); Dovecot serves
-# IMAP to the mail ingest tests (internal/testenv starts it per test).
+# IMAP to the mail ingest tests (internal/testenv starts it per test);
+# espeak-ng and sox make the speech and music of the DTMF talk-off test
+# (voice/talkoff_test.go).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
