@@ -10,13 +10,40 @@ import (
 	"github.com/secureinput/gateway/secure"
 )
 
-// Keys feeds keys the platform gathered (or the RTP decoder found). Only a
-// collecting session takes keys: while it is starting, validating or
-// ended they are refused with ErrNotCollecting, so the validation service
-// gets exactly one request per session. When the last field is complete it
-// validates (Info Insert, Info Validate) and ends the session. It returns
-// the progress of the last key, for the agent.
+// maxKeysAhead bounds the keys a session holds for a gap in their
+// sequence numbers.
+const maxKeysAhead = 64
+
+// ErrKeySequence refuses a sequence number below 1, or so far ahead of the
+// keys received that more than maxKeysAhead would wait for the gap.
+var ErrKeySequence = errors.New("voice: key sequence number below 1 or more than 64 keys ahead of the keys received")
+
+// keySequence puts keys pushed with sequence numbers back in order: a key
+// is applied once every key before it was, a key seen before is dropped.
+// The keys it holds are secure values, wiped with clear.
+type keySequence struct {
+	next    int // sequence number of the next key to apply (from 1)
+	ahead   [maxKeysAhead]byte
+	present [maxKeysAhead]bool
+}
+
+// Keys feeds keys the platform gathered (or the RTP decoder found), in the
+// order they arrive. Only a collecting session takes keys: while it is
+// starting, validating or ended they are refused with ErrNotCollecting,
+// so the validation service gets exactly one request per session. When the
+// last field is complete it validates (Info Insert, Info Validate) and ends
+// the session. It returns the progress of the last key, for the agent.
 func (m *Manager) Keys(ctx context.Context, id string, keys string, now time.Time) (Progress, error) {
+	return m.KeysAt(ctx, id, 0, keys, now)
+}
+
+// KeysAt is Keys for keys numbered by the platform: seq is the sequence
+// number of the first of keys in the session (the first key of a session
+// is 1; 0: not numbered, applied as they arrive). Pushes that arrive
+// concurrently or out of order are applied in sequence order, and a key
+// pushed twice (a retry) counts once; keys after a gap wait for it (at most
+// maxKeysAhead).
+func (m *Manager) KeysAt(ctx context.Context, id string, seq int, keys string, now time.Time) (Progress, error) {
 	m.mu.Lock()
 	s, err := m.lookup(id)
 	if err != nil {
@@ -27,9 +54,42 @@ func (m *Manager) Keys(ctx context.Context, id string, keys string, now time.Tim
 		m.mu.Unlock()
 		return Progress{}, fmt.Errorf("%w (state %s)", ErrNotCollecting, state)
 	}
+	q := &s.seq
+	if q.next == 0 {
+		q.next = 1
+	}
 	var p Progress
+	key := func(k byte) {
+		if done, _ := s.collector.Done(); !done {
+			p = s.collector.Key(k, now)
+		}
+	}
+	if seq == 0 {
+		seq = q.next // as they arrive
+	}
+	if seq < 0 || seq > q.next && seq+len(keys)-q.next > maxKeysAhead {
+		m.mu.Unlock()
+		return Progress{}, ErrKeySequence
+	}
+	drain := func() {
+		for q.present[q.next%maxKeysAhead] {
+			i := q.next % maxKeysAhead
+			k := q.ahead[i]
+			q.ahead[i], q.present[i] = 0, false
+			q.next++
+			key(k)
+		}
+	}
 	for i := 0; i < len(keys); i++ {
-		p = s.collector.Key(keys[i], now)
+		switch n := seq + i; {
+		case n < q.next: // seen before: a retry
+		case n == q.next:
+			q.next++
+			key(keys[i])
+			drain()
+		default:
+			q.ahead[n%maxKeysAhead], q.present[n%maxKeysAhead] = keys[i], true
+		}
 	}
 	return m.afterKeys(ctx, s, p, now)
 }
@@ -164,6 +224,7 @@ func (m *Manager) end(s *session, out *secure.Outcome, err error, now time.Time)
 	}
 	delete(m.sessions, s.id)
 	s.collector.fail(nil) // wipe whatever was keyed
+	clear(s.seq.ahead[:])
 	info := s.info()
 	if _, ok := m.calls[s.call]; ok {
 		m.ended[s.call] = info

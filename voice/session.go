@@ -170,6 +170,7 @@ type session struct {
 	fields    []secure.Field
 	agentVals map[string]string
 	collector *Collector
+	seq       keySequence
 	rtp       *RTPPort
 	begun     chan struct{} // closed when the begin instruction's delivery finished
 }

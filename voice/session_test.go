@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -491,5 +492,67 @@ func TestRTPPayloadTypes(t *testing.T) {
 	}
 	if port.Stats.Unknown.Load() != 3 || port.Stats.Audio.Load() != 2 {
 		t.Errorf("unknown %d (want 3), audio %d (want 2)", port.Stats.Unknown.Load(), port.Stats.Audio.Load())
+	}
+}
+
+// TestKeysOutOfOrder: keys pushed one a request, concurrently, in shuffled
+// order and some twice (a platform's retries), with their sequence
+// numbers, are applied in order and once: the card is accepted.
+func TestKeysOutOfOrder(t *testing.T) {
+	const keys = "4111111111111111#1230123#"
+	for round := range 20 {
+		tm := newManager(t, 0)
+		s := tm.begin(t, ModeHold)
+		ctx := context.Background()
+		order := rand.New(rand.NewSource(int64(round))).Perm(len(keys))
+		var wg sync.WaitGroup
+		for _, i := range append(order, order[:5]...) { // five pushed twice
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := tm.KeysAt(ctx, s.ID, i+1, keys[i:i+1], time.Now())
+				if err != nil && !errors.Is(err, ErrNotCollecting) && !errors.Is(err, ErrUnknownSession) {
+					t.Errorf("key %d: %v", i+1, err)
+				}
+			}()
+		}
+		wg.Wait()
+		end := waitEnded(t, tm, s.ID)
+		if end.Outcome == nil || end.Outcome.Status != secure.StatusAccepted {
+			t.Fatalf("round %d (order %v): %+v", round, order, end)
+		}
+		if n := tm.service.n.Load(); n != 1 {
+			t.Fatalf("round %d: %d validation requests", round, n)
+		}
+	}
+}
+
+// TestKeysSequence: a gap holds the keys after it, a retry counts once,
+// numbers below 1 or too far ahead are refused, and unnumbered keys count
+// in the sequence.
+func TestKeysSequence(t *testing.T) {
+	tm := newManager(t, 0)
+	s := tm.begin(t, ModeAssisted)
+	ctx := context.Background()
+	now := time.Now()
+	if p, _ := tm.KeysAt(ctx, s.ID, 3, "11", now); p.Digits != 0 {
+		t.Errorf("keys after a gap applied: %+v", p)
+	}
+	if p, _ := tm.KeysAt(ctx, s.ID, 1, "41", now); p.Digits != 4 || p.Brand != "Visa" {
+		t.Errorf("after the gap is filled: %+v", p)
+	}
+	if p, _ := tm.KeysAt(ctx, s.ID, 1, "4111", now); p.Digits != 0 {
+		t.Errorf("a retry counted again: %+v", p)
+	}
+	if p, _ := tm.Keys(ctx, s.ID, "1", now); p.Digits != 5 {
+		t.Errorf("an unnumbered key: %+v", p)
+	}
+	if p, _ := tm.KeysAt(ctx, s.ID, 6, "1", now); p.Digits != 6 {
+		t.Errorf("numbered after an unnumbered one: %+v", p)
+	}
+	for _, seq := range []int{-1, 7 + maxKeysAhead} {
+		if _, err := tm.KeysAt(ctx, s.ID, seq, "1", now); !errors.Is(err, ErrKeySequence) {
+			t.Errorf("seq %d: %v", seq, err)
+		}
 	}
 }

@@ -137,17 +137,20 @@ func (s *Server) callSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // callDigits is POST /calls/{call}/session/digits: keys the platform
-// gathered itself. They are secure values: never logged or echoed. Only a
-// collecting session takes keys: 409 not_collecting otherwise.
+// gathered itself, with the sequence number of the first (optional), so
+// that concurrent or retried pushes are applied in order and once. They are
+// secure values: never logged or echoed. Only a collecting session takes
+// keys: 409 not_collecting otherwise.
 func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Digits string `json:"digits"`
+		Seq    int    `json:"seq"`
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 	err := json.Unmarshal(body, &req)
 	clear(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"digits": "…"}`)
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"digits": "…", "seq": 1}`)
 		return
 	}
 	mgr := s.cfg.Telephony.Manager
@@ -156,7 +159,7 @@ func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 		telephonyError(w, voice.ErrUnknownSession)
 		return
 	}
-	if _, err := mgr.Keys(r.Context(), info.ID, req.Digits, time.Now()); err != nil {
+	if _, err := mgr.KeysAt(r.Context(), info.ID, req.Seq, req.Digits, time.Now()); err != nil {
 		if errors.Is(err, voice.ErrUnknownSession) { // it ended meanwhile
 			err = fmt.Errorf("%w (state %s)", voice.ErrNotCollecting, voice.StateEnded)
 		}

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"fmt"
+	"math/rand"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +126,39 @@ func TestTelephonyDigitsWhileValidating(t *testing.T) {
 	}
 	if n := te.validations.Load(); n != 1 {
 		t.Errorf("%d validation requests, want 1", n)
+	}
+}
+
+// TestTelephonyDigitsConcurrentAndOutOfOrder pushes one key a request, all
+// at once, in shuffled order and some twice, as a platform (or the demo
+// phone) with overlapping requests and retries does: with their seq the
+// keys apply in order and once, and the card is accepted.
+func TestTelephonyDigitsConcurrentAndOutOfOrder(t *testing.T) {
+	const keys = "4111111111111111#1240"
+	te := newTelephonyEnv(t)
+	agent := startSession(t, te, "c1")
+	sessionState(t, agent, "collecting")
+	order := rand.New(rand.NewSource(7)).Perm(len(keys))
+	var wg sync.WaitGroup
+	for _, i := range append(order, order[:4]...) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := te.api(t, "POST", "/calls/c1/session/digits", fmt.Sprintf(`{"digits":%q,"seq":%d}`, keys[i:i+1], i+1))
+			if code != 200 && code != 409 {
+				t.Errorf("key %d: %d %+v", i+1, code, body)
+			}
+		}()
+	}
+	wg.Wait()
+	end := sessionState(t, agent, "ended")
+	if out, _ := end["outcome"].(map[string]any); out["status"] != "accepted" || out["last4"] != "1111" {
+		t.Errorf("outcome %+v", end)
+	}
+	if n := te.validations.Load(); n != 1 {
+		t.Errorf("%d validation requests, want 1", n)
+	}
+	if code, body := te.api(t, "POST", "/calls/c1/session/digits", `{"digits":"1","seq":-1}`); code != 409 {
+		t.Errorf("after the end: %d %+v", code, body)
 	}
 }
