@@ -57,7 +57,7 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 	for i := range legs {
 		call := fmt.Sprintf("call-%d", i)
 		m.RegisterCall(Call{ID: call, Agent: "ann", Parties: 2})
-		s, err := m.Begin(ctx, call, "ann", ModeAssisted, "f", fields, nil, time.Now())
+		s, err := m.Begin(ctx, BeginOptions{Call: call, Agent: "ann", Mode: ModeAssisted, Form: "f", Fields: fields, AgentValues: nil, Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -210,13 +210,31 @@ func (m *Manager) Close(ctx context.Context) {
 	m.stop()
 }
 
-// Begin starts a secure session on a call for the form's fields (the
-// caller keys the customer fields; agentValues are the agent-filled ones,
-// attached at Info Insert). The platform is told to hold the agent (or mask
-// tones) and to pause recording and monitoring; with a Notifier, the
-// session stays StateStarting, without a prompt, until the platform
-// acknowledged that instruction. Begin does not wait for it.
-func (m *Manager) Begin(ctx context.Context, callID, agent, mode, form string, fields []secure.Field, agentValues map[string]string, now time.Time) (SessionInfo, error) {
+// BeginOptions is what a secure session starts with.
+type BeginOptions struct {
+	Call  string // the registered call
+	Agent string // login of the agent starting it, who must be on the call
+	Mode  string // ModeHold or ModeAssisted
+	Form  string // the form's name, for the validation request and the agent
+	// Fields are the form's fields: the caller keys the customer ones;
+	// AgentValues hold the agent-filled ones, attached at Info Insert.
+	Fields      []secure.Field
+	AgentValues map[string]string
+	// Now is when the session starts, for the agent values' rules and the
+	// caller's timeouts (zero: the Manager's clock).
+	Now time.Time
+}
+
+// Begin starts a secure session on a call. The platform is told to hold
+// the agent (or mask tones) and to pause recording and monitoring; with a
+// Notifier, the session stays StateStarting, without a prompt, until the
+// platform acknowledged that instruction. Begin does not wait for it. It
+// returns a copy of the session's state.
+func (m *Manager) Begin(ctx context.Context, o BeginOptions) (SessionInfo, error) {
+	callID, agent, mode, form, fields, agentValues, now := o.Call, o.Agent, o.Mode, o.Form, o.Fields, o.AgentValues, o.Now
+	if now.IsZero() {
+		now = m.cfg.Now()
+	}
 	if mode != ModeHold && mode != ModeAssisted {
 		return SessionInfo{}, ErrBadMode
 	}

@@ -136,7 +136,7 @@ func newManager(t *testing.T, failures int, edit ...func(*ManagerConfig)) *testM
 // begin starts a card session on c1 and waits until it collects.
 func (tm *testManager) begin(t *testing.T, mode string) SessionInfo {
 	t.Helper()
-	s, err := tm.Begin(context.Background(), "c1", "ann", mode, "Credit Card", cardFields, map[string]string{"amount": "12.00"}, time.Now())
+	s, err := tm.Begin(context.Background(), BeginOptions{Call: "c1", Agent: "ann", Mode: mode, Form: "Credit Card", Fields: cardFields, AgentValues: map[string]string{"amount": "12.00"}, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestSecureSessionHoldMode(t *testing.T) {
 	tm := newManager(t, 2) // the first two webhook tries fail: retried
 	ctx := context.Background()
 	s := tm.begin(t, ModeHold)
-	if _, err := tm.Begin(ctx, "c1", "ann", ModeHold, "x", cardFields, map[string]string{"amount": "1"}, time.Now()); !errors.Is(err, ErrSessionExists) {
+	if _, err := tm.Begin(ctx, BeginOptions{Call: "c1", Agent: "ann", Mode: ModeHold, Form: "x", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: time.Now()}); !errors.Is(err, ErrSessionExists) {
 		t.Errorf("second session: %v", err)
 	}
 	if pr, _ := tm.Prompt(s.ID); pr.Field != "card_number" {
@@ -204,7 +204,7 @@ func TestSecureSessionHoldMode(t *testing.T) {
 func TestSecureSessionWaitsForAcknowledgement(t *testing.T) {
 	tm := newManager(t, -1, func(c *ManagerConfig) { c.AckTimeout = 300 * time.Millisecond })
 	ctx := context.Background()
-	s, err := tm.Begin(ctx, "c1", "ann", ModeHold, "Credit Card", cardFields, map[string]string{"amount": "12.00"}, time.Now())
+	s, err := tm.Begin(ctx, BeginOptions{Call: "c1", Agent: "ann", Mode: ModeHold, Form: "Credit Card", Fields: cardFields, AgentValues: map[string]string{"amount": "12.00"}, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestSecureSessionReceiverHangs(t *testing.T) {
 	})
 	ctx := context.Background()
 	// Begin returns while the receiver still holds the request.
-	s, err := tm.Begin(ctx, "c1", "ann", ModeAssisted, "Credit Card", cardFields, map[string]string{"amount": "1"}, time.Now())
+	s, err := tm.Begin(ctx, BeginOptions{Call: "c1", Agent: "ann", Mode: ModeAssisted, Form: "Credit Card", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: time.Now()})
 	if err != nil || s.State != StateStarting {
 		t.Fatalf("begin: %+v %v", s, err)
 	}
@@ -275,7 +275,7 @@ func TestSecureSessionReceiverHangs(t *testing.T) {
 // at once.
 func TestSecureSessionWithoutNotifier(t *testing.T) {
 	tm := newManager(t, 0, func(c *ManagerConfig) { c.Notifier = nil })
-	s, err := tm.Begin(context.Background(), "c1", "ann", ModeHold, "f", cardFields, map[string]string{"amount": "1"}, time.Now())
+	s, err := tm.Begin(context.Background(), BeginOptions{Call: "c1", Agent: "ann", Mode: ModeHold, Form: "f", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: time.Now()})
 	if err != nil || s.State != StateCollecting || s.Prompt == nil || s.Prompt.Field != "card_number" {
 		t.Fatalf("begin: %+v %v", s, err)
 	}
@@ -336,11 +336,11 @@ func TestSecureSessionRefusalsAndCancel(t *testing.T) {
 		"other agent":  {"c1", "bob", ModeHold, ErrNotOnCall},
 		"bad mode":     {"c1", "ann", "whisper", ErrBadMode},
 	} {
-		if _, err := tm.Begin(ctx, c.call, c.agent, c.mode, "f", cardFields, map[string]string{"amount": "1"}, t0); !errors.Is(err, c.want) {
+		if _, err := tm.Begin(ctx, BeginOptions{Call: c.call, Agent: c.agent, Mode: c.mode, Form: "f", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: t0}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
-	if _, err := tm.Begin(ctx, "c1", "ann", ModeAssisted, "f", cardFields, nil, t0); !errors.Is(err, secure.ErrFields) {
+	if _, err := tm.Begin(ctx, BeginOptions{Call: "c1", Agent: "ann", Mode: ModeAssisted, Form: "f", Fields: cardFields, AgentValues: nil, Now: t0}); !errors.Is(err, secure.ErrFields) {
 		t.Errorf("missing agent value: %v", err)
 	}
 	s := tm.begin(t, ModeAssisted)
@@ -381,8 +381,8 @@ func TestSecureSessionRefusalsAndCancel(t *testing.T) {
 	lim := NewManager(ManagerConfig{MaxSessions: 1})
 	lim.RegisterCall(Call{ID: "a", Agent: "x", Parties: 2})
 	lim.RegisterCall(Call{ID: "b", Agent: "x", Parties: 2})
-	lim.Begin(ctx, "a", "x", ModeHold, "f", cardFields, map[string]string{"amount": "1"}, t0)
-	if _, err := lim.Begin(ctx, "b", "x", ModeHold, "f", cardFields, map[string]string{"amount": "1"}, t0); !errors.Is(err, ErrTooManySessions) {
+	lim.Begin(ctx, BeginOptions{Call: "a", Agent: "x", Mode: ModeHold, Form: "f", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: t0})
+	if _, err := lim.Begin(ctx, BeginOptions{Call: "b", Agent: "x", Mode: ModeHold, Form: "f", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: t0}); !errors.Is(err, ErrTooManySessions) {
 		t.Errorf("limit: %v", err)
 	}
 }
@@ -554,5 +554,26 @@ func TestKeysSequence(t *testing.T) {
 		if _, err := tm.KeysAt(ctx, s.ID, seq, "1", now); !errors.Is(err, ErrKeySequence) {
 			t.Errorf("seq %d: %v", seq, err)
 		}
+	}
+}
+
+// TestBeginUsesTheClock: a session started without a time uses the
+// Manager's clock, for its timeouts too.
+func TestBeginUsesTheClock(t *testing.T) {
+	past := time.Date(2020, 3, 1, 9, 0, 0, 0, time.UTC)
+	ev := newEvents()
+	m := NewManager(ManagerConfig{Observer: ev, Now: func() time.Time { return past }})
+	m.RegisterCall(Call{ID: "c", Agent: "ann", Parties: 2})
+	s, err := m.Begin(context.Background(), BeginOptions{Call: "c", Agent: "ann", Mode: ModeHold, Form: "f", Fields: cardFields, AgentValues: map[string]string{"amount": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Tick(past.Add(DefaultFirstDigit - time.Second))
+	if got, _ := m.Session(s.ID); got.State != StateCollecting {
+		t.Fatalf("before the first-digit timeout of the given clock: %+v", got)
+	}
+	m.Tick(past.Add(DefaultFirstDigit + time.Second))
+	if got := wait(t, ev.ended, "end"); got.ID != s.ID || got.Error != ErrTimeout.Error() {
+		t.Errorf("after the first-digit timeout of the given clock: %+v", got)
 	}
 }

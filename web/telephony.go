@@ -238,7 +238,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if mode == "" {
 		mode = voice.ModeHold
 	}
-	sess, err := s.cfg.Telephony.Manager.Begin(ctx, f.Call, login, mode, form.Name, form.Fields, f.Fields, time.Now())
+	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields, AgentValues: f.Fields, Now: time.Now()})
 	if err != nil {
 		return err
 	}
