@@ -102,7 +102,7 @@ func (m *Manager) afterKeys(ctx context.Context, s *session, p Progress, now tim
 	info := s.info()
 	if !done {
 		m.mu.Unlock()
-		if m.cfg.Observer != nil && s.mode == ModeAssisted {
+		if m.cfg.Observer != nil { // in both modes: field, count, validity, brand; never a digit
 			m.cfg.Observer.Progress(info, p)
 		}
 		return p, nil

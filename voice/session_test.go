@@ -577,3 +577,34 @@ func TestBeginUsesTheClock(t *testing.T) {
 		t.Errorf("after the first-digit timeout of the given clock: %+v", got)
 	}
 }
+
+// TestHoldModeProgress: in hold mode the agent sees the same progress as in
+// assisted mode: field, count of keys, validity, brand; never a digit.
+func TestHoldModeProgress(t *testing.T) {
+	tm := newManager(t, 0)
+	s := tm.begin(t, ModeHold)
+	ctx := context.Background()
+	for _, k := range "4111" {
+		tm.Keys(ctx, s.ID, string(k), time.Now())
+	}
+	var last Progress
+	for range 4 {
+		last = wait(t, tm.events.progress, "progress in hold mode")
+	}
+	if last.Field != "card_number" || last.Digits != 4 || last.Brand != "Visa" {
+		t.Errorf("hold-mode progress %+v", last)
+	}
+	tm.Keys(ctx, s.ID, "111111111111#", time.Now())
+	for p := range tm.events.progress {
+		if p.Valid != nil {
+			if !*p.Valid || p.Field != "card_number" {
+				t.Errorf("the end of the field: %+v", p)
+			}
+			break
+		}
+	}
+	b, _ := json.Marshal(last)
+	if strings.Contains(string(b), "4111") {
+		t.Errorf("progress holds digits: %s", b)
+	}
+}

@@ -157,10 +157,20 @@ func TestTelephonyFlowHoldModeWithPushedDigits(t *testing.T) {
 	if code != 200 || sess["prompt"].(map[string]any)["field"] != "card_number" {
 		t.Fatalf("prompt: %d %+v", code, sess)
 	}
-	for _, digits := range []string{"4111111111111111#", "1240"} {
+	for _, digits := range []string{"4111", "111111111111#", "1240"} {
 		if code, _ := te.api(t, "POST", "/calls/call-1/session/digits", `{"digits":"`+digits+`"}`); code != 200 {
 			t.Fatalf("digits: %d", code)
 		}
+	}
+	// Hold mode shows the agent the same progress as assisted mode.
+	var prog map[string]any
+	for prog == nil || prog["digits"] != float64(4) {
+		if f := agent.next(frameCallSession); f.Form != nil {
+			prog = formAsMap(t, f.Form)
+		}
+	}
+	if prog["field"] != "card_number" || prog["brand"] != "Visa" {
+		t.Errorf("hold-mode progress %+v", prog)
 	}
 	var end frame
 	for {
