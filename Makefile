@@ -28,7 +28,8 @@ run: build
 # Chromium drives the browser tests (web/browser_test.go); Dovecot serves
 # IMAP to the mail ingest tests (internal/testenv starts it per test); isync
 # (mbsync) is the other side of the mail side-by-side benchmark; SoftHSM2 is
-# the PKCS#11 token of the key tests (make pkcs11).
+# the PKCS#11 token of the key tests (make pkcs11); espeak-ng and sox make the
+# speech and music of the DTMF talk-off test (voice/talkoff_test.go).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
@@ -36,6 +37,8 @@ deps:
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v mbsync >/dev/null 2>&1 || missing="$$missing isync"; \
 	[ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

@@ -57,9 +57,9 @@ type Prompt struct {
 	Retry      bool          `json:"retry"` // the last value was not valid
 }
 
-// Progress is what the agent may see of a field in agent-assisted mode:
-// how many keys, whether the value is valid, and the card brand once known.
-// Never a digit.
+// Progress is what the agent may see of a field, in hold and assisted mode
+// alike: how many keys, whether the value is valid, and the card brand once
+// known. Never a digit.
 type Progress struct {
 	Field  string `json:"field"`
 	Digits int    `json:"digits"` // shown as ●●●●

@@ -31,6 +31,8 @@ func (o *latencyObserver) Progress(s SessionInfo, p Progress) {
 
 func (o *latencyObserver) Ended(SessionInfo) {}
 
+func (o *latencyObserver) Collecting(SessionInfo) {}
+
 // BenchmarkConcurrentSessions runs 1,000 agent-assisted secure sessions at
 // once on loopback, each fed RTP at 50 packets/s (a key press every 100 ms,
 // five packets each), and reports the latency from a key's first packet to
@@ -55,7 +57,7 @@ func BenchmarkConcurrentSessions(b *testing.B) {
 	for i := range legs {
 		call := fmt.Sprintf("call-%d", i)
 		m.RegisterCall(Call{ID: call, Agent: "ann", Parties: 2})
-		s, err := m.Begin(ctx, call, "ann", ModeAssisted, "f", fields, nil, time.Now())
+		s, err := m.Begin(ctx, BeginOptions{Call: call, Agent: "ann", Mode: ModeAssisted, Form: "f", Fields: fields, AgentValues: nil, Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}

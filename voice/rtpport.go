@@ -2,6 +2,7 @@ package voice
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,9 +17,33 @@ const (
 	payloadPCMA = 8
 )
 
-// RTPStats counts what an RTP port received.
+// The dynamic payload types (RFC 3551 §3), where telephone-event must be
+// (RFC 4733 assigns it no static type).
+const (
+	MinDynamicPayloadType = 96
+	MaxDynamicPayloadType = 127
+)
+
+// ErrEventPayloadType refuses a telephone-event payload type outside the
+// dynamic range: a static type is audio (0 PCMU, 8 PCMA …), and audio
+// parsed as events would be keys the caller never pressed.
+var ErrEventPayloadType = errors.New("voice: the telephone-event payload type must be a dynamic type, 96 to 127 (RFC 3551 §3)")
+
+// CheckEventPayloadType returns ErrEventPayloadType (naming pt) unless pt
+// is a dynamic payload type.
+func CheckEventPayloadType(pt int) error {
+	if pt < MinDynamicPayloadType || pt > MaxDynamicPayloadType {
+		return fmt.Errorf("%w: got %d", ErrEventPayloadType, pt)
+	}
+	return nil
+}
+
+// RTPStats counts what an RTP port received: every packet, those from
+// another address, malformed ones, those of a payload type that is neither
+// the telephone-event one nor G.711 (never parsed as events), and G.711
+// packets analysed in-band.
 type RTPStats struct {
-	Packets, Foreign, Malformed, Unknown atomic.Uint64
+	Packets, Foreign, Malformed, Unknown, Audio atomic.Uint64
 }
 
 // RTPPort receives the RTP a platform forks for one session, on a UDP port
@@ -36,8 +61,11 @@ type RTPPort struct {
 }
 
 // OpenRTPPort listens on addr ("127.0.0.1:0" picks a free port) for RTP from
-// source, with telephone-events on payload type eventPT.
+// source, with telephone-events on payload type eventPT, a dynamic type.
 func OpenRTPPort(addr string, source *net.UDPAddr, eventPT uint8, onKey func(byte)) (*RTPPort, error) {
+	if err := CheckEventPayloadType(int(eventPT)); err != nil {
+		return nil, err
+	}
 	if source == nil {
 		return nil, errors.New("voice: an RTP port needs the platform's source address")
 	}
@@ -98,11 +126,26 @@ func (p *RTPPort) loop() {
 				p.onKey(dg.Key)
 			}
 		case payloadPCMU:
-			inband.WriteMuLaw(pkt[hn:], p.onKey)
+			p.Stats.Audio.Add(1)
+			inband.WriteMuLaw(rtpPayload(pkt[hn:], hdr.Padding), p.onKey)
 		case payloadPCMA:
-			inband.WriteALaw(pkt[hn:], p.onKey)
+			p.Stats.Audio.Add(1)
+			inband.WriteALaw(rtpPayload(pkt[hn:], hdr.Padding), p.onKey)
 		default:
 			p.Stats.Unknown.Add(1)
 		}
 	}
+}
+
+// rtpPayload is a packet's payload without its padding (none when the
+// padding count is impossible).
+func rtpPayload(b []byte, padded bool) []byte {
+	if padded && len(b) > 0 {
+		pad := int(b[len(b)-1])
+		if pad > len(b) {
+			return nil
+		}
+		b = b[:len(b)-pad]
+	}
+	return b
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -21,10 +20,15 @@ const (
 
 // Session states.
 const (
+	StateStarting   = "starting"   // the platform has not yet acknowledged the begin webhook: no prompt, no key
 	StateCollecting = "collecting" // Get Key: the caller keys one field after another
 	StateValidating = "validating" // Info Validate: the validation web service has the values
 	StateEnded      = "ended"      // End: an outcome, a failure or a cancel
 )
+
+// DefaultAckTimeout is how long the platform has to acknowledge (2xx) the
+// webhook that starts a session, retries included.
+const DefaultAckTimeout = 5 * time.Second
 
 // Errors of the Manager; each is shown to the platform's API caller and to
 // the agent.
@@ -39,6 +43,15 @@ var (
 	ErrBadMode         = errors.New("voice: mode must be hold or assisted")
 	ErrEnded           = errors.New("voice: the secure session has ended")
 	ErrCancelled       = errors.New("voice: cancelled")
+	// ErrNotCollecting refuses keys pushed while a session is starting,
+	// validating or ended: only a collecting session takes keys.
+	ErrNotCollecting = errors.New("voice: the secure session is not collecting keys")
+	// ErrNotAcknowledged ends a session whose begin webhook the platform did
+	// not acknowledge in time: recording may not be paused, the agent may not
+	// be held or the tones not masked, so not a digit is collected.
+	ErrNotAcknowledged = errors.New("voice: the platform did not acknowledge the start of the secure session")
+	// ErrClosed refuses a session on a Manager that is shutting down.
+	ErrClosed = errors.New("voice: the manager is closed")
 )
 
 // Call is a call the telephony platform registered.
@@ -61,9 +74,12 @@ type Instruction struct {
 	At      time.Time       `json:"at"`
 }
 
-// Notifier tells the platform what to do. It must not block for long.
+// Notifier tells the platform what to do. Notify returns nil once the
+// platform acknowledged the instruction, or an error saying why it did not
+// (it gives up when ctx ends). The Manager calls it on goroutines of its
+// own, never on the agent's or the platform's request.
 type Notifier interface {
-	Notify(ctx context.Context, in Instruction)
+	Notify(ctx context.Context, in Instruction) error
 }
 
 // Actions at the start and end of a session, by mode. Recording and
@@ -79,9 +95,11 @@ var (
 	}
 )
 
-// Observer learns how sessions go, for the agent's screen: progress
-// (agent-assisted mode), and the end. It must not block.
+// Observer learns how sessions go, for the agent's screen: the start of
+// collection (the platform acknowledged), progress, and the end. It must
+// not block.
 type Observer interface {
+	Collecting(s SessionInfo)
 	Progress(s SessionInfo, p Progress)
 	Ended(s SessionInfo)
 }
@@ -101,20 +119,34 @@ type SessionInfo struct {
 
 // ManagerConfig configures a Manager.
 type ManagerConfig struct {
-	Pipeline    *secure.Pipeline
-	Notifier    Notifier
+	Pipeline *secure.Pipeline
+	// Notifier delivers the begin and end instructions. With one, a session
+	// collects no key until the platform acknowledged its begin instruction;
+	// without one (the demo, platforms that pause recording themselves),
+	// sessions collect at once.
+	Notifier Notifier
+	// AckTimeout bounds the wait for that acknowledgement, retries
+	// included (default DefaultAckTimeout); past it the session ends with
+	// ErrNotAcknowledged.
+	AckTimeout  time.Duration
 	Observer    Observer
 	MaxSessions int // concurrent secure sessions (default 1000)
 	Prompting   Prompting
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Manager holds the calls and their secure sessions. It is safe for
-// concurrent use.
+// concurrent use. Close stops the webhook deliveries it runs.
 type Manager struct {
 	cfg      ManagerConfig
+	ctx      context.Context // cancelled by Close
+	stop     context.CancelFunc
+	wg       sync.WaitGroup // webhook deliveries
 	mu       sync.Mutex
+	closed   bool
 	calls    map[string]*Call
-	sessions map[string]*Session
+	sessions map[string]*session
 	byCall   map[string]string
 	ended    map[string]SessionInfo // the last ended session of each call
 	usage    map[string]*Usage      // secure-input counts of each call
@@ -126,18 +158,21 @@ type Usage struct {
 	Outcomes map[string]int `json:"outcomes"` // accepted, declined, error, cancelled
 }
 
-// Session is one secure IVR session: Begin → Get Key → Info Insert → Info
-// Validate → End.
-type Session struct {
-	ID, Call, Agent, Mode, Form string
-	State                       string
-	Outcome                     *secure.Outcome
-	Err                         error // why it ended without an outcome
+// session is one secure IVR session: Begin → (acknowledged) → Get Key →
+// Info Insert → Info Validate → End. Its fields are guarded by the
+// Manager's mutex; only SessionInfo copies leave the package.
+type session struct {
+	id, call, agent, mode, form string
+	state                       string
+	outcome                     *secure.Outcome
+	err                         error // why it ended without an outcome
 
 	fields    []secure.Field
 	agentVals map[string]string
 	collector *Collector
+	seq       keySequence
 	rtp       *RTPPort
+	begun     chan struct{} // closed when the begin instruction's delivery finished
 }
 
 // NewManager returns an empty Manager.
@@ -145,43 +180,63 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 1000
 	}
-	return &Manager{cfg: cfg, calls: map[string]*Call{}, sessions: map[string]*Session{}, byCall: map[string]string{},
-		ended: map[string]SessionInfo{}, usage: map[string]*Usage{}}
-}
-
-// RegisterCall records (or updates) a call: its agent, parties and
-// monitoring.
-func (m *Manager) RegisterCall(c Call) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cc := c
-	m.calls[c.ID] = &cc
-}
-
-// EndCall forgets a call; its session, if any, ends.
-func (m *Manager) EndCall(ctx context.Context, id string) {
-	m.mu.Lock()
-	sid := m.byCall[id]
-	delete(m.calls, id)
-	delete(m.ended, id)
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		delete(m.usage, id)
-		m.mu.Unlock()
-	}()
-	if sid != "" {
-		m.Cancel(ctx, sid, "call ended")
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, ctx: ctx, stop: stop, calls: map[string]*Call{}, sessions: map[string]*session{},
+		byCall: map[string]string{}, ended: map[string]SessionInfo{}, usage: map[string]*Usage{}}
 }
 
-// Begin starts a secure session on a call for the form's fields (the
-// caller keys the customer fields; agentValues are the agent-filled ones,
-// attached at Info Insert). The platform is told to hold the agent (or mask
-// tones) and to pause recording and monitoring.
-func (m *Manager) Begin(ctx context.Context, callID, agent, mode, form string, fields []secure.Field, agentValues map[string]string, now time.Time) (*Session, error) {
+// Close refuses new sessions and waits for the webhook deliveries under
+// way (each bounded by AckTimeout), so the platform hears the end of every
+// session; when ctx ends first, the deliveries are abandoned (a session
+// still waiting for its acknowledgement then ends with ErrNotAcknowledged).
+func (m *Manager) Close(ctx context.Context) {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		m.stop()
+		<-done
+	}
+	m.stop()
+}
+
+// BeginOptions is what a secure session starts with.
+type BeginOptions struct {
+	Call  string // the registered call
+	Agent string // login of the agent starting it, who must be on the call
+	Mode  string // ModeHold or ModeAssisted
+	Form  string // the form's name, for the validation request and the agent
+	// Fields are the form's fields: the caller keys the customer ones;
+	// AgentValues hold the agent-filled ones, attached at Info Insert.
+	Fields      []secure.Field
+	AgentValues map[string]string
+	// Now is when the session starts, for the agent values' rules and the
+	// caller's timeouts (zero: the Manager's clock).
+	Now time.Time
+}
+
+// Begin starts a secure session on a call. The platform is told to hold
+// the agent (or mask tones) and to pause recording and monitoring; with a
+// Notifier, the session stays StateStarting, without a prompt, until the
+// platform acknowledged that instruction. Begin does not wait for it. It
+// returns a copy of the session's state.
+func (m *Manager) Begin(ctx context.Context, o BeginOptions) (SessionInfo, error) {
+	callID, agent, mode, form, fields, agentValues, now := o.Call, o.Agent, o.Mode, o.Form, o.Fields, o.AgentValues, o.Now
+	if now.IsZero() {
+		now = m.cfg.Now()
+	}
 	if mode != ModeHold && mode != ModeAssisted {
-		return nil, ErrBadMode
+		return SessionInfo{}, ErrBadMode
 	}
 	var agentFields []secure.Field
 	for _, f := range fields {
@@ -190,305 +245,151 @@ func (m *Manager) Begin(ctx context.Context, callID, agent, mode, form string, f
 		}
 	}
 	if errs := secure.Check(agentFields, nil, agentValues, now); len(errs) > 0 {
-		return nil, secure.FieldErrors(errs)
+		return SessionInfo{}, secure.FieldErrors(errs)
 	}
 	m.mu.Lock()
 	c := m.calls[callID]
+	var err error
 	switch {
+	case m.closed:
+		err = ErrClosed
 	case c == nil:
-		m.mu.Unlock()
-		return nil, ErrUnknownCall
+		err = ErrUnknownCall
 	case c.Agent != agent:
-		m.mu.Unlock()
-		return nil, ErrNotOnCall
+		err = ErrNotOnCall
 	case c.Parties > 2:
-		m.mu.Unlock()
-		return nil, ErrConference
+		err = ErrConference
 	case c.Monitored:
-		m.mu.Unlock()
-		return nil, ErrMonitored
+		err = ErrMonitored
 	case m.byCall[callID] != "":
-		m.mu.Unlock()
-		return nil, ErrSessionExists
+		err = ErrSessionExists
 	case len(m.sessions) >= m.cfg.MaxSessions:
+		err = ErrTooManySessions
+	}
+	if err != nil {
 		m.mu.Unlock()
-		return nil, ErrTooManySessions
+		return SessionInfo{}, err
 	}
 	col, err := NewCollector(fields, m.cfg.Prompting, now)
 	if err != nil {
 		m.mu.Unlock()
-		return nil, err
+		return SessionInfo{}, err
 	}
-	s := &Session{ID: newSessionID(), Call: callID, Agent: agent, Mode: mode, Form: form, State: StateCollecting,
-		fields: fields, agentVals: agentValues, collector: col}
-	m.sessions[s.ID] = s
-	m.byCall[callID] = s.ID
+	s := &session{id: newSessionID(), call: callID, agent: agent, mode: mode, form: form, state: StateCollecting,
+		fields: fields, agentVals: agentValues, collector: col, begun: make(chan struct{})}
+	if m.cfg.Notifier != nil {
+		s.state = StateStarting
+	}
+	m.sessions[s.id] = s
+	m.byCall[callID] = s.id
 	u := m.usage[callID]
 	if u == nil {
 		u = &Usage{Outcomes: map[string]int{}}
 		m.usage[callID] = u
 	}
 	u.Requests++
+	info := s.info()
+	if m.cfg.Notifier == nil {
+		close(s.begun)
+	} else {
+		m.wg.Add(1)
+		go m.deliverBegin(s, Instruction{Type: "secure_session_begin", Call: callID, Session: s.id, Mode: mode, Actions: beginActions[mode], At: now})
+	}
 	m.mu.Unlock()
-	m.notify(ctx, Instruction{Type: "secure_session_begin", Call: callID, Session: s.ID, Mode: mode, Actions: beginActions[mode], At: now})
-	return s, nil
+	return info, nil
 }
 
-func (m *Manager) notify(ctx context.Context, in Instruction) {
-	if m.cfg.Notifier != nil {
-		m.cfg.Notifier.Notify(ctx, in)
+// deliverBegin sends the begin instruction and starts collection once the
+// platform acknowledged it, or ends the session when it did not in time.
+func (m *Manager) deliverBegin(s *session, in Instruction) {
+	defer m.wg.Done()
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+	err := m.cfg.Notifier.Notify(ctx, in)
+	cancel()
+	close(s.begun)
+	now := m.cfg.Now()
+	m.mu.Lock()
+	if s.state != StateStarting { // cancelled meanwhile
+		m.mu.Unlock()
+		return
+	}
+	if err != nil {
+		m.mu.Unlock()
+		m.end(s, nil, fmt.Errorf("%w within %v: %v", ErrNotAcknowledged, m.cfg.AckTimeout, err), now)
+		return
+	}
+	s.state = StateCollecting
+	s.collector.Restart(now) // the caller's timeouts start with the first prompt
+	info := s.info()
+	m.mu.Unlock()
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.Collecting(info)
 	}
 }
 
-func (m *Manager) session(id string) (*Session, error) {
+// deliverEnd sends the end instruction, after the begin one: the platform
+// reconnects the agent and resumes recording. A failure is the Notifier's
+// to report (it cannot stop anything any more).
+func (m *Manager) deliverEnd(s *session, in Instruction) {
+	defer m.wg.Done()
+	<-s.begun
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.AckTimeout)
+	defer cancel()
+	m.cfg.Notifier.Notify(ctx, in)
+}
+
+// lookup returns the session id, or ErrUnknownSession; ended sessions are
+// forgotten at once.
+func (m *Manager) lookup(id string) (*session, error) {
 	s := m.sessions[id]
 	if s == nil {
 		return nil, ErrUnknownSession
 	}
-	if s.State == StateEnded {
-		return s, ErrEnded
-	}
 	return s, nil
 }
 
-// Prompt is what the platform should play next.
+// Prompt is what the platform should play next; ErrNotCollecting while
+// the session is starting or validating.
 func (m *Manager) Prompt(id string) (Prompt, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.session(id)
+	s, err := m.lookup(id)
 	if err != nil {
 		return Prompt{}, err
+	}
+	if s.state != StateCollecting {
+		return Prompt{}, fmt.Errorf("%w (state %s)", ErrNotCollecting, s.state)
 	}
 	return s.collector.Prompt(), nil
 }
 
-// Keys feeds keys the platform gathered (or the RTP decoder found). When
-// the last field is complete it validates (Info Insert, Info Validate) and
-// ends the session. It returns the progress of the last key, for the agent.
-func (m *Manager) Keys(ctx context.Context, id string, keys string, now time.Time) (Progress, error) {
-	m.mu.Lock()
-	s, err := m.session(id)
-	if err != nil {
-		m.mu.Unlock()
-		return Progress{}, err
-	}
-	var p Progress
-	for i := 0; i < len(keys); i++ {
-		p = s.collector.Key(keys[i], now)
-	}
-	done, cerr := s.collector.Done()
-	info := s.Info()
-	if !done {
-		m.mu.Unlock()
-		if m.cfg.Observer != nil && s.Mode == ModeAssisted {
-			m.cfg.Observer.Progress(info, p)
-		}
-		return p, nil
-	}
-	if cerr != nil {
-		m.mu.Unlock()
-		m.end(ctx, s, nil, cerr, now)
-		return p, nil
-	}
-	s.State = StateValidating
-	values := s.collector.Values()
-	m.mu.Unlock()
-	out, verr := m.cfg.Pipeline.Validate(ctx, secure.Request{Form: s.Form, Fields: s.fields, Customer: values, Agent: s.agentVals})
-	if verr != nil {
-		m.end(ctx, s, nil, verr, now)
-		return p, nil
-	}
-	m.end(ctx, s, &out, nil, now)
-	return p, nil
-}
-
-// Tick ends sessions whose caller took too long.
-func (m *Manager) Tick(ctx context.Context, now time.Time) {
-	m.mu.Lock()
-	var expired []*Session
-	for _, s := range m.sessions {
-		if s.State == StateCollecting {
-			s.collector.Tick(now)
-			if done, err := s.collector.Done(); done && err != nil {
-				expired = append(expired, s)
-			}
-		}
-	}
-	m.mu.Unlock()
-	for _, s := range expired {
-		_, err := s.collector.Done()
-		m.end(ctx, s, nil, err, now)
-	}
-}
-
-// Cancel ends a session without an outcome (the agent cancelled, the call
-// ended).
-func (m *Manager) Cancel(ctx context.Context, id, reason string) error {
-	m.mu.Lock()
-	s, err := m.session(id)
-	m.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	m.end(ctx, s, nil, fmt.Errorf("%w: %s", ErrCancelled, reason), time.Now())
-	return nil
-}
-
-// OpenRTP opens a UDP port on listen ("127.0.0.1:0") for the caller's RTP of
-// session id, accepting packets only from source; telephone-events use
-// payload type eventPT, G.711 audio is analysed in-band. The port closes
-// when the session ends.
-func (m *Manager) OpenRTP(id, listen string, source *net.UDPAddr, eventPT uint8) (*RTPPort, error) {
-	m.mu.Lock()
-	s, err := m.session(id)
-	if err == nil && s.rtp != nil {
-		err = errors.New("voice: the session already has an RTP port")
-	}
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	port, err := OpenRTPPort(listen, source, eventPT, func(key byte) {
-		m.Keys(context.Background(), id, string(key), time.Now())
-	})
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	if s.State == StateEnded {
-		m.mu.Unlock()
-		port.Close()
-		return nil, ErrEnded
-	}
-	s.rtp = port
-	m.mu.Unlock()
-	return port, nil
-}
-
-// Restart asks the caller for the current field again (agent-assisted).
-func (m *Manager) Restart(id string, now time.Time) error {
+// Session returns a copy of a session's state: the one under way, or the
+// last one that ended on its call.
+func (m *Manager) Session(id string) (SessionInfo, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.session(id)
-	if err != nil {
-		return err
+	if s := m.sessions[id]; s != nil {
+		return s.info(), true
 	}
-	s.collector.Restart(now)
-	return nil
-}
-
-// end records the end of a session and tells the platform to reconnect
-// and resume recording.
-func (m *Manager) end(ctx context.Context, s *Session, out *secure.Outcome, err error, now time.Time) {
-	m.mu.Lock()
-	if s.State == StateEnded {
-		m.mu.Unlock()
-		return
-	}
-	s.State, s.Outcome, s.Err = StateEnded, out, err
-	if m.byCall[s.Call] == s.ID {
-		delete(m.byCall, s.Call)
-	}
-	delete(m.sessions, s.ID)
-	if s.collector != nil {
-		s.collector.fail(nil) // wipe whatever was keyed
-	}
-	info := s.Info()
-	if _, ok := m.calls[s.Call]; ok {
-		m.ended[s.Call] = info
-	}
-	if u := m.usage[s.Call]; u != nil {
-		switch {
-		case out != nil:
-			u.Outcomes[out.Status]++
-		case errors.Is(err, ErrCancelled):
-			u.Outcomes["cancelled"]++
-		default:
-			u.Outcomes["error"]++
+	for _, info := range m.ended {
+		if info.ID == id {
+			return info, true
 		}
 	}
-	port := s.rtp
-	m.mu.Unlock()
-	if port != nil {
-		// Close the socket without waiting for the reader: the call may come
-		// from that reader (a key that ended the session).
-		port.stop()
-	}
-	m.notify(ctx, Instruction{Type: "secure_session_end", Call: s.Call, Session: s.ID, Mode: s.Mode, Actions: endActions[s.Mode], Outcome: out, At: now})
-	if m.cfg.Observer != nil {
-		m.cfg.Observer.Ended(info)
-	}
+	return SessionInfo{}, false
 }
 
-// Info describes a session.
-func (s *Session) Info() SessionInfo {
-	in := SessionInfo{ID: s.ID, Call: s.Call, Agent: s.Agent, Mode: s.Mode, Form: s.Form, State: s.State, Outcome: s.Outcome}
-	if s.Err != nil {
-		in.Error = s.Err.Error()
+// info describes a session. The Manager's mutex must be held.
+func (s *session) info() SessionInfo {
+	in := SessionInfo{ID: s.id, Call: s.call, Agent: s.agent, Mode: s.mode, Form: s.form, State: s.state, Outcome: s.outcome}
+	if s.err != nil {
+		in.Error = s.err.Error()
 	}
-	if done, _ := s.collector.Done(); s.State == StateCollecting && !done {
+	if done, _ := s.collector.Done(); s.state == StateCollecting && !done {
 		p := s.collector.Prompt()
 		in.Prompt = &p
 	}
 	return in
-}
-
-// Call returns a registered call.
-func (m *Manager) Call(id string) (Call, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := m.calls[id]
-	if c == nil {
-		return Call{}, false
-	}
-	return *c, true
-}
-
-// UsageOf returns the secure-input counts of a call.
-func (m *Manager) UsageOf(call string) Usage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := Usage{Outcomes: map[string]int{}}
-	if u := m.usage[call]; u != nil {
-		out.Requests = u.Requests
-		for k, v := range u.Outcomes {
-			out.Outcomes[k] = v
-		}
-	}
-	return out
-}
-
-// CallsOf returns the calls an agent is on.
-func (m *Manager) CallsOf(agent string) []Call {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Call
-	for _, c := range m.calls {
-		if c.Agent == agent {
-			out = append(out, *c)
-		}
-	}
-	return out
-}
-
-// SessionOf returns the session under way on a call, or else the last one
-// that ended on it (with its outcome, for the platform to announce).
-func (m *Manager) SessionOf(call string) (SessionInfo, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sessions[m.byCall[call]]
-	if s == nil {
-		info, ok := m.ended[call]
-		return info, ok
-	}
-	return s.Info(), true
-}
-
-// Active is the number of sessions under way.
-func (m *Manager) Active() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sessions)
 }
 
 func newSessionID() string {

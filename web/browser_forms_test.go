@@ -7,11 +7,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/voice"
 )
 
 // mirrorCases are run through card (Go) and card.js (the widget) alike.
@@ -233,7 +235,11 @@ func TestBrowserDemoPhone(t *testing.T) {
 		t.Skip("the browser test runs in the full (non -short) pass")
 	}
 	newContext := browser(t)
-	te := newTelephonyEnv(t)
+	// The caller's timeouts are long: this test is about keys reaching the
+	// session, on a machine that may be slow.
+	te := newTelephonyEnv(t, func(c *voice.ManagerConfig) {
+		c.Prompting = voice.Prompting{FirstDigit: time.Minute, InterDigit: time.Minute}
+	})
 	phone := newContext()
 	run(t, phone, "open the demo phone", chromedp.Navigate(te.srv.URL+"/demo/phone/"), chromedp.Click(chromedp.CSS("#place")))
 	poll(t, phone, "on a call", `document.getElementById("call").textContent.startsWith("On call")`)
@@ -243,8 +249,30 @@ func TestBrowserDemoPhone(t *testing.T) {
 	agent := te.agent(t, "ann")
 	agent.send(map[string]any{"type": "call_secure_input", "call": call, "form": "credit_card", "fields": map[string]string{"amount": "1"}})
 	poll(t, phone, "the prompt appears", `document.getElementById("prompt").textContent.includes("card number")`)
+	// The keypad must not move as prompts and keys come: a click on its way
+	// while the page grew or shrank landed beside the key, and the caller
+	// never heard the outcome (the flake of TestBrowserDemoPhone).
+	layout := func() string {
+		return eval[string](t, phone, "layout", `(function () {
+			var r = document.getElementById("keypad").getBoundingClientRect();
+			return (r.top + window.scrollY) + "/" + r.height + "/" + document.documentElement.scrollHeight; })()`)
+	}
+	before := layout()
+	eval[bool](t, phone, "the longest prompt", `(function () {
+		document.getElementById("prompt").textContent = "That was not valid. Please enter the expiry date, two digits for the month and two for the year, then hash.";
+		document.getElementById("keys").textContent = "●".repeat(19); return true; })()`)
+	if got := layout(); got != before {
+		t.Errorf("the keypad moved with a long prompt and 19 keys: %s, before %s", got, before)
+	}
 	for _, k := range "4111111111111111#1240" {
 		run(t, phone, "key "+string(k), chromedp.Click(chromedp.CSS(`#keypad button[data-key="`+string(k)+`"]`)))
 	}
-	poll(t, phone, "the caller hears the outcome", `document.getElementById("prompt").textContent.includes("accepted")`)
+	if _, err := chromedp.Run(phone, chromedp.Poll[bool](`document.getElementById("prompt").textContent.includes("accepted")`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		_, sess := te.api(t, "GET", "/calls/"+call+"/session", "")
+		shown := eval[string](t, phone, "the phone", `document.getElementById("prompt").textContent + " | keys " + document.getElementById("keys").textContent`)
+		t.Fatalf("the caller did not hear the outcome: %v; the session is %+v; the phone shows %q", err, sess, shown)
+	}
+	if got := layout(); got != before {
+		t.Errorf("the keypad moved: %s, before %s", got, before)
+	}
 }

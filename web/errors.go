@@ -54,6 +54,10 @@ var errorCodes = []struct {
 	{voice.ErrTooManySessions, "too_many_sessions", http.StatusTooManyRequests},
 	{voice.ErrNotOnCall, "not_on_call", http.StatusForbidden},
 	{voice.ErrBadMode, "bad_request", http.StatusBadRequest},
+	{voice.ErrNotCollecting, "not_collecting", http.StatusConflict},
+	{voice.ErrKeySequence, "bad_sequence", http.StatusBadRequest},
+	{voice.ErrEventPayloadType, "bad_payload_type", http.StatusBadRequest},
+	{voice.ErrClosed, "unavailable", http.StatusServiceUnavailable},
 }
 
 // errorCode returns the stable code of err and the HTTP status for it.

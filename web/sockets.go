@@ -360,7 +360,7 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 		case inCallSecureInput:
 			err = s.callSecureInput(ctx, login, f)
 		case inCallCancel:
-			err = s.callCancel(ctx, login, f.Call)
+			err = s.callCancel(login, f.Call)
 		case inCallRestart:
 			err = s.callRestart(login, f.Call)
 		case inFormRequest:

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -110,7 +112,7 @@ func (s *Server) endCall(w http.ResponseWriter, r *http.Request) {
 		telephonyError(w, voice.ErrUnknownCall)
 		return
 	}
-	s.cfg.Telephony.Manager.EndCall(r.Context(), id)
+	s.cfg.Telephony.Manager.EndCall(id)
 	s.sendCalls(c.Agent)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -135,38 +137,49 @@ func (s *Server) callSession(w http.ResponseWriter, r *http.Request) {
 }
 
 // callDigits is POST /calls/{call}/session/digits: keys the platform
-// gathered itself. They are secure values: never logged or echoed.
+// gathered itself, with the sequence number of the first (optional), so
+// that concurrent or retried pushes are applied in order and once. They are
+// secure values: never logged or echoed. Only a collecting session takes
+// keys: 409 not_collecting otherwise.
 func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Digits string `json:"digits"`
+		Seq    int    `json:"seq"`
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 	err := json.Unmarshal(body, &req)
 	clear(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"digits": "…"}`)
+		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"digits": "…", "seq": 1}`)
 		return
 	}
 	mgr := s.cfg.Telephony.Manager
 	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
-	if !ok || info.State == voice.StateEnded {
+	if !ok {
 		telephonyError(w, voice.ErrUnknownSession)
 		return
 	}
-	if _, err := mgr.Keys(r.Context(), info.ID, req.Digits, time.Now()); err != nil {
+	if _, err := mgr.KeysAt(r.Context(), info.ID, req.Seq, req.Digits, time.Now()); err != nil {
+		if errors.Is(err, voice.ErrUnknownSession) { // it ended meanwhile
+			err = fmt.Errorf("%w (state %s)", voice.ErrNotCollecting, voice.StateEnded)
+		}
+		if info.State == voice.StateEnded {
+			err = fmt.Errorf("%w (state %s)", voice.ErrNotCollecting, info.State)
+		}
 		telephonyError(w, err)
 		return
 	}
-	after, _ := mgr.SessionOf(info.Call)
+	after, _ := mgr.Session(info.ID)
 	writeJSON(w, http.StatusOK, after)
 }
 
 // callRTP is POST /calls/{call}/session/rtp: open a UDP port for the
-// caller's RTP, from source only.
+// caller's RTP, from source only. The telephone-event payload type must be
+// dynamic (96–127; default 101); a refusal leaves the session as it was.
 func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Source      string `json:"source"`
-		PayloadType uint8  `json:"payload_type"`
+		PayloadType *int   `json:"payload_type"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Source == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"source": "ip:port", "payload_type": 101}`)
@@ -177,8 +190,13 @@ func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "source must be ip:port")
 		return
 	}
-	if req.PayloadType == 0 {
-		req.PayloadType = 101
+	pt := 101
+	if req.PayloadType != nil {
+		pt = *req.PayloadType
+	}
+	if err := voice.CheckEventPayloadType(pt); err != nil {
+		telephonyError(w, err)
+		return
 	}
 	mgr := s.cfg.Telephony.Manager
 	info, ok := mgr.SessionOf(chi.URLParam(r, "call"))
@@ -190,12 +208,12 @@ func (s *Server) callRTP(w http.ResponseWriter, r *http.Request) {
 	if addr == "" {
 		addr = "127.0.0.1"
 	}
-	port, err := mgr.OpenRTP(info.ID, net.JoinHostPort(addr, "0"), src, req.PayloadType)
+	port, err := mgr.OpenRTP(info.ID, net.JoinHostPort(addr, "0"), src, pt)
 	if err != nil {
 		telephonyError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"address": addr, "port": port.Port(), "payload_type": req.PayloadType})
+	writeJSON(w, http.StatusOK, map[string]any{"address": addr, "port": port.Port(), "payload_type": pt})
 }
 
 // Agent side.
@@ -220,12 +238,12 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if mode == "" {
 		mode = voice.ModeHold
 	}
-	sess, err := s.cfg.Telephony.Manager.Begin(ctx, f.Call, login, mode, form.Name, form.Fields, f.Fields, time.Now())
+	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields, AgentValues: f.Fields, Now: time.Now()})
 	if err != nil {
 		return err
 	}
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
-	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: f.Call, Session: sess.Info()})
+	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: f.Call, Session: sess})
 	return nil
 }
 
@@ -249,6 +267,12 @@ type CallFrames struct {
 	Logger *slog.Logger // the audit line of each ended session
 }
 
+// Collecting implements voice.Observer: the platform acknowledged, the
+// caller is prompted.
+func (o CallFrames) Collecting(info voice.SessionInfo) {
+	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info})
+}
+
 // Progress implements voice.Observer.
 func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) {
 	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info, Progress: &p})
@@ -267,12 +291,12 @@ func (o CallFrames) Ended(info voice.SessionInfo) {
 }
 
 // callCancel is the agent's Cancel of the session on a call.
-func (s *Server) callCancel(ctx context.Context, login, call string) error {
+func (s *Server) callCancel(login, call string) error {
 	info, err := s.agentSession(login, call)
 	if err != nil {
 		return err
 	}
-	return s.cfg.Telephony.Manager.Cancel(ctx, info.ID, "cancelled by the agent")
+	return s.cfg.Telephony.Manager.Cancel(info.ID, "cancelled by the agent")
 }
 
 // callRestart asks the caller for the current field again.

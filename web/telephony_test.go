@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,29 +20,51 @@ import (
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
-
-	"github.com/secureinput/gateway/internal/testenv"
 )
 
 const platformKey = "demo-telephony-key" // the key web/static/assets/phone.js uses
 
 // telephonyEnv is a formsEnv with the telephony API, a webhook receiver
-// that checks signatures, and the sample validation service.
+// that checks signatures and timestamps, and the sample validation service
+// (counting its requests).
 type telephonyEnv struct {
 	*env
+	mgr   *voice.Manager
 	mu    sync.Mutex
 	hooks []voice.Instruction
 	raw   []string
+	// failHooks makes the receiver answer 500; hangHooks makes it hold
+	// each request until the channel closes.
+	failHooks   atomic.Bool
+	hangHooks   chan struct{}
+	validations atomic.Int32
+	// holdValidation, when set, holds each validation request until it
+	// closes.
+	holdValidation chan struct{}
 }
 
-func newTelephonyEnv(t *testing.T) *telephonyEnv {
+// telephonyOption changes the voice manager of a telephonyEnv.
+type telephonyOption func(*voice.ManagerConfig)
+
+func newTelephonyEnv(t *testing.T, opts ...telephonyOption) *telephonyEnv {
 	t.Helper()
 	te := &telephonyEnv{}
 	secret := []byte("webhook-secret")
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if !voice.Verify(secret, body, r.Header.Get(voice.SignatureHeader)) {
-			t.Errorf("webhook with a bad signature")
+		if err := voice.Verify(secret, body, r.Header.Get(voice.TimestampHeader), r.Header.Get(voice.SignatureHeader), time.Now()); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		if te.hangHooks != nil {
+			select {
+			case <-te.hangHooks:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		if te.failHooks.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
 		}
 		var in voice.Instruction
 		json.Unmarshal(body, &in)
@@ -51,13 +74,20 @@ func newTelephonyEnv(t *testing.T) *telephonyEnv {
 		te.mu.Unlock()
 	}))
 	t.Cleanup(hook.Close)
-	client := testenv.ValidationService(t)
+	sample := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		te.validations.Add(1)
+		if te.holdValidation != nil {
+			<-te.holdValidation
+		}
+		secure.SampleService{}.ServeHTTP(w, r)
+	}))
+	t.Cleanup(sample.Close)
+	client, _ := secure.NewClient(secure.ClientConfig{URL: sample.URL})
 	catalog, _ := chatforms.New(chatforms.Config{
 		Forms:           testForms,
 		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput, chatforms.RightInitiate}},
 		AgentWorkgroups: map[string][]string{"ann": {"support"}, "sam": {"sales"}},
 	})
-	var mgr *voice.Manager
 	te.env = newEnv(t, func(c *Config) {
 		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
 		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub}, Logger: c.Logger})
@@ -66,11 +96,28 @@ func newTelephonyEnv(t *testing.T) *telephonyEnv {
 		}
 		t.Cleanup(func() { desk.Close(context.Background()) })
 		c.Desk = desk
-		mgr = voice.NewManager(voice.ManagerConfig{Pipeline: pipeline, Notifier: &voice.Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond},
-			Observer: CallFrames{Hub: c.Hub, Logger: c.Logger}})
-		c.Telephony = TelephonyConfig{Manager: mgr, APIKey: platformKey}
+		mc := voice.ManagerConfig{Pipeline: pipeline, Notifier: &voice.Webhook{URL: hook.URL, Secret: secret, Backoff: time.Millisecond},
+			Observer: CallFrames{Hub: c.Hub, Logger: c.Logger}}
+		for _, o := range opts {
+			o(&mc)
+		}
+		te.mgr = voice.NewManager(mc)
+		t.Cleanup(func() { te.mgr.Close(context.Background()) })
+		c.Telephony = TelephonyConfig{Manager: te.mgr, APIKey: platformKey}
 	})
 	return te
+}
+
+// sessionState waits for the agent's call_session frame in state and
+// returns the session.
+func sessionState(t *testing.T, agent *wsClient, state string) map[string]any {
+	t.Helper()
+	for {
+		f := agent.next(frameCallSession)
+		if m := formAsMap(t, f.Outcome); m["state"] == state {
+			return m
+		}
+	}
 }
 
 func (te *telephonyEnv) api(t *testing.T, method, path, body string) (int, map[string]any) {
@@ -102,17 +149,28 @@ func TestTelephonyFlowHoldModeWithPushedDigits(t *testing.T) {
 		t.Errorf("forms for the call %+v", f)
 	}
 	agent.send(map[string]any{"type": "call_secure_input", "call": "call-1", "form": "credit_card", "mode": "hold", "fields": map[string]string{"amount": "9.99"}})
-	if f := agent.next(frameCallSession); formAsMap(t, f.Outcome)["state"] != "collecting" {
+	if f := agent.next(frameCallSession); formAsMap(t, f.Outcome)["state"] != "starting" {
 		t.Errorf("session frame %+v", f)
 	}
+	sessionState(t, agent, "collecting")
 	code, sess := te.api(t, "GET", "/calls/call-1/session", "")
 	if code != 200 || sess["prompt"].(map[string]any)["field"] != "card_number" {
 		t.Fatalf("prompt: %d %+v", code, sess)
 	}
-	for _, digits := range []string{"4111111111111111#", "1240"} {
+	for _, digits := range []string{"4111", "111111111111#", "1240"} {
 		if code, _ := te.api(t, "POST", "/calls/call-1/session/digits", `{"digits":"`+digits+`"}`); code != 200 {
 			t.Fatalf("digits: %d", code)
 		}
+	}
+	// Hold mode shows the agent the same progress as assisted mode.
+	var prog map[string]any
+	for prog == nil || prog["digits"] != float64(4) {
+		if f := agent.next(frameCallSession); f.Form != nil {
+			prog = formAsMap(t, f.Form)
+		}
+	}
+	if prog["field"] != "card_number" || prog["brand"] != "Visa" {
+		t.Errorf("hold-mode progress %+v", prog)
 	}
 	var end frame
 	for {
@@ -125,6 +183,7 @@ func TestTelephonyFlowHoldModeWithPushedDigits(t *testing.T) {
 	if out["status"] != "accepted" || out["last4"] != "1111" || out["transaction_id"] == "" {
 		t.Errorf("outcome %+v", out)
 	}
+	te.mgr.Close(context.Background()) // the end webhook is delivered
 	te.mu.Lock()
 	if len(te.hooks) != 2 || te.hooks[0].Type != "secure_session_begin" || te.hooks[1].Outcome == nil {
 		t.Errorf("webhooks %+v", te.hooks)
@@ -160,7 +219,7 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 	}
 	te.api(t, "POST", "/calls", `{"call":"c2","agent":"ann"}`)
 	agent.send(map[string]any{"type": "call_secure_input", "call": "c2", "form": "credit_card", "mode": "assisted", "fields": map[string]string{"amount": "1"}})
-	agent.next(frameCallSession)
+	sessionState(t, agent, "collecting")
 
 	// Bad key, unknown call.
 	req, _ := http.NewRequest("GET", te.srv.URL+"/api/telephony/v1/calls/c2/session", nil)
@@ -224,16 +283,24 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 			break
 		}
 	}
-	te.mu.Lock()
-	last := te.hooks[len(te.hooks)-1]
-	te.mu.Unlock()
-	if last.Type != "secure_session_end" || last.Outcome == nil || strings.Join(last.Actions, ",") != "unmask_tones,resume_recording,resume_monitoring" {
-		t.Errorf("end webhook %+v", last)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		te.mu.Lock()
+		last := te.hooks[len(te.hooks)-1]
+		te.mu.Unlock()
+		if last.Type == "secure_session_end" {
+			if last.Outcome == nil || strings.Join(last.Actions, ",") != "unmask_tones,resume_recording,resume_monitoring" {
+				t.Errorf("end webhook %+v", last)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no end webhook")
+		}
 	}
 
 	// A session the agent cancels.
 	agent.send(map[string]any{"type": "call_secure_input", "call": "c2", "form": "credit_card", "mode": "assisted", "fields": map[string]string{"amount": "1"}})
-	agent.next(frameCallSession)
+	sessionState(t, agent, "collecting")
 	agent.send(map[string]any{"type": "call_cancel", "call": "c2"})
 	for {
 		f := agent.next(frameCallSession)
@@ -247,8 +314,11 @@ func TestTelephonyRTPAndRefusals(t *testing.T) {
 	if code, body := te.api(t, "GET", "/calls/c2/session", ""); code != 200 || body["state"] != "ended" || body["outcome"] != nil {
 		t.Errorf("session after cancel: %d %+v", code, body)
 	}
-	if code, _ := te.api(t, "POST", "/calls/c2/session/digits", `{"digits":"1"}`); code != 404 {
-		t.Errorf("digits after the end: %d", code)
+	if code, body := te.api(t, "POST", "/calls/c2/session/digits", `{"digits":"1"}`); code != 409 || body["error"] != "not_collecting" {
+		t.Errorf("digits after the end: %d %+v", code, body)
+	}
+	if code, body := te.api(t, "POST", "/calls/nope/session/digits", `{"digits":"1"}`); code != 404 || body["error"] != "no_session" {
+		t.Errorf("digits without a session: %d %+v", code, body)
 	}
 	code, call := te.api(t, "GET", "/calls/c2", "")
 	usage, _ := call["secure_input"].(map[string]any)

@@ -38,6 +38,10 @@ type config struct {
 	Telephony      *telephonyDef   `yaml:"telephony"`
 	Keys           keysDef         `yaml:"keys"`
 	Retention      retentionDef    `yaml:"retention"`
+
+	// warnings are what config check reports about a file that is valid
+	// but risky, as FILE:LINE: warning: … lines.
+	warnings []string
 }
 
 // retentionDef is how long transcripts are kept (none: for ever).
@@ -85,6 +89,7 @@ type telephonyDef struct {
 	APIKeyFile       string   `yaml:"api_key_file"`
 	WebhookURL       string   `yaml:"webhook_url"`
 	WebhookSecretEnv string   `yaml:"webhook_secret_env"`
+	WebhookTimeout   duration `yaml:"webhook_timeout"`
 	MediaAddress     string   `yaml:"media_address"`
 	MaxSessions      int      `yaml:"max_sessions"`
 	FirstDigit       duration `yaml:"first_digit_timeout"`
@@ -273,6 +278,9 @@ func parseConfig(file string, data []byte) (*config, error) {
 	var cfg config
 	v.decode(&cfg, data)
 	v.check(&cfg)
+	for _, w := range v.warns {
+		cfg.warnings = append(cfg.warnings, w.Error())
+	}
 	if len(v.errs) > 0 {
 		slices.SortStableFunc(v.errs, func(a, b *configError) int { return a.line - b.line })
 		return nil, slices.CompactFunc(v.errs, func(a, b *configError) bool { return *a == *b })

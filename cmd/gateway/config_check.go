@@ -28,9 +28,10 @@ type validator struct {
 	file     string
 	root     *yaml.Node
 	errs     configErrors
-	reported []path // where errors were reported
-	bad      []path // what did not decode: checks there would only repeat it
-	budget   int    // nodes the walk may still visit
+	warns    configErrors // valid but risky: reported by config check, not fatal
+	reported []path       // where errors were reported
+	bad      []path       // what did not decode: checks there would only repeat it
+	budget   int          // nodes the walk may still visit
 }
 
 // report adds an error at line: "path: msg".
@@ -51,6 +52,15 @@ func (v *validator) failf(p path, format string, args ...any) {
 		}
 	}
 	v.report(lineOf(v.root, p), p, fmt.Sprintf(format, args...))
+}
+
+// warnf records a warning at the key (or section) at p.
+func (v *validator) warnf(p path, format string, args ...any) {
+	msg := "warning: " + fmt.Sprintf(format, args...)
+	if s := p.String(); s != "" {
+		msg = "warning: " + s + ": " + fmt.Sprintf(format, args...)
+	}
+	v.warns = append(v.warns, &configError{file: v.file, line: lineOf(v.root, p), msg: msg})
 }
 
 // failed reports whether an error was reported at or under p.
@@ -408,6 +418,13 @@ func (v *validator) checkTelephony(c *config) {
 	}
 	if t.WebhookURL != "" && t.WebhookSecretEnv == "" {
 		v.failf(path{"telephony", "webhook_url"}, "webhooks are signed: set webhook_secret_env too")
+	}
+	if t.WebhookURL == "" {
+		v.warnf(path{"telephony"}, "no webhook_url: secure sessions collect digits at once, without the platform confirming "+
+			"that recording is paused and the agent held or the tones masked; set webhook_url unless the platform does that itself")
+	}
+	if t.WebhookTimeout < 0 {
+		v.failf(path{"telephony", "webhook_timeout"}, "must not be negative")
 	}
 	if len(c.Forms) == 0 {
 		v.failf(path{"telephony"}, "secure IVR sessions use the forms: configure forms")

@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -171,13 +172,14 @@ validation:
 	}
 }
 
-// TestConfigCheckGoodFile: a good file says so, on stdout, and nothing
-// else (its key-encryption key is away from the data).
+// TestConfigCheckGoodFile: a good file (the demo's, with a webhook, and its
+// key-encryption key away from the data) says so, on stdout, and nothing
+// else.
 func TestConfigCheckGoodFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "good.yaml")
 	kek := writeKeyFile(t, filepath.Join(dir, "kek"))
-	if err := os.WriteFile(file, append(slices.Clone(demoConfig), "\nkeys:\n  kek: {file: "+kek+"}\n"...), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(demoWithWebhook+"\nkeys:\n  kek: {file: "+kek+"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stdout, stderr, code := runGateway(t, "", "config", "check", file)
@@ -185,6 +187,27 @@ func TestConfigCheckGoodFile(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout, stderr, file+": ok\n")
 	}
 }
+
+// TestConfigCheckWarnsWithoutWebhook: telephony without webhook_url is
+// valid (sessions collect at once) but config check says what it means.
+func TestConfigCheckWarnsWithoutWebhook(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "demo.yaml")
+	kek := writeKeyFile(t, filepath.Join(dir, "kek")) // no key warning
+	if err := os.WriteFile(file, append(append([]byte{}, demoConfig...), "\nkeys:\n  kek: {file: "+kek+"}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runGateway(t, "", "config", "check", file)
+	line := bytes.Count(demoConfig[:bytes.Index(demoConfig, []byte("\ntelephony:"))+1], []byte("\n")) + 1
+	want := fmt.Sprintf("%s:%d: warning: telephony: no webhook_url: secure sessions collect digits at once", file, line)
+	if code != exitOK || stdout != file+": ok\n" || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0, ok and %q…", code, stdout, stderr, want)
+	}
+}
+
+// demoWithWebhook is the demo configuration with a webhook and its timeout.
+var demoWithWebhook = strings.Replace(string(demoConfig), "\ntelephony:\n",
+	"\ntelephony:\n  webhook_url: https://pbx.example/hook\n  webhook_secret_env: HOOK_SECRET\n  webhook_timeout: 3s\n", 1)
 
 // TestServeReportsEveryConfigError: serve prints the same errors, a line
 // each.

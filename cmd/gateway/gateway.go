@@ -154,6 +154,15 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		return nil, err
 	}
 	g.voice = telephony.Manager
+	if m := g.voice; m != nil {
+		g.onClose(func() error {
+			// The platform hears the end of every session before we stop.
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			m.Close(ctx)
+			return nil
+		})
+	}
 	if g.ingesters, err = mailIngesters(cfg, engine, st, logger); err != nil {
 		return nil, err
 	}
@@ -222,7 +231,7 @@ func (g *gateway) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return nil
 				case now := <-t.C:
-					m.Tick(ctx, now)
+					m.Tick(now)
 				}
 			}
 		})
@@ -302,13 +311,16 @@ func telephonyConfig(cfg *config, pipeline *secure.Pipeline, hub *chat.Hub, logg
 		logger.Warn("telephony uses the DEMO API key of /demo/phone: a demo, not for production")
 	}
 	mc := voice.ManagerConfig{Pipeline: pipeline, MaxSessions: t.MaxSessions, Observer: web.CallFrames{Hub: hub, Logger: logger},
-		Prompting: voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
+		AckTimeout: time.Duration(t.WebhookTimeout),
+		Prompting:  voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
 	if t.WebhookURL != "" {
 		secret, err := readSecret(t.WebhookSecretEnv, "")
 		if err != nil {
 			return web.TelephonyConfig{}, fmt.Errorf("telephony webhook secret: %w", err)
 		}
 		mc.Notifier = &voice.Webhook{URL: t.WebhookURL, Secret: []byte(secret), Log: logger}
+	} else {
+		logger.Warn("telephony has no webhook_url: secure sessions collect at once, without the platform confirming that recording is paused")
 	}
 	return web.TelephonyConfig{Manager: voice.NewManager(mc), APIKey: key, MediaAddress: t.MediaAddress}, nil
 }

@@ -437,7 +437,7 @@
     var line = document.createElement("div");
     line.className = "call-status " + (s.state || "");
     if (s.state !== "ended") {
-      line.textContent = "Waiting for caller to complete input…";
+      line.textContent = s.state === "starting" ? "Waiting for the phone system to pause recording…" : "Waiting for caller to complete input…";
       if (f.form) {
         var p = f.form;
         line.textContent += " " + p.field + ": " + "\u25CF".repeat(p.digits || 0) + (p.brand ? " (" + p.brand + ")" : "") +

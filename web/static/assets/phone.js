@@ -4,7 +4,10 @@
   "use strict";
   var KEY = "demo-telephony-key"; // the demo configuration's key: never in production
   var call = null, lastPrompt = "", typed = "";
-  var queue = Promise.resolve(); // keys go to the platform API one after another, in order
+  // Each key is pushed at once with its number in the session (seq), so the
+  // gateway applies them in order and once, however the requests overlap,
+  // and a failed push can be retried.
+  var session = null, seq = 0, ended = null;
   var $ = function (id) { return document.getElementById(id); };
   function api(method, path, body) {
     return fetch("/api/telephony/v1" + path, {
@@ -41,14 +44,21 @@
       typed += k === "#" || k === "*" ? "" : "●";
       $("keys").textContent = typed;
       if (k === "#" || k === "*") typed = "";
-      var c = call;
-      queue = queue.then(function () { return api("POST", "/calls/" + c + "/session/digits", { digits: k }); }).then(show, function () {});
+      push(call, session ? { digits: k, seq: ++seq } : { digits: k }, 3);
     });
     $("keypad").appendChild(b);
   });
+  function push(c, body, tries) {
+    api("POST", "/calls/" + c + "/session/digits", body).then(show, function () {
+      if (tries > 1) setTimeout(function () { push(c, body, tries - 1); }, 200);
+    });
+  }
   function show(s) {
-    if (!s || s._status === 404) return;
+    if (!s || s._status === 404 || s._status === 409) return;
+    if (s.session && s.session !== session) { session = s.session; seq = 0; }
+    if (s.session === ended) return; // a late reply about a session already over
     if (s.state === "ended") {
+      ended = s.session;
       var o = s.outcome;
       say(o ? "Thank you. Your payment was " + o.status + ". Reference " + o.transaction_id + "." : "The secure input ended: " + (s.error || ""));
       lastPrompt = "";
