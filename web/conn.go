@@ -214,6 +214,7 @@ type inFrame struct {
 	Conversation string `json:"conversation"`
 	Token        string `json:"token"`
 	Service      string `json:"service"`
+	Page         string `json:"page"` // hello: the page the visitor is on
 	Since        int64  `json:"since"`
 	ClientID     string `json:"client_id"`
 	Text         string `json:"text"`

@@ -224,7 +224,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	id, token := hello.Conversation, hello.Token
 	fresh := id == ""
 	if fresh {
-		id, token, err = s.hub.Open(ctx, hello.Service)
+		id, token, err = s.hub.OpenFrom(ctx, hello.Service, hello.Page)
 		if err != nil {
 			cl.write(ctx, outFrame{body: refusal(err)})
 			conn.Close(ClosePolicyViolation, codeOf(err))

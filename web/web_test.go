@@ -34,6 +34,7 @@ type env struct {
 	store  *store.Store
 	dbPath string
 	logs   *testenv.LogBuffer
+	hub    *chat.Hub
 }
 
 var passwordHash = func() string {
@@ -45,8 +46,18 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	return newEnvWith(t, 0, tweak)
 }
 
+// testServices are the services of newEnv: support and sales, each its
+// workgroup's.
+var testServices = []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}}
+
 // newEnvWith is newEnv with a message size limit.
 func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
+	t.Helper()
+	return newEnvServices(t, maxMessageBytes, testServices, tweak)
+}
+
+// newEnvServices is newEnvWith with services of the test's own.
+func newEnvServices(t *testing.T, maxMessageBytes int, services []chat.Service, tweak func(*Config)) *env {
 	t.Helper()
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -62,7 +73,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 				cfg.Desk.Forget(id)
 			}
 		},
-		Services: []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}},
+		Services: services,
 		Agents: []chat.Agent{
 			{Login: "ann", Name: "Ann", Workgroups: []string{"support"}},
 			{Login: "sam", Name: "Sam", Workgroups: []string{"sales"}},
@@ -90,7 +101,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 		srv.Close()
 		hub.Close()
 	})
-	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs}
+	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs, hub: hub}
 }
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
