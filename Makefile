@@ -5,7 +5,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME      ?= 10s
 BIN           := bin/gateway
 
-.PHONY: all build run test test-fast deps lint vet fmt-check staticcheck unit race fuzz bench clean
+.PHONY: all build run test test-fast deps screenshots lint vet fmt-check staticcheck unit race fuzz bench clean
 
 all: build
 
@@ -21,16 +21,28 @@ run: build
 # Everything the tests need that Go does not fetch by itself. The race
 # detector needs cgo, hence a C compiler.
 # Chromium drives the browser tests (web/browser_test.go); Dovecot serves
-# IMAP to the mail ingest tests (internal/testenv starts it per test).
+# IMAP to the mail ingest tests (internal/testenv starts it per test);
+# axe-core, from npm at a pinned version, checks the pages' accessibility in
+# those browser tests (internal/testenv.AxeCore reads it from AXE_DIR; it is
+# never committed).
+AXE_VERSION := 4.10.3
+AXE_DIR     := .cache/npm
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+	  npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+
+# The README's screenshots: the browser tests write them to docs/screenshots.
+screenshots:
+	SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowser' ./web
 
 test: deps lint unit race fuzz
 
