@@ -53,17 +53,41 @@ var testServices = []chat.Service{{Name: "support", Workgroup: "support"}, {Name
 // newEnvWith is newEnv with a message size limit.
 func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	t.Helper()
-	return newEnvServices(t, maxMessageBytes, testServices, tweak)
+	return newEnvOpts(t, envOptions{MaxMessageBytes: maxMessageBytes}, tweak)
 }
 
 // newEnvServices is newEnvWith with services of the test's own.
 func newEnvServices(t *testing.T, maxMessageBytes int, services []chat.Service, tweak func(*Config)) *env {
 	t.Helper()
+	return newEnvOpts(t, envOptions{MaxMessageBytes: maxMessageBytes, Services: services}, tweak)
+}
+
+// envOptions are what an env may change of newEnv's hub.
+type envOptions struct {
+	MaxMessageBytes int
+	Services        []chat.Service // testServices if nil
+	Redaction       *redact.Config // redact.DefaultConfig() if nil
+}
+
+// newEnvOpts is newEnv with the options o.
+func newEnvOpts(t *testing.T, o envOptions, tweak func(*Config)) *env {
+	t.Helper()
+	maxMessageBytes, services := o.MaxMessageBytes, o.Services
+	if services == nil {
+		services = testServices
+	}
+	rc := redact.DefaultConfig()
+	if o.Redaction != nil {
+		rc = *o.Redaction
+	}
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	path := filepath.Join(t.TempDir(), "gw.db")
 	st := testenv.Store(t, store.Config{Path: path, Logger: logger})
-	eng, _ := redact.New(redact.DefaultConfig())
+	eng, err := redact.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cfg Config
 	hub, err := chat.New(chat.Config{
 		Store: st, Engine: eng, Logger: logger, MaxMessageBytes: maxMessageBytes,
