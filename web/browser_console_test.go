@@ -144,7 +144,7 @@ func TestBrowserCallPanelAndPhone(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#call-list button.secure-input[data-call="`+call+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.pick-call-form[data-form="credit_card"]`)))
 	box := eval[map[string]any](t, agent, "the call panel", `(() => { const p = document.getElementById("call-panel");
-		return {inSidebar: !!p.closest(".side"), width: p.getBoundingClientRect().width}; })()`)
+		return {inSidebar: !!p.closest(".side, aside, nav"), width: p.getBoundingClientRect().width}; })()`)
 	if box["inSidebar"] != false || box["width"].(float64) < 600 {
 		t.Errorf("the call panel: in the sidebar %v, %v px wide", box["inSidebar"], box["width"])
 	}
