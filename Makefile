@@ -5,7 +5,7 @@ STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME      ?= 10s
 BIN           := bin/gateway
 
-.PHONY: all build build-pkcs11 run test test-fast deps lint vet fmt-check staticcheck unit pkcs11 race fuzz bench clean
+.PHONY: all build build-pkcs11 run test test-fast deps screenshots lint vet fmt-check staticcheck unit pkcs11 race fuzz bench clean
 
 all: build
 
@@ -30,6 +30,11 @@ run: build
 # (mbsync) is the other side of the mail side-by-side benchmark; SoftHSM2 is
 # the PKCS#11 token of the key tests (make pkcs11); espeak-ng and sox make the
 # speech and music of the DTMF talk-off test (voice/talkoff_test.go).
+# axe-core, from npm at a pinned version, checks the pages' accessibility in
+# the browser tests (internal/testenv.AxeCore reads it from AXE_DIR; it is
+# never committed).
+AXE_VERSION := 4.10.3
+AXE_DIR     := .cache/npm
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
@@ -39,10 +44,17 @@ deps:
 	[ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null 2>&1 || missing="$$missing softhsm2"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+	  npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+
+# The README's screenshots: the browser tests write them to docs/screenshots.
+screenshots:
+	SCREENSHOTS=1 $(GO) test -count=1 -run 'TestBrowser' ./web
 
 test: deps lint unit pkcs11 race fuzz
 

@@ -38,6 +38,10 @@ type conversation struct {
 	state     string
 	agent     string
 	offeredTo string
+	first     string // ChatInfo.FirstMessage
+	firstSeq  int64  // the seq of the first visitor message, 0 before it
+	page      string // ChatInfo.Page
+	place     int    // the place in the queue last told to its visitors
 }
 
 // maxRemembered bounds the client ids a conversation remembers; maxClientID

@@ -22,18 +22,19 @@ const (
 	FrameSecureInput   = "secure_input"   // a secure form was requested, cancelled, or had an outcome (text: the fact, no value)
 
 	// Ephemeral.
-	FrameWelcome = "welcome" // first frame on a socket: who you are, where you are
-	FrameTyping  = "typing"  // the other side is (or stopped) typing
-	FrameQueue   = "queue"   // agent: the chats waiting in your workgroups
-	FrameOffer   = "offer"   // agent: you are offered this chat (idle longest)
-	FrameStatus  = "status"  // agent: your availability
-	FrameChats   = "chats"   // agent: the chats you handle
+	FrameWelcome = "welcome"        // first frame on a socket: who you are, where you are
+	FrameTyping  = "typing"         // the other side is (or stopped) typing
+	FrameQueue   = "queue"          // agent: the chats waiting in your workgroups
+	FrameOffer   = "offer"          // agent: you are offered this chat (idle longest)
+	FrameStatus  = "status"         // agent: your availability
+	FrameChats   = "chats"          // agent: the chats you handle
+	FramePlace   = "queue_position" // visitor: your place in the queue changed
 )
 
 // HistoryFrames and EphemeralFrames list every frame type the chat sends.
 var (
 	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput}
-	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameQueue, FrameOffer, FrameStatus, FrameChats}
+	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameQueue, FrameOffer, FrameStatus, FrameChats, FramePlace}
 )
 
 // Roles of a participant.
@@ -71,6 +72,9 @@ type Frame struct {
 	Status string `json:"status,omitempty"`
 	// queue, chats
 	Chats []ChatInfo `json:"chats,omitempty"`
+	// welcome (visitor, while waiting), queue_position: the conversation's
+	// place in its workgroup's queue, 1 the next to be taken.
+	Position int `json:"position,omitempty"`
 }
 
 // ChatInfo describes a conversation in an agent's queue or chat list.
@@ -80,4 +84,10 @@ type ChatInfo struct {
 	Workgroup    string `json:"workgroup"`
 	State        string `json:"state"`
 	Since        int64  `json:"since"` // unix ms: created
+	// FirstMessage is the visitor's first message, redacted (as everyone
+	// sees it) and cut to maxPreview bytes; "" before the first message.
+	FirstMessage string `json:"first_message,omitempty"`
+	// Page is the page the visitor opened the chat on (scheme, host and
+	// path; no query), redacted; "" if not told.
+	Page string `json:"page,omitempty"`
 }

@@ -29,8 +29,12 @@ const (
 // Service is what a widget connects to; it belongs to one workgroup.
 type Service struct {
 	Name      string
-	Title     string
+	Title     string // shown to visitors
 	Workgroup string
+	// Greeting is the widget's first line to a visitor ("" for its own).
+	Greeting string
+	// Hours are when agents answer; the zero Hours is always.
+	Hours Hours
 }
 
 // Agent is a person who may handle the chats of their workgroups.
@@ -121,8 +125,13 @@ type Hub struct {
 	queueDirty map[string]bool // workgroups whose queue frame is due
 	queueTimer *time.Timer
 	queueSent  time.Time
-	closed     bool
-	closedCh   chan struct{}
+
+	placesMu      sync.Mutex      // before conversation.mu: one sendPlaces at a time, so places arrive in order
+	placesDirty   map[string]bool // workgroups whose visitors' places are due
+	placesPending bool            // a sendPlaces is scheduled
+
+	closed   bool
+	closedCh chan struct{}
 }
 
 // New returns a Hub; call Load to bring back the conversations of an earlier
@@ -141,17 +150,18 @@ func New(cfg Config) (*Hub, error) {
 		cfg.MaxChats = DefaultMaxChats
 	}
 	h := &Hub{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		services:   map[string]Service{},
-		convs:      map[string]*conversation{},
-		waiting:    map[string]*conversation{},
-		agents:     map[string]*agentState{},
-		byGroup:    map[string][]*agentState{},
-		timers:     map[string]*time.Timer{},
-		queueDirty: map[string]bool{},
-		closedCh:   make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		services:    map[string]Service{},
+		convs:       map[string]*conversation{},
+		waiting:     map[string]*conversation{},
+		agents:      map[string]*agentState{},
+		byGroup:     map[string][]*agentState{},
+		timers:      map[string]*time.Timer{},
+		queueDirty:  map[string]bool{},
+		placesDirty: map[string]bool{},
+		closedCh:    make(chan struct{}),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -17,6 +17,12 @@ func (h *Hub) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	firsts := make(map[string]firstMessage, len(open))
+	for _, sc := range open {
+		if f, ok := h.readFirst(ctx, sc.ID); ok {
+			firsts[sc.ID] = f
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, sc := range open {
@@ -33,6 +39,7 @@ func (h *Hub) Load(ctx context.Context) error {
 		} else if sc.State == StateActive {
 			h.setStateLocked(c, StateWaiting, "") // its agent is gone: wait again
 		}
+		c.firstSeq, c.first = firsts[sc.ID].seq, firsts[sc.ID].text
 		h.convs[sc.ID] = c
 	}
 	h.routeLocked()
@@ -43,17 +50,32 @@ func (h *Hub) Load(ctx context.Context) error {
 // id and the visitor's resume token (shown only this once; the store keeps
 // its hash).
 func (h *Hub) Open(ctx context.Context, service string) (id, token string, err error) {
-	return h.OpenFor(ctx, service, "")
+	return h.OpenAs(ctx, Opening{Service: service})
 }
 
 // MaxVisitorID bounds the visitor id a site may give a conversation.
 const MaxVisitorID = 128
 
-// OpenFor is Open for a visitor the site knows by an id (its customer's id,
-// at most MaxVisitorID bytes of printable ASCII): the store keeps it with
-// the conversation so that every conversation of the visitor can be erased
-// on request. An empty visitor is Open.
-func (h *Hub) OpenFor(ctx context.Context, service, visitor string) (id, token string, err error) {
+// Opening is what a visitor opens a conversation with.
+type Opening struct {
+	// Service is the service the widget connects to (required).
+	Service string
+	// Visitor is the site's id of its customer (at most MaxVisitorID bytes
+	// of printable ASCII, else ErrBadVisitor): the store keeps it with the
+	// conversation so that every conversation of the visitor can be erased
+	// on request. Empty for an anonymous visitor.
+	Visitor string
+	// Page is the address of the page the visitor opened the chat on, which
+	// the agents of the queue are shown: without its query and fragment, cut
+	// to maxPreview bytes and redacted; dropped if it cannot be redacted. It
+	// is kept in memory only.
+	Page string
+}
+
+// OpenAs is Open with what the visitor brings: the site's id for them and
+// the page they are on.
+func (h *Hub) OpenAs(ctx context.Context, o Opening) (id, token string, err error) {
+	service, visitor, page := o.Service, o.Visitor, o.Page
 	if !validVisitorID(visitor) {
 		return "", "", ErrBadVisitor
 	}
@@ -84,6 +106,7 @@ func (h *Hub) OpenFor(ctx context.Context, service, visitor string) (id, token s
 	c.mu.Unlock()
 	h.log.Info("chat: conversation opened", slog.String("conversation", id), slog.String("service", service))
 
+	c.page = h.preview([]byte(pageOnly(page)))
 	h.mu.Lock()
 	h.convs[id] = c
 	h.setStateLocked(c, StateWaiting, "")
@@ -124,9 +147,13 @@ func (h *Hub) AttachVisitor(ctx context.Context, id, token string, since int64, 
 	}
 	h.mu.Lock()
 	state := c.state
+	place := 0
+	if state == StateWaiting {
+		place = h.placeLocked(c)
+	}
 	h.mu.Unlock()
 	c.visitors[sink] = struct{}{}
-	welcome = Frame{Type: FrameWelcome, Seq: c.seq, Conversation: id, Service: c.service, State: state, Protocol: ProtocolVersion}
+	welcome = Frame{Type: FrameWelcome, Seq: c.seq, Conversation: id, Service: c.service, State: state, Protocol: ProtocolVersion, Position: place}
 	return welcome, history, func() {
 		c.mu.Lock()
 		delete(c.visitors, sink)
@@ -222,7 +249,27 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	for _, e := range evs {
 		h.deliverLocked(c, frameOf(e))
 	}
+	h.noteFirst(c, evs)
 	return nil
+}
+
+// noteFirst keeps c's first visitor message (as redacted, and as masked
+// further by a later update) for the queue. c.mu must be held.
+func (h *Hub) noteFirst(c *conversation, evs []store.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	changed := false
+	for _, e := range evs {
+		switch {
+		case e.Type == FrameMessage && e.Author == RoleVisitor && c.firstSeq == 0:
+			c.firstSeq, c.first, changed = e.Seq, h.preview([]byte(e.Text)), true
+		case e.Type == FrameMessageUpdate && c.firstSeq != 0 && e.Ref == c.firstSeq:
+			c.first, changed = h.preview([]byte(e.Text)), true
+		}
+	}
+	if changed && c.state == StateWaiting {
+		h.queueChangedLocked(c.workgroup)
+	}
 }
 
 // appendLocked stores evs (numbered from c.seq+1) and, on success, advances

@@ -330,12 +330,12 @@ func TestOnEndIsCalledOnceOutsideTheLocks(t *testing.T) {
 	}
 }
 
-// TestOpenForKeepsTheVisitorID: the site's visitor id is stored with the
+// TestOpenAsKeepsTheVisitorID: the site's visitor id is stored with the
 // conversation (for erasure); a bad one opens nothing.
-func TestOpenForKeepsTheVisitorID(t *testing.T) {
+func TestOpenAsKeepsTheVisitorID(t *testing.T) {
 	f := newFixture(t, redact.DefaultConfig(), "")
 	ctx := context.Background()
-	id, _, err := f.hub.OpenFor(ctx, "support", "customer-42")
+	id, _, err := f.hub.OpenAs(ctx, Opening{Service: "support", Visitor: "customer-42"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestOpenForKeepsTheVisitorID(t *testing.T) {
 		t.Errorf("stored conversation = %+v, %v; want visitor customer-42", c, err)
 	}
 	for _, bad := range []string{"has space", "new\nline", strings.Repeat("x", MaxVisitorID+1), "é"} {
-		if _, _, err := f.hub.OpenFor(ctx, "support", bad); !errors.Is(err, ErrBadVisitor) {
+		if _, _, err := f.hub.OpenAs(ctx, Opening{Service: "support", Visitor: bad}); !errors.Is(err, ErrBadVisitor) {
 			t.Errorf("visitor %q: %v, want ErrBadVisitor", bad, err)
 		}
 	}

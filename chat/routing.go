@@ -29,6 +29,7 @@ func (h *Hub) setStateLocked(c *conversation, state, agent string) {
 		h.waiting[c.id] = c
 	} else {
 		delete(h.waiting, c.id)
+		c.place = 0 // told again if it waits again
 	}
 }
 
@@ -232,12 +233,7 @@ func (h *Hub) routeLocked() {
 			waiting = append(waiting, c)
 		}
 	}
-	slices.SortFunc(waiting, func(x, y *conversation) int {
-		if d := x.created.Compare(y.created); d != 0 {
-			return d
-		}
-		return strings.Compare(x.id, y.id)
-	})
+	sortByAge(waiting)
 	for _, c := range waiting {
 		var best *agentState
 		for _, a := range h.byGroup[c.workgroup] {
@@ -259,6 +255,16 @@ func (h *Hub) routeLocked() {
 		id, login := c.id, best.Login
 		h.timers[id] = time.AfterFunc(h.cfg.OfferTimeout, func() { h.offerExpired(id, login) })
 	}
+}
+
+// sortByAge orders conversations oldest first, then by id.
+func sortByAge(convs []*conversation) {
+	slices.SortFunc(convs, func(x, y *conversation) int {
+		if d := x.created.Compare(y.created); d != 0 {
+			return d
+		}
+		return strings.Compare(x.id, y.id)
+	})
 }
 
 // offerExpired passes an unanswered offer on; the agent who let it lapse
@@ -350,6 +356,7 @@ func (h *Hub) queueFrameLocked(a *agentState) Frame {
 // is a real timer, never longer than queueInterval (should the clock step
 // back).
 func (h *Hub) queueChangedLocked(workgroup string) {
+	h.placesChangedLocked(workgroup)
 	h.queueDirty[workgroup] = true
 	if h.queueTimer != nil || h.closed {
 		return
@@ -383,7 +390,8 @@ func (h *Hub) flushQueuesLocked() {
 }
 
 func (h *Hub) infoLocked(c *conversation) ChatInfo {
-	return ChatInfo{Conversation: c.id, Service: c.service, Workgroup: c.workgroup, State: c.state, Since: c.created.UnixMilli()}
+	return ChatInfo{Conversation: c.id, Service: c.service, Workgroup: c.workgroup, State: c.state, Since: c.created.UnixMilli(),
+		FirstMessage: c.first, Page: c.page}
 }
 
 func sortInfos(infos []ChatInfo) { slices.SortFunc(infos, compareInfos) }
@@ -394,6 +402,32 @@ func compareInfos(x, y ChatInfo) int {
 		return cmp.Compare(x.Since, y.Since)
 	}
 	return strings.Compare(x.Conversation, y.Conversation)
+}
+
+// ServiceStatus is whether a service answers now: within its hours, and
+// with an agent of its workgroup signed in and available.
+type ServiceStatus struct {
+	Service
+	Open      bool // within its hours
+	Available bool // an agent of its workgroup is online and available
+}
+
+// Status returns the status of the service called name.
+func (h *Hub) Status(name string) (ServiceStatus, bool) {
+	svc, ok := h.services[name]
+	if !ok {
+		return ServiceStatus{}, false
+	}
+	st := ServiceStatus{Service: svc, Open: svc.Hours.Open(h.now())}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range h.byGroup[svc.Workgroup] {
+		if a.available && len(a.sinks) > 0 {
+			st.Available = true
+			break
+		}
+	}
+	return st, true
 }
 
 // Service returns the service called name.

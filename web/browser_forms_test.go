@@ -119,13 +119,15 @@ func TestBrowserSecureForm(t *testing.T) {
 	}
 	requestCard()
 	poll(t, agent, "the agent sees the request waiting", `(document.querySelector(".chat .form-state") || {}).textContent?.includes("waiting")`)
-	poll(t, agent, "the supervisor view marks the conversation", `(document.querySelector("#supervised-conversations .secure-count") || {}).textContent === "\u{1F512} 1"`)
+	poll(t, agent, "the supervisor view marks the conversation with a lock icon and the count",
+		`(document.querySelector("#supervised-conversations .secure-count") || {}).textContent === "1" &&
+		 document.querySelector("#supervised-conversations .secure-count svg[role=img][aria-label]") !== null`)
 	poll(t, agent, "both see the system message", `[...document.querySelectorAll(".chat .secure")].some(e => e.textContent.includes("Secure data has been requested"))`)
 
 	// The customer sees the form; the brand appears as the number is typed.
 	run(t, visitor, "the form appears", chromedp.WaitVisible(chromedp.CSS("#sf-card_number"), chromedp.FromNode(frame)))
 	run(t, visitor, "type a bad prefix", chromedp.SendKeys(chromedp.CSS("#sf-card_number"), "7", chromedp.FromNode(frame)))
-	if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").textContent;`)); b != "Unknown" {
+	if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").dataset.brand;`)); b != "Unknown" {
 		t.Errorf("brand for 7: %q, want Unknown", b)
 	}
 	// The chat goes on while the form is open.
@@ -139,7 +141,7 @@ func TestBrowserSecureForm(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#sf-card_number"), number, chromedp.FromNode(frame)),
 			chromedp.SendKeys(chromedp.CSS("#sf-expiry"), "12/40", chromedp.FromNode(frame)),
 		)
-		if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").textContent;`)); b != "Visa" {
+		if b := eval[string](t, visitor, "brand", widgetJS(`return d.getElementById("sf-brand").dataset.brand;`)); b != "Visa" {
 			t.Errorf("brand for %s: %q, want Visa", number, b)
 		}
 		run(t, visitor, "submit", chromedp.Click(chromedp.CSS("#sf-submit"), chromedp.FromNode(frame)))
@@ -168,7 +170,7 @@ func TestBrowserSecureForm(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`.chat .agent-fields input[name="amount"]`), "5"),
 		chromedp.Click(chromedp.CSS(".chat .send-form")),
 	)
-	poll(t, visitor, "the canned text arrives", widgetJS(`return [...d.querySelectorAll(".msg")].some(e => e.textContent === "Sending you a secure form now.");`))
+	poll(t, visitor, "the canned text arrives", widgetJS(`return [...d.querySelectorAll(".msg .bubble")].some(e => e.textContent === "Sending you a secure form now.");`))
 	run(t, visitor, "the form appears again", chromedp.WaitVisible(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
 	run(t, visitor, "cancel", chromedp.Click(chromedp.CSS("#sf-cancel"), chromedp.FromNode(frame)))
 	poll(t, agent, "cancelled", `(document.querySelector(".chat .form-state .state") || {}).className?.includes("cancelled")`)

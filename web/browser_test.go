@@ -85,7 +85,7 @@ func chatFrame(t *testing.T, ctx context.Context) *chromedp.Node {
 	if err != nil || len(nodes) == 0 {
 		t.Fatalf("no widget iframe: %v", err)
 	}
-	if !eval[bool](t, ctx, "check the iframe", `document.getElementById("sig-chat-frame").style.display !== "none"`) {
+	if !eval[bool](t, ctx, "check the iframe", `!document.getElementById("sig-chat-frame").hidden`) {
 		run(t, ctx, "open the widget", chromedp.Click(chromedp.CSS("#sig-launcher")))
 	}
 	run(t, ctx, "wait for the chat", chromedp.WaitVisible(chromedp.CSS("#input"), chromedp.FromNode(nodes[0])))
@@ -104,7 +104,7 @@ func visitorSays(t *testing.T, ctx context.Context, frame *chromedp.Node, text s
 func visitorTexts(t *testing.T, ctx context.Context) []string {
 	t.Helper()
 	return eval[[]string](t, ctx, "read the widget",
-		`Array.from(document.getElementById("sig-chat-frame").contentDocument.querySelectorAll(".msg")).map(e => e.textContent)`)
+		`Array.from(document.getElementById("sig-chat-frame").contentDocument.querySelectorAll(".msg .bubble")).map(e => e.textContent)`)
 }
 
 func TestBrowserEndToEnd(t *testing.T) {
@@ -142,7 +142,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		`Array.from(document.querySelectorAll(".chat .msg .text")).map(e => e.textContent).join("|") ===
 		 "my card is ###################|and the other one: #########|#########"`)
 	poll(t, visitor, "the visitor's copy is masked too",
-		`Array.from(document.getElementById("sig-chat-frame").contentDocument.querySelectorAll(".msg")).map(e => e.textContent).join("|") ===
+		`Array.from(document.getElementById("sig-chat-frame").contentDocument.querySelectorAll(".msg .bubble")).map(e => e.textContent).join("|") ===
 		 "my card is ###################|and the other one: #########|#########"`)
 
 	// The agent of another workgroup saw nothing and cannot accept.

@@ -215,6 +215,7 @@ type inFrame struct {
 	Token        string `json:"token"`
 	Service      string `json:"service"`
 	Visitor      string `json:"visitor"` // hello: the site's id of the visitor, for erasure
+	Page         string `json:"page"`    // hello: the page the visitor is on
 	Since        int64  `json:"since"`
 	ClientID     string `json:"client_id"`
 	Text         string `json:"text"`

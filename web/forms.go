@@ -37,6 +37,17 @@ type visitorForm struct {
 	Description string         `json:"description"`
 	Fields      []secure.Field `json:"fields"`
 	Attempt     int            `json:"attempt"`
+	// AgentValues are what the agent filled in (the amount …), shown to
+	// the customer read-only: the agent typed them, they are no secret.
+	AgentValues []agentValue `json:"agent_values"`
+}
+
+// agentValue is one agent-filled field of a form, as the customer sees it.
+type agentValue struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
 }
 
 var errFormsOff = errors.New("web: secure forms are not configured")
@@ -99,8 +110,15 @@ func (n FormFrames) FormRejected(req chatforms.Request, errs map[string]string) 
 
 // newFormFrame gives the customer the form of a waiting request.
 func newFormFrame(req chatforms.Request) formFrame {
+	values := []agentValue{}
+	for _, f := range req.Form.AgentFields() {
+		if v, ok := req.AgentValues[f.ID]; ok && v != "" {
+			values = append(values, agentValue{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Value: v})
+		}
+	}
 	return formFrame{Type: frameForm, Request: req.ID, Form: visitorForm{
 		Title: req.Form.Title, Description: req.Form.Description, Fields: req.Form.CustomerFields(), Attempt: req.Attempts,
+		AgentValues: values,
 	}}
 }
 

@@ -189,6 +189,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/me", s.me)
 		r.Get("/agent/ws", s.agentSocket)
 		r.Get("/cards", s.cards)
+		r.Get("/services/{name}", s.serviceStatus)
 		r.Get("/conversations/{id}", s.conversationInfo)
 	})
 	r.Get("/api/conversations/{id}", s.conversationInfo)
@@ -282,6 +283,20 @@ func (s *Server) acquireConn() bool {
 
 func (s *Server) releaseConn() { s.conns.Add(-1) }
 
+// serviceStatus serves GET /api/v1/services/{name}: what the widget shows
+// before a chat starts (title, greeting) and whether anyone answers now.
+func (s *Server) serviceStatus(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.hub.Status(chi.URLParam(r, "name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_service", "no such service")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"service": st.Name, "title": st.Title, "greeting": st.Greeting,
+		"open": st.Open, "available": st.Open && st.Available,
+	})
+}
+
 type openRequest struct {
 	Service string `json:"service"`
 	Visitor string `json:"visitor"` // the site's id of the visitor, for erasure (optional)
@@ -295,7 +310,7 @@ func (s *Server) openConversation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"service": "…"}`)
 		return
 	}
-	id, token, err := s.hub.OpenFor(r.Context(), req.Service, req.Visitor)
+	id, token, err := s.hub.OpenAs(r.Context(), chat.Opening{Service: req.Service, Visitor: req.Visitor})
 	if err != nil {
 		code, status := errorCode(err)
 		writeError(w, status, code, err.Error())

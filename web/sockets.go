@@ -224,7 +224,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	id, token := hello.Conversation, hello.Token
 	fresh := id == ""
 	if fresh {
-		id, token, err = s.hub.OpenFor(ctx, hello.Service, hello.Visitor)
+		id, token, err = s.hub.OpenAs(ctx, chat.Opening{Service: hello.Service, Visitor: hello.Visitor, Page: hello.Page})
 		if err != nil {
 			cl.write(ctx, outFrame{body: refusal(err)})
 			conn.Close(ClosePolicyViolation, codeOf(err))
@@ -242,7 +242,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 		welcome.Token = token
 	}
 	initial := chatFrames(append([]chat.Frame{welcome}, history...))
-	if req, ok := s.waitingForm(id); ok { // the open form survives a reload
+	if req, ok := s.waitingForm(id); ok && welcome.State != chat.StateEnded { // the open form survives a reload, not the chat's end
 		initial = append(initial, outFrame{body: newFormFrame(req), conversation: id, seq: welcome.Seq})
 	}
 	me := chat.Participant{Role: chat.RoleVisitor}

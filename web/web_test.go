@@ -35,6 +35,7 @@ type env struct {
 	store  *store.Store
 	dbPath string
 	logs   *testenv.LogBuffer
+	hub    *chat.Hub
 }
 
 var passwordHash = func() string {
@@ -46,14 +47,48 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 	return newEnvWith(t, 0, tweak)
 }
 
+// testServices are the services of newEnv: support and sales, each its
+// workgroup's.
+var testServices = []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}}
+
 // newEnvWith is newEnv with a message size limit.
 func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 	t.Helper()
+	return newEnvOpts(t, envOptions{MaxMessageBytes: maxMessageBytes}, tweak)
+}
+
+// newEnvServices is newEnvWith with services of the test's own.
+func newEnvServices(t *testing.T, maxMessageBytes int, services []chat.Service, tweak func(*Config)) *env {
+	t.Helper()
+	return newEnvOpts(t, envOptions{MaxMessageBytes: maxMessageBytes, Services: services}, tweak)
+}
+
+// envOptions are what an env may change of newEnv's hub.
+type envOptions struct {
+	MaxMessageBytes int
+	Services        []chat.Service // testServices if nil
+	Redaction       *redact.Config // redact.DefaultConfig() if nil
+}
+
+// newEnvOpts is newEnv with the options o.
+func newEnvOpts(t *testing.T, o envOptions, tweak func(*Config)) *env {
+	t.Helper()
+	maxMessageBytes, services := o.MaxMessageBytes, o.Services
+	if services == nil {
+		services = testServices
+	}
+	rc := redact.DefaultConfig()
+	if o.Redaction != nil {
+		rc = *o.Redaction
+	}
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	path := filepath.Join(t.TempDir(), "gw.db")
 	st := testenv.Store(t, store.Config{Path: path, Logger: logger, KEK: testKEK})
-	eng, _ := redact.New(redact.DefaultConfig())
+	eng, err := redact.New(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cfg Config
 	hub, err := chat.New(chat.Config{
 		Store: st, Engine: eng, Logger: logger, MaxMessageBytes: maxMessageBytes,
@@ -63,7 +98,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 				cfg.Desk.Forget(id)
 			}
 		},
-		Services: []chat.Service{{Name: "support", Workgroup: "support"}, {Name: "sales", Workgroup: "sales"}},
+		Services: services,
 		Agents: []chat.Agent{
 			{Login: "ann", Name: "Ann", Workgroups: []string{"support"}},
 			{Login: "sam", Name: "Sam", Workgroups: []string{"sales"}},
@@ -91,7 +126,7 @@ func newEnvWith(t *testing.T, maxMessageBytes int, tweak func(*Config)) *env {
 		srv.Close()
 		hub.Close()
 	})
-	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs}
+	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs, hub: hub}
 }
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }

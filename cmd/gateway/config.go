@@ -182,9 +182,12 @@ type workgroupDef struct {
 }
 
 type serviceDef struct {
-	Name      string `yaml:"name"`
-	Title     string `yaml:"title"`
-	Workgroup string `yaml:"workgroup"`
+	Name      string   `yaml:"name"`
+	Title     string   `yaml:"title"`
+	Workgroup string   `yaml:"workgroup"`
+	Greeting  string   `yaml:"greeting"`
+	Hours     []string `yaml:"hours"`
+	Timezone  string   `yaml:"timezone"`
 }
 
 type agentDef struct {

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/secureinput/gateway/card"
+	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
@@ -243,8 +244,27 @@ func (v *validator) checkServices(services []serviceDef, workgroups []string) {
 		} else {
 			v.checkWorkgroup(p.with("workgroup"), s.Workgroup, workgroups)
 		}
+		for j, h := range s.Hours {
+			if _, err := chat.ParseHours([]string{h}, ""); err != nil {
+				v.failf(p.with("hours", j), "%s: %v", quoteValue(h), errors.Unwrap(err))
+			}
+		}
+		if len(s.Hours) > chat.MaxSpans {
+			v.failf(p.with("hours"), "%d spans, at most %d", len(s.Hours), chat.MaxSpans)
+		}
+		if s.Timezone != "" {
+			if _, err := time.LoadLocation(s.Timezone); err != nil {
+				v.failf(p.with("timezone"), "unknown time zone %s: want an IANA name like Europe/Paris", quoteValue(s.Timezone))
+			}
+		}
+		if len(s.Greeting) > maxGreeting {
+			v.failf(p.with("greeting"), "%d bytes, at most %d", len(s.Greeting), maxGreeting)
+		}
 	}
 }
+
+// maxGreeting bounds a service's greeting.
+const maxGreeting = 500
 
 func (v *validator) checkForms(c *config, workgroups []string) {
 	var names []string

@@ -129,6 +129,10 @@ validation:
 			`b.yaml:7: forms[0].fields[1].kind: unknown kind "txt": did you mean "text"?`,
 			`b.yaml:9: validation.url: "ftp://user:xxxxx@v.example": want http:// or https://`,
 		}, []string{"hunter2"}},
+		{"service hours", "workgroups: [{name: w}]\nservices:\n  - name: s\n    workgroup: w\n    hours: [\"mon-fri 09:00-17:00\", \"sat 9:00-12:00\"]\n    timezone: Europe/Pariss\n", []string{
+			`b.yaml:5: services[0].hours[1]: "sat 9:00-12:00": time "9:00": want HH:MM`,
+			`b.yaml:6: services[0].timezone: unknown time zone "Europe/Pariss": want an IANA name like Europe/Paris`,
+		}, nil},
 		{"a form's own rules", "forms:\n  - name: f\n    fields:\n      - {id: a, kind: text}\n      - {id: a, kind: ssn}\nvalidation: {sample: true}\n", []string{
 			`b.yaml:5: forms[0].fields[1].id: field "a" defined twice`,
 		}, nil},

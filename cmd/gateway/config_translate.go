@@ -107,7 +107,8 @@ func btoi(b bool) int {
 func (c *config) chatServices() []chat.Service {
 	var out []chat.Service
 	for _, s := range c.Services {
-		out = append(out, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup})
+		hours, _ := chat.ParseHours(s.Hours, s.Timezone) // checked by check
+		out = append(out, chat.Service{Name: s.Name, Title: s.Title, Workgroup: s.Workgroup, Greeting: s.Greeting, Hours: hours})
 	}
 	return out
 }

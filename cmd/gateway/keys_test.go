@@ -65,7 +65,7 @@ func TestConfigCheckKeys(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "g.yaml")
-			demo := demoWithWebhook // a webhook: its warning is not this test's
+			demo := demoWithWebhook                   // a webhook: its warning is not this test's
 			if strings.HasPrefix(tc.yaml, "data: ") { // in place of the demo's
 				demo = regexp.MustCompile(`(?m)^data: .*$`).ReplaceAllString(demo, "")
 			}

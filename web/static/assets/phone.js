@@ -34,11 +34,13 @@
     api("DELETE", "/calls/" + call);
     call = null;
     $("call").textContent = ""; $("place").disabled = false; $("hangup").disabled = true;
+    typed = ""; $("keys").textContent = "";
     say("No call.");
   });
   "123456789*0#".split("").forEach(function (k) {
     var b = document.createElement("button");
-    b.type = "button"; b.textContent = k; b.dataset.key = k;
+    b.type = "button"; b.className = "btn"; b.textContent = k; b.dataset.key = k;
+    b.setAttribute("aria-label", k === "*" ? "star" : k === "#" ? "hash" : k);
     b.addEventListener("click", function () {
       if (!call) return;
       typed += k === "#" || k === "*" ? "" : "●";
@@ -60,8 +62,9 @@
     if (s.state === "ended") {
       ended = s.session;
       var o = s.outcome;
-      say(o ? "Thank you. Your payment was " + o.status + ". Reference " + o.transaction_id + "." : "The secure input ended: " + (s.error || ""));
-      lastPrompt = "";
+      var end = o ? "Thank you. Your payment was " + o.status + ". Reference " + o.transaction_id + "." : "The secure input ended: " + (s.error || "");
+      if (end !== lastPrompt) { lastPrompt = end; say(end); } // once, not at every poll
+      typed = ""; $("keys").textContent = ""; // nothing of the entry stays on screen
       return;
     }
     if (s.prompt) {
