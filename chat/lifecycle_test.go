@@ -56,7 +56,7 @@ func TestMessagesAreRedactedStoredAndResumable(t *testing.T) {
 		}
 	}
 	want := []string{
-		"message:my card is 4111 1111",
+		"message:my card is 4111 11##",
 		"message:######### thanks",
 		"message_update:my card is #########",
 		"message:or ###################",
