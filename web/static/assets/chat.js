@@ -64,6 +64,7 @@
         break;
       case "ended": ended = true; setStatus("Chat ended"); system("The chat has ended", f.seq); break;
       case "secure_input": system(f.text, f.seq); break;
+      case "redaction": break; // the agent's transcript notes it; nothing to show here
       case "typing": if (f.from === "agent") typingEl.hidden = !f.active; return;
       case "undelivered":
         var p = pending[f.client_id];
@@ -81,7 +82,7 @@
 
   function isHistory(t) {
     return t === "waiting" || t === "agent_joined" || t === "agent_left" || t === "message" ||
-      t === "message_update" || t === "ended" || t === "secure_input";
+      t === "message_update" || t === "ended" || t === "secure_input" || t === "redaction";
   }
 
   function connect() {

@@ -120,6 +120,7 @@
       case "agent_left": li.className = "system"; li.textContent = (f.name || "Agent") + " left"; break;
       case "ended": li.className = "system"; li.textContent = "Chat ended"; c.ended = true; break;
       case "secure_input": li.className = "system secure"; li.textContent = f.text; break;
+      case "redaction": li.className = "system redaction"; li.textContent = "Masked by: " + f.text; break;
       default: return;
     }
     li.dataset.seq = f.seq;
