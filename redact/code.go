@@ -198,13 +198,18 @@ func wordBefore(text []byte, i int, w string) (int, bool) {
 // wordAt reports whether text[i:] starts with word w (case-insensitive, at a
 // word boundary) and where it ends.
 func wordAt(text []byte, i int, w string) (int, bool) {
-	if i >= len(text) || text[i]|0x20 != w[0] && text[i] < utf8.RuneSelf {
-		return 0, false
-	}
 	j := i
 	for k := 0; k < len(w); {
 		if j >= len(text) {
 			return 0, false
+		}
+		if c, wc := text[j], w[k]; c < utf8.RuneSelf && wc < utf8.RuneSelf {
+			if lowerASCII(c) != wc {
+				return 0, false
+			}
+			j++
+			k++
+			continue
 		}
 		wr, wsize := utf8.DecodeRuneInString(w[k:])
 		r, size := utf8.DecodeRune(text[j:])
@@ -215,7 +220,11 @@ func wordAt(text []byte, i int, w string) (int, bool) {
 		j += size
 	}
 	if j < len(text) {
-		if r, _ := utf8.DecodeRune(text[j:]); isWordRune(r) {
+		if c := text[j]; c < utf8.RuneSelf {
+			if isASCIILetter(c) || '0' <= c && c <= '9' {
+				return 0, false
+			}
+		} else if r, _ := utf8.DecodeRune(text[j:]); isWordRune(r) {
 			return 0, false
 		}
 	}
