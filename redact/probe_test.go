@@ -8,7 +8,7 @@ import (
 )
 
 func TestProbeExpression(t *testing.T) {
-	bad := []string{`(a+)+$`, `(\d+)*x`, `(a|a)*b`, `(\w|\d)+!`, `(x+x+)+y`, `(.*a){12}`}
+	bad := []string{`(a+)+$`, `(\d+)*x`, `(a|a)*b`, `(\w|\d)+!`, `(x+x+)+y`}
 	for _, src := range bad {
 		err := ProbeExpression(src, DefaultTimeout)
 		if !errors.Is(err, ErrCatastrophic) || !strings.Contains(err.Error(), fmt.Sprintf("%q", src)) {
