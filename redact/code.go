@@ -81,6 +81,17 @@ func mayEndCodeWord(text []byte, i int) bool {
 	return codeEnds[k/64]&(1<<(k%64)) != 0
 }
 
+// byFirst indexes words by their first byte, so that a scan forward tries
+// only the words that can start where it stands.
+func byFirst(words []string) (t [256][]string) {
+	for _, w := range words {
+		t[w[0]] = append(t[w[0]], w)
+	}
+	return t
+}
+
+var codeWordsByFirst, expiryWordsByFirst, fillersByFirst = byFirst(codeWords), byFirst(expiryWords), byFirst(codeFillers)
+
 // maxCodeWord bounds the bytes of a word looked up in codeByLast.
 const maxCodeWord = 40
 
@@ -280,7 +291,10 @@ var expiryWords = []string{"exp", "exp.", "expiry", "expiry date", "expires", "e
 // then MM/YY, MM/YYYY, MM-YY …), or i if there is none.
 func expiryAt(text []byte, i int) int {
 	j := i
-	for _, w := range expiryWords {
+	if i >= len(text) {
+		return i
+	}
+	for _, w := range expiryWordsByFirst[lowerASCII(text[i])] {
 		if end, ok := wordAt(text, i, w); ok {
 			j = skipForward(text, end, 4)
 			break
@@ -326,10 +340,18 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if k := expiryAt(text, j); k > j {
 		j = skipForward(text, k, 4)
 	}
-	for _, w := range codeWords {
+	var first byte
+	if j < len(text) {
+		first = lowerASCII(text[j])
+	}
+	for _, w := range codeWordsByFirst[first] {
 		if e, ok := wordAt(text, j, w); ok {
 			j = skipForward(text, e, 6)
-			for _, f := range codeFillers {
+			var f0 byte
+			if j < len(text) {
+				f0 = lowerASCII(text[j])
+			}
+			for _, f := range fillersByFirst[f0] {
 				if e, ok := wordAt(text, j, f); ok {
 					j = skipForward(text, e, 6)
 					break

@@ -28,7 +28,7 @@ const probeCandidates = "aA019 -._xz@#\t\néك٣"
 // match fail — and returns an error wrapping ErrCatastrophic, naming the
 // expression, if one input takes longer than budget, twice (the second time
 // with ten budgets, so that a busy machine does not refuse a sound one). Nested quantifiers
-// ((a+)+, (\d*)*) and overlapping alternatives ((a|a)*, (\w|\d)+) fail it.
+// ((a+)+, (\d*)*) and overlapping alternatives ((a|aa)+) fail it.
 // It is meant for loading a configuration, not for every text; the engine
 // bounds every text with its time limit anyway.
 func ProbeExpression(source string, budget time.Duration) error {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestProbeExpression(t *testing.T) {
-	bad := []string{`(a+)+$`, `(\d+)*x`, `(a|a)*b`, `(\w|\d)+!`, `(x+x+)+y`}
+	bad := []string{`(a+)+$`, `(\d+)*x`, `(a|aa)+$`, `(x+x+)+y`}
 	for _, src := range bad {
 		err := ProbeExpression(src, DefaultTimeout)
 		if !errors.Is(err, ErrCatastrophic) || !strings.Contains(err.Error(), fmt.Sprintf("%q", src)) {
