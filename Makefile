@@ -94,6 +94,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzExpressionWindows$$' -fuzztime $(FUZZTIME) ./redact
 	$(GO) test -run '^$$' -fuzz '^FuzzPossible$$' -fuzztime $(FUZZTIME) ./card
 	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./redact
+	$(GO) test -run '^$$' -fuzz '^FuzzReference$$' -fuzztime $(FUZZTIME) ./redact
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/gateway
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReply$$' -fuzztime $(FUZZTIME) ./secure
 	$(GO) test -run '^$$' -fuzz '^FuzzRedactMail$$' -fuzztime $(FUZZTIME) ./mail

@@ -63,7 +63,7 @@ func p(prefix string) Range   { return Range{prefix, prefix} }
 // the redactor, the as-you-type check and the widget all read this table.
 var Brands = []Brand{
 	{ID: "visa", Name: "Visa", Ranges: []Range{p("4")},
-		Lengths: []int{13, 16, 19}, Grouping: g4444, CodeName: "CVV", CodeSize: 3},
+		Lengths: []int{13, 14, 15, 16, 17, 18, 19}, Grouping: g4444, CodeName: "CVV", CodeSize: 3},
 	{ID: "mastercard", Name: "Mastercard", Ranges: []Range{r("51", "55"), r("2221", "2720")},
 		Lengths: []int{16}, Grouping: g4444, CodeName: "CVC", CodeSize: 3},
 	{ID: "amex", Name: "American Express", Ranges: []Range{p("34"), p("37")},
@@ -74,11 +74,10 @@ var Brands = []Brand{
 		Lengths: []int{14, 15, 16, 17, 18, 19}, Grouping: g464, CodeName: "CVV", CodeSize: 3},
 	{ID: "jcb", Name: "JCB", Ranges: []Range{r("3528", "3589")},
 		Lengths: []int{16, 17, 18, 19}, Grouping: g4444, CodeName: "CAV2", CodeSize: 3},
+	{ID: "jcb15", Name: "JCB", Ranges: []Range{p("1800"), p("2131")},
+		Lengths: []int{15}, Grouping: g465, CodeName: "CAV2", CodeSize: 3},
 	{ID: "unionpay", Name: "UnionPay", Ranges: []Range{p("62"), r("8100", "8171")},
 		Lengths: []int{14, 15, 16, 17, 18, 19}, Grouping: g4444, CodeName: "CVN2", CodeSize: 3},
-	{ID: "maestro", Name: "Maestro", Ranges: []Range{p("493698"), r("500000", "501899"), r("502000", "504174"), r("504176", "506698"),
-		r("506779", "508999"), r("56", "59"), p("63"), p("67")},
-		Lengths: []int{12, 13, 14, 15, 16, 17, 18, 19}, Grouping: g4444, CodeName: "CVC", CodeSize: 3},
 	{ID: "mir", Name: "Mir", Ranges: []Range{r("2200", "2204")},
 		Lengths: []int{16, 17, 18, 19}, Grouping: g4444, CodeName: "CVP2", CodeSize: 3},
 	{ID: "elo", Name: "Elo", Ranges: []Range{p("401178"), p("401179"), p("438935"), p("457631"), p("457632"),
@@ -88,7 +87,8 @@ var Brands = []Brand{
 		r("650720", "650727"), r("650901", "650978"), r("651652", "651679"), r("655000", "655019"),
 		r("655021", "655058")},
 		Lengths: []int{16}, Grouping: g4444, CodeName: "CVE", CodeSize: 3},
-	{ID: "hipercard", Name: "Hipercard", Ranges: []Range{p("606282"), p("384100"), p("384140"), p("384160")},
+	{ID: "hipercard", Name: "Hipercard", Ranges: []Range{p("606282"), p("384100"), p("384140"), p("384160"),
+		p("637095"), p("637568"), p("637599"), p("637609"), p("637612")},
 		Lengths: []int{16, 19}, Grouping: g4444, CodeName: "CVC", CodeSize: 3},
 	{ID: "rupay", Name: "RuPay", Ranges: []Range{p("60"), p("65"), p("81"), p("82"), p("508"), p("353"), p("356")},
 		Lengths: []int{16}, Grouping: g4444, CodeName: "CVV", CodeSize: 3},
@@ -104,6 +104,11 @@ var Brands = []Brand{
 		Lengths: []int{16}, Grouping: g4444, CodeName: "", CodeSize: 0},
 	{ID: "humo", Name: "Humo", Ranges: []Range{p("9860")},
 		Lengths: []int{16}, Grouping: g4444, CodeName: "", CodeSize: 0},
+	// Maestro: the networks publish 50 and 56–69 (Mastercard's BIN table);
+	// it comes after the brands it overlaps so that, at equal width, they
+	// win Detect (UnionPay 62, Discover 65, RuPay 60).
+	{ID: "maestro", Name: "Maestro", Ranges: []Range{p("493698"), p("50"), r("56", "69")},
+		Lengths: []int{12, 13, 14, 15, 16, 17, 18, 19}, Grouping: g4444, CodeName: "CVC", CodeSize: 3},
 	{ID: "uatp", Name: "UATP", Ranges: []Range{p("1")},
 		Lengths: []int{15}, Grouping: g456, CodeName: "", CodeSize: 0},
 }
@@ -155,13 +160,22 @@ func prefixValue(d []byte, width int, zero byte) int {
 // wins, and a brand is only chosen for a length it uses. ok is false when no
 // brand fits; the number's Luhn check is not part of Detect.
 func Detect(number string) (b Brand, ok bool) {
-	digits := []byte(Digits(number))
+	return detect([]byte(Digits(number)), '0')
+}
+
+// DetectValues is Detect over digit values 0–9. It does not allocate.
+func DetectValues(values []byte) (Brand, bool) { return detect(values, 0) }
+
+func detect(digits []byte, zero byte) (b Brand, ok bool) {
+	if len(digits) > MaxLength {
+		return Brand{}, false
+	}
 	best, bestWidth := -1, 0
 	for _, e := range table {
 		if e.width > len(digits) || e.lengths&(1<<len(digits)) == 0 || e.width <= bestWidth {
 			continue
 		}
-		if v := prefixValue(digits, e.width, '0'); e.from <= v && v <= e.to {
+		if v := prefixValue(digits, e.width, zero); e.from <= v && v <= e.to {
 			best, bestWidth = e.brand, e.width
 		}
 	}
@@ -268,14 +282,32 @@ func BrandName(prefix string) string {
 	return ""
 }
 
+// CanGrowValues reports whether the digit values 0–9 of values can be the
+// start of a longer card number: some brand's range covers them (or may,
+// once more digits come) and uses a length greater than len(values). It
+// does not allocate.
+func CanGrowValues(values []byte) bool {
+	if len(values) == 0 || len(values) >= MaxLength {
+		return false
+	}
+	for _, e := range table {
+		if e.lengths>>(len(values)+1) != 0 && mayBecomeZero(values, e, 0) {
+			return true
+		}
+	}
+	return false
+}
+
 // mayBecome reports whether a number starting with digits can fall in e.
-func mayBecome(digits []byte, e rangeEntry) bool {
+func mayBecome(digits []byte, e rangeEntry) bool { return mayBecomeZero(digits, e, '0') }
+
+func mayBecomeZero(digits []byte, e rangeEntry, zero byte) bool {
 	if len(digits) >= e.width {
-		v := prefixValue(digits, e.width, '0')
+		v := prefixValue(digits, e.width, zero)
 		return e.from <= v && v <= e.to
 	}
 	// The prefix covers [v·10^k, v·10^k + 10^k − 1] at width e.width.
-	v := prefixValue(digits, len(digits), '0')
+	v := prefixValue(digits, len(digits), zero)
 	scale := 1
 	for i := len(digits); i < e.width; i++ {
 		scale *= 10

@@ -176,7 +176,7 @@ func TestDiscoverRanges(t *testing.T) {
 		prefix, want string
 	}{
 		{"622125", "unionpay"}, {"622126", "discover"}, {"622925", "discover"}, {"622926", "unionpay"},
-		{"643", ""}, {"644", "discover"}, {"649", "discover"}, {"65", "discover"}, {"6011", "discover"},
+		{"643", "maestro"}, {"644", "discover"}, {"649", "discover"}, {"65", "discover"}, {"6011", "discover"},
 	} {
 		b, _ := Detect(complete(tc.prefix, 16))
 		if b.ID != tc.want {
@@ -256,7 +256,7 @@ func TestValidate(t *testing.T) {
 		{"3782 822463 10005", nil, "amex"},
 		{"４１１１１１１１１１１１１１１１", nil, "visa"},
 		{"4111 1111 1111 1112", ErrLuhn, ""},
-		{"4111 1111 1111 111", ErrLength, ""},
+		{"5555 5555 5555 444", ErrLength, ""},
 		{"7111 1111 1111 1111", ErrBrand, ""},
 		{"", ErrEmpty, ""},
 		{"4111a1111", ErrCharset, ""},
@@ -333,7 +333,8 @@ func TestDigitValue(t *testing.T) {
 		'۷': 7,                    // Extended Arabic-Indic
 		'५': 5,                    // Devanagari
 		'𝟗': 9,                    // mathematical bold
-		'½': -1, '²': -1, 'Ⅳ': -1, // numbers that are not decimal digits
+		'½': -1, 'Ⅳ': -1, '⑩': -1, // numbers that are not one decimal digit
+		'²': 2, '₇': 7, '①': 1, '⓪': 0, '⑼': 9, '⒊': 3, '🄃': 2, // NFKC folds these to a digit
 	}
 	for r, want := range tests {
 		if got := DigitValue(r); got != want {

@@ -59,6 +59,23 @@ type sentMessage struct {
 	seq int64
 }
 
+// ValidID reports whether s is an identifier a client may send and the
+// gateway may echo: 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.
+// Client ids must be; conversation ids are (randomID). Nothing else a
+// client sends is echoed without passing the engine.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > maxClientID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func sentKey(p Participant, clientID string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(p.Role))

@@ -19,5 +19,5 @@ var (
 	ErrUndeliverable  = errors.New("chat: message could not be redacted and was withheld")
 	ErrBusy           = errors.New("chat: agent has reached the maximum number of chats")
 	ErrStore          = errors.New("chat: could not store")
-	ErrBadClientID    = errors.New("chat: client_id longer than 64 bytes")
+	ErrBadClientID    = errors.New("chat: client_id must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
 )

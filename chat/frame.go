@@ -20,6 +20,7 @@ const (
 	FrameMessageUpdate = "message_update" // an earlier message's text changed (more of it masked)
 	FrameEnded         = "ended"          // the chat is over
 	FrameSecureInput   = "secure_input"   // a secure form was requested, cancelled, or had an outcome (text: the fact, no value)
+	FrameRedaction     = "redaction"      // a message was redacted: id is the message, text the rules that fired (never what they masked)
 
 	// Ephemeral.
 	FrameWelcome = "welcome"        // first frame on a socket: who you are, where you are
@@ -33,7 +34,7 @@ const (
 
 // HistoryFrames and EphemeralFrames list every frame type the chat sends.
 var (
-	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput}
+	HistoryFrames   = []string{FrameWaiting, FrameAgentJoined, FrameAgentLeft, FrameMessage, FrameMessageUpdate, FrameEnded, FrameSecureInput, FrameRedaction}
 	EphemeralFrames = []string{FrameWelcome, FrameTyping, FrameQueue, FrameOffer, FrameStatus, FrameChats, FramePlace}
 )
 

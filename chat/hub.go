@@ -213,6 +213,22 @@ func (h *Hub) Live() int {
 	return len(h.convs)
 }
 
+// MaskText returns s redacted by the hub's engine, for a string a client
+// or platform sent that the gateway logs, shows or echoes (a telephony call
+// id). If redaction fails it is masked whole.
+func (h *Hub) MaskText(s string) string {
+	r, err := h.cfg.Engine.Redact(s)
+	if err != nil {
+		return string(redact.MaskAll(nil, []byte(s)))
+	}
+	return r.Text
+}
+
+// RedactionCounts reports, per rule, the matches the hub's engine has
+// masked (on every channel that shares it) and the texts it could not
+// redact.
+func (h *Hub) RedactionCounts() ([]redact.RuleCount, uint64) { return h.cfg.Engine.Counts() }
+
 // MaxMessageBytes is the largest message text Send accepts.
 func (h *Hub) MaxMessageBytes() int { return h.cfg.MaxMessageBytes }
 

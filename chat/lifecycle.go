@@ -180,7 +180,7 @@ func frameOf(e store.Event) Frame {
 	switch e.Type {
 	case FrameMessage:
 		f.ID = e.Seq
-	case FrameMessageUpdate:
+	case FrameMessageUpdate, FrameRedaction:
 		f.ID = e.Ref
 	}
 	return f
@@ -194,7 +194,7 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	if len(text) > h.cfg.MaxMessageBytes {
 		return ErrTooLarge
 	}
-	if len(clientID) > maxClientID {
+	if clientID != "" && !ValidID(clientID) {
 		return ErrBadClientID
 	}
 	if !utf8.Valid(text) {
@@ -236,6 +236,10 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	evs := []store.Event{{Conversation: id, Seq: seq, Type: FrameMessage, Author: p.Role, AuthorName: name, ClientID: clientID, Text: string(redacted), At: now}}
 	for _, u := range updates {
 		evs = append(evs, store.Event{Conversation: id, Seq: seq + int64(len(evs)), Type: FrameMessageUpdate, Author: p.Role, AuthorName: name, Ref: u.ID, Text: u.Text, At: now})
+	}
+	// Which rules fired, as a transcript event: the rule names only.
+	if rules := redact.Rules(spans); len(rules) > 0 {
+		evs = append(evs, store.Event{Conversation: id, Seq: seq + int64(len(evs)), Type: FrameRedaction, Author: RoleSystem, AuthorName: "redaction", Ref: seq, Text: strings.Join(rules, " "), At: now})
 	}
 	if err := h.appendLocked(ctx, c, evs, nil); err != nil {
 		st.Reset()

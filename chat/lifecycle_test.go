@@ -56,7 +56,7 @@ func TestMessagesAreRedactedStoredAndResumable(t *testing.T) {
 		}
 	}
 	want := []string{
-		"message:my card is 4111 1111",
+		"message:my card is 4111 11##",
 		"message:######### thanks",
 		"message_update:my card is #########",
 		"message:or ###################",
@@ -76,11 +76,20 @@ func TestMessagesAreRedactedStoredAndResumable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seqs []int64
+	var rules []string
 	for _, fr := range history {
 		seqs = append(seqs, fr.Seq)
+		if fr.Type == FrameRedaction {
+			rules = append(rules, fmt.Sprintf("%d:%s", fr.ID, fr.Text))
+		}
 	}
-	if len(seqs) != 3 || seqs[0] != 4 || seqs[2] != 6 {
-		t.Errorf("resume after 3 gave seqs %v, want [4 5 6]", seqs)
+	// 4 the first message's redaction event, 5 the second message, 6 the
+	// update, 7 its redaction event, 8 the third, 9 its event.
+	if len(seqs) != 6 || seqs[0] != 4 || seqs[5] != 9 {
+		t.Errorf("resume after 3 gave seqs %v, want [4 … 9]", seqs)
+	}
+	if got := strings.Join(rules, "|"); got != "3:card_prefix|5:card|8:card" {
+		t.Errorf("redaction events %q, want 3:card_prefix|5:card|8:card: which rule, never the text", got)
 	}
 	// From the start, the first message already carries its masked text.
 	_, history, _, _ = f.hub.AttachVisitor(ctx, id, token, 0, &recorder{})

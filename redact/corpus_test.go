@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/secureinput/gateway/card"
 )
 
 // labelled is one corpus record: the text and the spans a perfect redactor
@@ -53,11 +55,19 @@ func readCorpus(tb testing.TB) []labelled {
 func TestCorpusRecallPrecision(t *testing.T) {
 	e := mustNew(t, DefaultConfig())
 	corpus := readCorpus(t)
-	tp, fp, fn := 0, 0, 0
+	tp, fp, fn, codes, cvvs := 0, 0, 0, 0, 0
 	for _, rec := range corpus {
 		r, err := e.Redact(rec.text)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Every "cvv NNN" of the corpus follows its card: it must be masked.
+		if i := strings.Index(rec.text, "cvv "); i >= 0 {
+			cvvs++
+			code := strings.FieldsFunc(rec.text[i+4:], func(r rune) bool { return card.DigitValue(r) < 0 })[0]
+			if strings.Contains(r.Text, "cvv "+code) {
+				t.Errorf("security code left visible in %q", r.Text)
+			}
 		}
 		want := map[[2]int]bool{}
 		for _, s := range rec.spans {
@@ -65,6 +75,10 @@ func TestCorpusRecallPrecision(t *testing.T) {
 		}
 		got := map[[2]int]bool{}
 		for _, s := range r.Spans {
+			if s.Kind == KindSecurityCode {
+				codes++
+				continue
+			}
 			k := [2]int{s.Start, s.End}
 			got[k] = true
 			if want[k] {
@@ -91,6 +105,10 @@ func TestCorpusRecallPrecision(t *testing.T) {
 	}
 	t.Logf("corpus: %d records, %d labelled cards: recall %.4f, precision %.4f (tp %d, fp %d, fn %d)",
 		len(corpus), tp+fn, recall, precision, tp, fp, fn)
+	t.Logf("security codes: %d masked, %d written after cvv", codes, cvvs)
+	if codes != cvvs {
+		t.Errorf("%d security codes masked, want the corpus's %d", codes, cvvs)
+	}
 	if recall < 0.99 || precision < 0.99 {
 		t.Errorf("recall %.4f, precision %.4f; both must be >= 0.99", recall, precision)
 	}

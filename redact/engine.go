@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
+
+	"github.com/secureinput/gateway/card"
 )
 
 // DefaultTimeout is the time limit for administrator expressions on one
@@ -35,6 +38,32 @@ type Config struct {
 	// Timeout bounds the time all Additional expressions may take on one
 	// text. If zero, DefaultTimeout is used.
 	Timeout time.Duration
+	// Display says what of a card number stays visible: DisplayMask (the
+	// zero value) masks every character, DisplayLast4 keeps its last four
+	// digits ("###############1111"). Security codes, prefixes and expression
+	// matches are always masked whole.
+	Display Display
+}
+
+// Display is how a masked card is shown (Config.Display).
+type Display int
+
+// Display styles.
+const (
+	DisplayMask  Display = iota // every character '#'
+	DisplayLast4                // every character '#' but the card's last four digits
+)
+
+// ParseDisplay reads a display style as the configuration writes it: "mask"
+// or "last4".
+func ParseDisplay(s string) (Display, error) {
+	switch s {
+	case "", "mask":
+		return DisplayMask, nil
+	case "last4":
+		return DisplayLast4, nil
+	}
+	return 0, fmt.Errorf("redact: display %q: want mask or last4", s)
 }
 
 // DefaultConfig returns the configuration used when nothing is configured:
@@ -49,6 +78,8 @@ type Engine struct {
 	cards   bool
 	exprs   []*expression
 	timeout time.Duration
+	display Display
+	counts  *ruleCounts
 }
 
 // New validates cfg and compiles its expressions. The error of a bad
@@ -60,7 +91,10 @@ func New(cfg Config) (*Engine, error) {
 	if !cfg.Default && len(cfg.Additional) == 0 {
 		return nil, ErrNoDetector
 	}
-	e := &Engine{cards: cfg.Default, timeout: cfg.Timeout}
+	if cfg.Display != DisplayMask && cfg.Display != DisplayLast4 {
+		return nil, fmt.Errorf("redact: Display %d is not a display style", cfg.Display)
+	}
+	e := &Engine{cards: cfg.Default, timeout: cfg.Timeout, display: cfg.Display, counts: newRuleCounts(len(cfg.Additional))}
 	if e.timeout == 0 {
 		e.timeout = DefaultTimeout
 	}
@@ -115,9 +149,54 @@ func (e *Engine) AppendRedact(dst, text []byte, spans []Span) ([]byte, []Span, e
 	mark := len(spans)
 	spans, err := e.Find(text, spans)
 	if err != nil {
+		e.counts.failed.Add(1)
 		return MaskAll(dst, text), spans[:mark], err
 	}
-	return Mask(dst, text, spans[mark:]), spans, nil
+	e.count(spans[mark:])
+	return e.mask(dst, text, spans[mark:]), spans, nil
+}
+
+// WithDisplay returns an engine that shares e's detectors and counts and
+// shows cards as d: one engine a channel, one set of counters.
+func (e *Engine) WithDisplay(d Display) *Engine {
+	c := *e
+	c.display = d
+	return &c
+}
+
+// mask is Mask in the engine's display style.
+func (e *Engine) mask(dst, text []byte, spans []Span) []byte {
+	if e.display != DisplayLast4 {
+		return Mask(dst, text, spans)
+	}
+	return MaskLast4(dst, text, spans)
+}
+
+// MaskLast4 is Mask, except that the last four digits of each card span
+// (KindCard) stay visible, and the separators among them.
+func MaskLast4(dst, text []byte, spans []Span) []byte {
+	pos := 0
+	for _, s := range spans {
+		if s.End <= pos {
+			continue
+		}
+		start := max(s.Start, pos)
+		keep := s.End
+		if s.Kind == KindCard {
+			for digits := 0; keep > start && digits < 4; {
+				r, size := utf8.DecodeLastRune(text[:keep])
+				if card.DigitValue(r) >= 0 {
+					digits++
+				}
+				keep -= size
+			}
+		}
+		dst = append(dst, text[pos:start]...)
+		dst = Mask(dst, text[start:keep], []Span{{Start: 0, End: keep - start}})
+		dst = append(dst, text[keep:s.End]...)
+		pos = s.End
+	}
+	return append(dst, text[pos:]...)
 }
 
 // Result is a redacted text and what was masked in it.

@@ -3,6 +3,7 @@ package redact
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/secureinput/gateway/card"
@@ -20,7 +21,23 @@ import (
 // 20-digit tracking number or IBAN written in groups of four that happens to
 // hold a valid card-shaped part is left alone, and so is a 20-digit run with
 // no separators at all.
-
+//
+// Separators are spaces of every width, dashes and dots ("strong"), and
+// newlines, tabs, '_', '/' and ',' ("weak"), up to maxGapRunes of them in any
+// mix; Unicode format characters (category Cf: zero-width spaces, LRM/RLM,
+// soft hyphens …) between digits are ignored wherever they are. A card whose
+// gaps hold a weak separator must also be grouped like a card (4-4-4-4,
+// 4-6-5, single digits …), so that a list ("12345, 67890, 11111") or two IP
+// addresses stay numbers. Digits are any Unicode decimal digit and the
+// compatibility forms NFKC folds to one (card.DigitValue).
+//
+// Two things used to hide a card and are told apart properly now: a number
+// after '+' is a phone only if what follows the '+' up to the card's end has
+// at most 15 digits (E.164); and a run glued to two letters is skipped only
+// if the letters, the run and what follows form a valid IBAN (an ISO 13616
+// country code, that country's length, mod-97), so "CC4987-9390-7302-1006"
+// and "card4111 1111 1111 1111" are cards while "DE89 3704 0044 0532 0130 00"
+// is not (iban.go).
 const (
 	// maxLeftover is how many digits may hang on to a grouped card.
 	maxLeftover = 3
@@ -56,7 +73,8 @@ type group struct {
 	gapEnd     int  // end of the separators after it (the next group's start)
 	first      int  // index of its first digit in values
 	n          int  // number of digits
-	afterAlpha bool // directly preceded by an ASCII letter, as in "DE89 3704"
+	before     int  // digits of the run before it
+	weakGap    bool // the separators after it hold a weak one (newline, tab, _ / ,)
 }
 
 // cardScanner holds the per-run state; it lives on the caller's stack.
@@ -67,11 +85,19 @@ type cardScanner struct {
 	nv      int
 	digits  int             // digits in the run so far
 	inCard  [maxGroups]bool // set by judge: the group belongs to a card
-	blocked bool            // the run is a phone number written with a leading '+'
+	blocked bool            // the run follows a '+': a phone number if it is short enough
 }
 
-// findCards appends the card numbers in text to spans.
-func findCards(text []byte, spans []Span) []Span {
+// maxPhoneDigits is the most digits of an E.164 phone number.
+const maxPhoneDigits = 15
+
+// findCards appends the card numbers in text to spans, and the security
+// codes that go with them (code.go).
+func findCards(text []byte, spans []Span) []Span { return scanCards(text, spans, true) }
+
+// scanCards is findCards; without shortcut, every run goes through
+// cardScanner.run (the tests compare both).
+func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 	var sc cardScanner
 	n := len(text)
 	i := 0
@@ -101,13 +127,31 @@ func findCards(text []byte, spans []Span) []Span {
 				continue
 			}
 		}
+		// A run glued to two letters may be an IBAN: skip it whole.
+		if i >= 2 && isASCIILetter(text[i-1]) {
+			if end, ok := ibanAt(text, i-2); ok {
+				i = end
+				continue
+			}
+		}
 		// Most runs in chat (dates, times, amounts, order numbers) are too
-		// short to hold a card: skip those without collecting their groups.
-		if end, short := shortRun(text, i); short {
+		// short to hold a card: skip those without collecting their groups,
+		// unless one is a security code after its keyword ("cvv 123").
+		if end, short, code := shortRun(text, i); short && shortcut {
+			if code && codeKeywordBefore(text, i) {
+				spans = append(spans, Span{Start: i, End: end, Kind: KindSecurityCode})
+			}
 			i = end
 			continue
 		}
+		mark := len(spans)
+		start := i
 		i, spans = sc.run(text, i, spans)
+		if len(spans) > mark {
+			i, spans = codesAfterCards(text, i, spans, mark)
+		} else if sc.ng == 1 && 3 <= sc.groups[0].n && sc.groups[0].n <= 4 && codeKeywordBefore(text, start) {
+			spans = append(spans, Span{Start: start, End: sc.groups[0].end, Kind: KindSecurityCode})
+		}
 	}
 	return spans
 }
@@ -115,42 +159,44 @@ func findCards(text []byte, spans []Span) []Span {
 // shortRun measures the run that starts with an ASCII digit at text[i], the
 // way run does, as long as it is plain ASCII. It reports the run's end and
 // true when the run holds fewer than card.MinLength digits; false when the
-// run may hold a card or has a non-ASCII byte (run decides those).
-func shortRun(text []byte, i int) (end int, short bool) {
-	n, digits := len(text), 0
+// run may hold a card or has a non-ASCII byte (run decides those). code says
+// the short run is one group of 3 or 4 digits, the shape of a security code.
+func shortRun(text []byte, i int) (end int, short, code bool) {
+	n, digits, groups := len(text), 0, 0
 	for {
+		from := i
 		for i < n && '0' <= text[i] && text[i] <= '9' {
 			digits++
 			i++
 		}
+		groups++
 		if digits >= card.MinLength {
-			return i, false
+			return i, false, false
 		}
-		j, visible, punct := i, 0, 0
+		single := groups == 1 && (i-from == 3 || i-from == 4)
+		j, visible := i, 0
 		for j < n {
 			c := text[j]
 			if c >= utf8.RuneSelf {
-				return i, false
+				return i, false, false
 			}
-			if c == '-' || c == '.' {
-				punct++
-			} else if c != ' ' {
+			if asciiSep[c] == sepNone {
 				break
 			}
 			visible++
-			if visible > maxGapRunes || punct > 1 {
+			if visible > maxGapRunes {
 				break
 			}
 			j++
 		}
 		if j == i || j >= n {
-			return i, true
+			return i, true, single
 		}
 		if c := text[j]; c < '0' || c > '9' {
 			if c >= utf8.RuneSelf {
-				return i, false
+				return i, false, false
 			}
-			return i, true
+			return i, true, single
 		}
 		i = j
 	}
@@ -175,17 +221,35 @@ const (
 	sepNone      = iota
 	sepSpace     // spaces of every width
 	sepPunct     // dashes, dots
-	sepInvisible // zero-width characters and soft hyphens: ignored
+	sepWeak      // newlines, tabs, '_', '/', ',': only between groups shaped like a card
+	sepInvisible // format characters (Cf: zero-width, LRM/RLM, soft hyphen …): ignored
 )
 
+// asciiSep is separatorClass for ASCII.
+var asciiSep = func() (t [utf8.RuneSelf]uint8) {
+	t[' '] = sepSpace
+	t['-'], t['.'] = sepPunct, sepPunct
+	for _, c := range "\n\r\t\v\f_/," {
+		t[c] = sepWeak
+	}
+	return t
+}()
+
 func separatorClass(r rune) int {
+	if r < utf8.RuneSelf {
+		return int(asciiSep[r])
+	}
 	switch r {
-	case ' ', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2002', '\u2003', '\u2004', '\u2005',
+	case '\u00a0', '\u1680', '\u2007', '\u2009', '\u202f', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
 		'\u2006', '\u2008', '\u200a', '\u205f', '\u3000':
 		return sepSpace
-	case '-', '.', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', '\uff0d', '\uff0e', '\u30fb', '\u00b7':
+	case '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212', '\ufe58', '\ufe63', '\uff0d', '\uff0e',
+		'\u30fb', '\u00b7', '\u2027', '\u2024':
 		return sepPunct
-	case '\u200b', '\u200c', '\u200d', '\u2060', '\u00ad', '\ufeff':
+	case '\u0085', '\u2028', '\u2029', '\uff0f', '\u2044', '\u2215', '\uff3f', '\uff0c', '\u3001', '\ufe50', '\u060c':
+		return sepWeak
+	}
+	if unicode.Is(unicode.Cf, r) {
 		return sepInvisible
 	}
 	return sepNone
@@ -195,7 +259,7 @@ func separatorClass(r rune) int {
 // to spans and returns the offset just past the run.
 func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 	sc.ng, sc.nv, sc.digits = 0, 0, 0
-	// A number written "+44 …" is a phone number.
+	// A number written "+44 …" may be a phone number.
 	sc.blocked = i > 0 && text[i-1] == '+'
 	n := len(text)
 	for {
@@ -206,8 +270,7 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		}
 		g := &sc.groups[sc.ng]
 		sc.ng++
-		g.start, g.first, g.n = i, sc.nv, 0
-		g.afterAlpha = i > 0 && isASCIILetter(text[i-1])
+		g.start, g.first, g.n, g.before, g.weakGap = i, sc.nv, 0, sc.digits, false
 		gn, nv := 0, sc.nv
 		for i < n {
 			v, size := int(text[i])-'0', 1
@@ -215,7 +278,15 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 				if text[i] < utf8.RuneSelf {
 					break
 				}
-				if _, v, size = decode(text, i); v < 0 {
+				var r rune
+				if r, v, size = decode(text, i); v < 0 {
+					// Format characters inside a group are not there.
+					if k := skipFormat(text, i, r, size); k > i && k < n {
+						if _, kv, _ := decode(text, k); kv >= 0 {
+							i = k
+							continue
+						}
+					}
 					break
 				}
 			}
@@ -230,17 +301,12 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		sc.digits += gn
 		g.end, g.gapEnd = i, i
 		// A gap of separators, then another group, or the run ends.
-		j, visible, punct := i, 0, 0
+		j, visible, weak := i, 0, false
 		for j < n {
 			var class, size int
-			switch c := text[j]; {
-			case c == ' ':
-				class, size = sepSpace, 1
-			case c == '-' || c == '.':
-				class, size = sepPunct, 1
-			case c < utf8.RuneSelf:
-				class = sepNone
-			default:
+			if c := text[j]; c < utf8.RuneSelf {
+				class, size = int(asciiSep[c]), 1
+			} else {
 				var r rune
 				r, size = utf8.DecodeRune(text[j:])
 				class = separatorClass(r)
@@ -251,10 +317,8 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 			if class != sepInvisible {
 				visible++
 			}
-			if class == sepPunct {
-				punct++
-			}
-			if visible > maxGapRunes || punct > 1 {
+			weak = weak || class == sepWeak
+			if visible > maxGapRunes {
 				break
 			}
 			j += size
@@ -265,10 +329,23 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		if _, v, _ := decode(text, j); v < 0 {
 			break
 		}
-		g.gapEnd = j
+		g.gapEnd, g.weakGap = j, weak
 		i = j
 	}
 	return i, sc.judge(text, spans)
+}
+
+// skipFormat returns the offset after the format characters (Cf) starting
+// with r (of size bytes) at text[i], or i if r is not one.
+func skipFormat(text []byte, i int, r rune, size int) int {
+	for r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r) {
+		i += size
+		if i >= len(text) {
+			break
+		}
+		r, size = utf8.DecodeRune(text[i:])
+	}
+	return i
 }
 
 func isASCIILetter(c byte) bool {
@@ -288,7 +365,7 @@ func (sc *cardScanner) uniform(text []byte, i, j int) bool {
 
 // judge appends the cards among the collected groups to spans.
 func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
-	if sc.blocked || sc.ng == 0 || sc.digits < card.MinLength {
+	if sc.ng == 0 || sc.digits < card.MinLength {
 		return spans
 	}
 	// Phase 1: from each group, the longest valid card of whole groups,
@@ -300,7 +377,7 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 	}
 	for i := 0; i < sc.ng; {
 		best, bestUniform := -1, -1
-		total := 0
+		total, weak := 0, false
 		for j := i; j < sc.ng; j++ {
 			total += sc.groups[j].n
 			if total > card.MaxLength {
@@ -308,14 +385,17 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 			}
 			if j > i {
 				// Only the last group of a card may be a single digit
-				// ("4222 2222 2222 2"); "4 111 …" is more likely a list.
-				// A group glued to a word ("DE89 3704 …", an IBAN) starts
-				// no grouped card.
-				if sc.groups[j-1].n < 2 || sc.groups[i].afterAlpha {
+				// ("4222 2222 2222 2"), unless the card is written in
+				// single digits ("4 1 1 1 …"); "4 111 …" is more likely a
+				// list.
+				prev := sc.groups[j-1].n
+				if sc.groups[i].n == 1 && prev != 1 || sc.groups[i].n > 1 && prev < 2 {
 					break
 				}
+				weak = weak || sc.groups[j-1].weakGap
 			}
-			if total >= card.MinLength {
+			if total >= card.MinLength && (!weak || sc.cardShaped(i, j)) &&
+				!(sc.blocked && sc.groups[i].before+total <= maxPhoneDigits) {
 				vals := sc.values[sc.groups[i].first : sc.groups[i].first+total]
 				if card.LuhnValues(vals) && card.ValidLengthValues(vals) {
 					best = j
@@ -325,7 +405,9 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 				}
 			}
 		}
-		if bestUniform >= 0 {
+		// The uniform card wins unless it leaves more digits of the longer
+		// one than a card may have visible.
+		if bestUniform >= 0 && sc.groups[best].before-sc.groups[bestUniform].before <= 4 {
 			best = bestUniform
 		}
 		if best < 0 {
@@ -350,12 +432,56 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 		if j < 0 {
 			continue
 		}
-		if j == i || sc.hanging(text, i, j) <= maxLeftover {
+		if j == i || sc.keep(text, i, j) {
 			spans = append(spans, Span{Start: sc.groups[i].start, End: sc.groups[j].end, Kind: KindCard})
 		}
 		i = j
 	}
 	return spans
+}
+
+// cardShaped reports whether groups i..j are sized the way cards are
+// written: single digits, fours with a shorter last group (4-4-4-4,
+// 4-4-4-4-3), or three groups 4-6-5, 4-6-4, 4-5-6.
+func (sc *cardScanner) cardShaped(i, j int) bool {
+	g := sc.groups[i : j+1]
+	ones, fours := true, true
+	for k, x := range g {
+		ones = ones && x.n == 1
+		if k < len(g)-1 {
+			fours = fours && x.n == 4
+		} else {
+			fours = fours && x.n <= 4
+		}
+	}
+	if ones || fours {
+		return true
+	}
+	if len(g) == 3 && g[0].n == 4 {
+		a, b := g[1].n, g[2].n
+		return a == 6 && (b == 5 || b == 4) || a == 5 && b == 6
+	}
+	return false
+}
+
+// keep decides whether the grouped card i..j stands: at most maxLeftover
+// digits hang on to it, or exactly one group of its brand's security-code
+// size (an American Express card and its 4-digit CID).
+func (sc *cardScanner) keep(text []byte, i, j int) bool {
+	h := sc.hanging(text, i, j)
+	if h <= maxLeftover {
+		return true
+	}
+	total := sc.groups[j].before + sc.groups[j].n - sc.groups[i].before
+	vals := sc.values[sc.groups[i].first : sc.groups[i].first+total]
+	b, ok := card.DetectValues(vals)
+	if !ok || h != b.CodeSize {
+		return false
+	}
+	if j+1 < sc.ng && sc.groups[j+1].n == h && !sc.inCard[j+1] {
+		return j+2 >= sc.ng || string(sc.gap(text, j+1)) != string(sc.gap(text, j))
+	}
+	return false
 }
 
 // gap returns the separators between group k and group k+1.

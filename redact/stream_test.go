@@ -25,7 +25,7 @@ func TestStreamJoinsSplitNumbers(t *testing.T) {
 		{
 			name: "two halves",
 			msgs: []msg{
-				{text: "my card is 4111 1111", want: "my card is 4111 1111"},
+				{text: "my card is 4111 1111", want: "my card is 4111 11##"},
 				{text: "1111 1111", gap: 5 * time.Second, want: "#########"},
 			},
 			updates: map[int64]string{0: "my card is #########"},
@@ -33,8 +33,8 @@ func TestStreamJoinsSplitNumbers(t *testing.T) {
 		{
 			name: "three parts, trailing blanks and dots",
 			msgs: []msg{
-				{text: "card: 5555.5555 ", want: "card: 5555.5555 "},
-				{text: "5555.", gap: time.Second, want: "5555."},
+				{text: "card: 5555.5555 ", want: "card: 5555.55## "},
+				{text: "5555.", gap: time.Second, want: "####."},
 				{text: " 4444 thanks", gap: time.Second, want: " #### thanks"},
 			},
 			updates: map[int64]string{0: "card: ######### ", 1: "####."},
@@ -42,7 +42,7 @@ func TestStreamJoinsSplitNumbers(t *testing.T) {
 		{
 			name: "full-width digits",
 			msgs: []msg{
-				{text: "４１１１ １１１１ １１１１", want: "４１１１ １１１１ １１１１"},
+				{text: "４１１１ １１１１ １１１１", want: "４１１１ １１## ####"},
 				{text: "１１１１", gap: time.Second, want: "####"},
 			},
 			updates: map[int64]string{0: "##############"},
@@ -50,23 +50,46 @@ func TestStreamJoinsSplitNumbers(t *testing.T) {
 		{
 			name: "too far apart",
 			msgs: []msg{
-				{text: "my card is 4111 1111", want: "my card is 4111 1111"},
-				{text: "1111 1111", gap: 60 * time.Second, want: "1111 1111"},
+				{text: "my card is 4111 1111", want: "my card is 4111 11##"},
+				{text: "1111 1111", gap: 60 * time.Second, want: "1111 11##"},
 			},
 		},
 		{
 			name: "not Luhn-valid together",
 			msgs: []msg{
-				{text: "order 4111 1111", want: "order 4111 1111"},
-				{text: "1111 1112", gap: time.Second, want: "1111 1112"},
+				{text: "order 4111 1111", want: "order 4111 11##"},
+				{text: "1111 1112", gap: time.Second, want: "#### ####"},
 			},
 		},
 		{
 			name: "words in between",
 			msgs: []msg{
 				{text: "4111 1111 is the start", want: "4111 1111 is the start"},
-				{text: "1111 1111", gap: time.Second, want: "1111 1111"},
+				{text: "1111 1111", gap: time.Second, want: "1111 11##"},
 			},
+		},
+		{
+			name: "an order number is no card prefix",
+			msgs: []msg{
+				{text: "order number 12345678", want: "order number 12345678"},
+				{text: "and 9", gap: time.Second, want: "and 9"},
+			},
+		},
+		{
+			name: "a code alone after the card",
+			msgs: []msg{
+				{text: "4111 1111 1111 1111 exp 12/27", want: "################### exp 12/27"},
+				{text: "123", gap: time.Second, want: "###"},
+				{text: "456", gap: time.Second, want: "456"},
+			},
+		},
+		{
+			name: "the code in the message that completes the card",
+			msgs: []msg{
+				{text: "4111 1111 1111", want: "4111 11## ####"},
+				{text: "1111, 12/27, 123", gap: time.Second, want: "####, 12/27, ###"},
+			},
+			updates: map[int64]string{0: "##############"},
 		},
 		{
 			name: "whole card in one message stays its own",
@@ -148,5 +171,94 @@ func TestStreamBoundsWhatItKeeps(t *testing.T) {
 	s.Reset()
 	if strings.Trim(string(tail), "\x00") != "" {
 		t.Errorf("Reset left the tail %q in memory", tail)
+	}
+}
+
+// TestStreamShowsAtMostSixAndFour types cards over consecutive messages in
+// every split at group boundaries (one group a message included) and checks
+// that, across everything the agent receives (each message as sent and
+// every update), no digit of the card beyond its first six and last four is
+// ever shown.
+func TestStreamShowsAtMostSixAndFour(t *testing.T) {
+	e := mustNew(t, DefaultConfig())
+	cards := []struct {
+		number string
+		sizes  []int
+		sep    string
+	}{
+		{"6011111111111117", []int{4, 4, 4, 4}, " "},
+		{"4111111111111111", []int{4, 4, 4, 4}, "-"},
+		{"378282246310005", []int{4, 6, 5}, " "},
+		{"5555555555554444", []int{4, 4, 4, 4}, "."},
+		{"6011111111111117", []int{16}, ""},
+		{"4111111111111111003", []int{4, 4, 4, 4, 3}, " "},
+		{"4111111111111111", []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, " "},
+	}
+	for _, c := range cards {
+		var groups []string
+		at := 0
+		for _, n := range c.sizes {
+			groups = append(groups, c.number[at:at+n])
+			at += n
+		}
+		// Every way to cut the groups into consecutive messages.
+		for mask := 0; mask < 1<<(len(groups)-1); mask++ {
+			var msgs []string
+			cur := groups[0]
+			for k := 1; k < len(groups); k++ {
+				if mask&(1<<(k-1)) != 0 {
+					msgs = append(msgs, cur)
+					cur = groups[k]
+				} else {
+					cur += c.sep + groups[k]
+				}
+			}
+			msgs = append(msgs, cur)
+			if len(msgs) == 1 && len(c.sizes) > 1 {
+				continue
+			}
+			s := NewStream(e, 0)
+			now := time.Unix(1000, 0)
+			seen := make([]bool, len(c.number))
+			digitAt := []int{} // message k, digit j → card position
+			starts := []int{}
+			for _, m := range msgs {
+				starts = append(starts, len(digitAt))
+				for _, r := range m {
+					if r >= '0' && r <= '9' {
+						digitAt = append(digitAt, len(digitAt))
+					}
+				}
+			}
+			show := func(k int, text string) {
+				pos := starts[k]
+				orig := []rune(msgs[k])
+				for i, r := range []rune(text) {
+					if orig[i] >= '0' && orig[i] <= '9' {
+						if r == orig[i] {
+							seen[pos] = true
+						}
+						pos++
+					}
+				}
+			}
+			for k, m := range msgs {
+				got, _, updates, err := s.Push(int64(k), now, []byte(m))
+				if err != nil {
+					t.Fatal(err)
+				}
+				show(k, string(got))
+				for _, u := range updates {
+					show(int(u.ID), u.Text)
+				}
+				now = now.Add(5 * time.Second)
+			}
+			for pos, v := range seen {
+				if v && pos >= 6 && pos < len(c.number)-4 {
+					t.Errorf("messages %q: the agent saw digit %d of the card", msgs, pos+1)
+					break
+				}
+			}
+		}
 	}
 }

@@ -48,6 +48,7 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) error {
 			return float64(sample[0].Value.Uint64())
 		}))
 	}
+	cs = append(cs, redactionCollector{s})
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -59,4 +60,29 @@ func (s *Server) registerMetrics(reg *prometheus.Registry) error {
 // metricsHandler serves GET /metrics in the Prometheus text format.
 func metricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+var (
+	redactionsDesc = prometheus.NewDesc("gateway_redactions_total",
+		"Matches masked, by the rule that found them (card, security_code, card_prefix, expr:N), on every channel.", []string{"rule"}, nil)
+	redactionFailuresDesc = prometheus.NewDesc("gateway_redaction_failures_total",
+		"Texts that could not be redacted and were withheld or masked whole.", nil, nil)
+)
+
+// redactionCollector reports the engine's per-rule counts.
+type redactionCollector struct{ s *Server }
+
+// Describe implements prometheus.Collector.
+func (redactionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- redactionsDesc
+	ch <- redactionFailuresDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c redactionCollector) Collect(ch chan<- prometheus.Metric) {
+	rules, failed := c.s.hub.RedactionCounts()
+	for _, r := range rules {
+		ch <- prometheus.MustNewConstMetric(redactionsDesc, prometheus.CounterValue, float64(r.Count), r.Rule)
+	}
+	ch <- prometheus.MustNewConstMetric(redactionFailuresDesc, prometheus.CounterValue, float64(failed))
 }

@@ -167,8 +167,8 @@ func (l *readLoop) run() {
 		l.idle.Reset(l.s.cfg.IdleTimeout)
 		if !l.lim.allow(time.Now()) {
 			fr := refusal(errRateLimited)
-			fr.ClientID = f.ClientID
-			l.cl.send(f.Conversation, fr)
+			fr.ClientID = echoID(f.ClientID)
+			l.cl.send(echoID(f.Conversation), fr)
 			continue
 		}
 		if err := l.handle(l.ctx, f); err != nil {
@@ -233,7 +233,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	}
 	welcome, history, detach, err := s.hub.AttachVisitor(ctx, id, token, hello.Since, cl)
 	if err != nil {
-		cl.write(ctx, outFrame{body: refusal(err), conversation: id})
+		cl.write(ctx, outFrame{body: refusal(err), conversation: echoID(id)})
 		conn.Close(ClosePolicyViolation, codeOf(err))
 		return
 	}
@@ -284,8 +284,18 @@ func (s *Server) replyError(cl *client, err error, conversation, clientID string
 			fr.Errors[e.Field] = e.Err.Error()
 		}
 	}
-	fr.ClientID = clientID
-	cl.send(conversation, fr)
+	fr.ClientID = echoID(clientID)
+	cl.send(echoID(conversation), fr)
+}
+
+// echoID is s if it is an identifier the gateway may echo (chat.ValidID),
+// else "": a client id or conversation id a client made up, holding a card
+// number, is refused without being sent back.
+func echoID(s string) string {
+	if chat.ValidID(s) {
+		return s
+	}
+	return ""
 }
 
 // agentSocket serves /api/v1/agent/ws for a logged-in agent.

@@ -83,13 +83,18 @@ func (s *Server) registerCall(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", `body must be {"call", "agent", "parties", "monitored"}`)
 		return
 	}
+	if !validCallID(req.Call) || !chat.ValidID(req.Agent) {
+		writeError(w, http.StatusBadRequest, "bad_request", "call must be 1 to 128 characters of A-Z a-z 0-9 _ - . : @ +; agent a login (1 to 64 of A-Z a-z 0-9 _ -)")
+		return
+	}
 	if req.Parties == 0 {
 		req.Parties = 2
 	}
 	mgr := s.cfg.Telephony.Manager
 	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored})
-	s.log.Info("voice: call registered", slog.String("call", req.Call), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
+	s.log.Info("voice: call registered", slog.String("call", s.hub.MaskText(req.Call)), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
 	s.sendCalls(req.Agent)
+	req.Call = s.hub.MaskText(req.Call)
 	writeJSON(w, http.StatusOK, req)
 }
 
@@ -101,7 +106,7 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 		telephonyError(w, voice.ErrUnknownCall)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call": c.ID, "agent": c.Agent, "parties": c.Parties, "monitored": c.Monitored,
+	writeJSON(w, http.StatusOK, map[string]any{"call": s.hub.MaskText(c.ID), "agent": c.Agent, "parties": c.Parties, "monitored": c.Monitored,
 		"secure_input": s.cfg.Telephony.Manager.UsageOf(id)})
 }
 
@@ -121,7 +126,7 @@ func (s *Server) endCall(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sendCalls(agent string) {
 	calls := []callInfo{}
 	for _, c := range s.cfg.Telephony.Manager.CallsOf(agent) {
-		calls = append(calls, callInfo{c.ID, c.Parties, c.Monitored})
+		calls = append(calls, callInfo{s.hub.MaskText(c.ID), c.Parties, c.Monitored})
 	}
 	slices.SortFunc(calls, func(a, b callInfo) int { return strings.Compare(a.Call, b.Call) })
 	s.hub.NotifyAgent(agent, callsFrame{Type: frameCalls, Calls: calls})
@@ -133,7 +138,43 @@ func (s *Server) callSession(w http.ResponseWriter, r *http.Request) {
 		telephonyError(w, voice.ErrUnknownSession)
 		return
 	}
-	writeJSON(w, http.StatusOK, info)
+	writeJSON(w, http.StatusOK, s.shownSession(info))
+}
+
+// validCallID is the syntax of a platform's call id.
+func validCallID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_-.:@+", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// shownSession is info as the gateway shows, logs and echoes it: its call
+// id passed through the engine, so that a platform whose call ids hold a
+// card-like number does not put one on an agent's screen.
+func (s *Server) shownSession(info voice.SessionInfo) voice.SessionInfo {
+	info.Call = s.hub.MaskText(info.Call)
+	return info
+}
+
+// resolveCall maps the call id an agent's console sends (the masked one it
+// was shown) to the platform's, among the agent's calls.
+func (s *Server) resolveCall(login, shown string) string {
+	if s.cfg.Telephony.Manager == nil {
+		return shown
+	}
+	for _, c := range s.cfg.Telephony.Manager.CallsOf(login) {
+		if c.ID == shown || s.hub.MaskText(c.ID) == shown {
+			return c.ID
+		}
+	}
+	return shown
 }
 
 // callDigits is POST /calls/{call}/session/digits: keys the platform
@@ -170,7 +211,7 @@ func (s *Server) callDigits(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, _ := mgr.Session(info.ID)
-	writeJSON(w, http.StatusOK, after)
+	writeJSON(w, http.StatusOK, s.shownSession(after))
 }
 
 // callRTP is POST /calls/{call}/session/rtp: open a UDP port for the
@@ -223,6 +264,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
 		return errFormsOff
 	}
+	f.Call = s.resolveCall(login, f.Call)
 	c, ok := s.cfg.Telephony.Manager.Call(f.Call)
 	if !ok {
 		return voice.ErrUnknownCall
@@ -242,8 +284,9 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if err != nil {
 		return err
 	}
-	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
-	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: f.Call, Session: sess})
+	shown := s.hub.MaskText(f.Call)
+	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", shown), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
+	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: shown, Session: s.shownSession(sess)})
 	return nil
 }
 
@@ -252,11 +295,12 @@ func (s *Server) agentCallForms(cl *client, login, call string) error {
 	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
 		return errFormsOff
 	}
+	call = s.resolveCall(login, call)
 	if c, ok := s.cfg.Telephony.Manager.Call(call); !ok || c.Agent != login {
 		return voice.ErrUnknownCall
 	}
 	forms := s.cfg.Desk.Catalog().Offered(login, s.hub.WorkgroupsOf(login)...)
-	cl.send("", callFormsFrame{Type: frameForms, Call: call, Forms: formInfos(forms)})
+	cl.send("", callFormsFrame{Type: frameForms, Call: s.hub.MaskText(call), Forms: formInfos(forms)})
 	return nil
 }
 
@@ -275,11 +319,13 @@ func (o CallFrames) Collecting(info voice.SessionInfo) {
 
 // Progress implements voice.Observer.
 func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) {
+	info.Call = o.Hub.MaskText(info.Call)
 	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info, Progress: &p})
 }
 
 // Ended implements voice.Observer.
 func (o CallFrames) Ended(info voice.SessionInfo) {
+	info.Call = o.Hub.MaskText(info.Call)
 	status := "error"
 	if info.Outcome != nil {
 		status = info.Outcome.Status
@@ -312,7 +358,7 @@ func (s *Server) agentSession(login, call string) (voice.SessionInfo, error) {
 	if s.cfg.Telephony.Manager == nil {
 		return voice.SessionInfo{}, voice.ErrUnknownCall
 	}
-	info, ok := s.cfg.Telephony.Manager.SessionOf(call)
+	info, ok := s.cfg.Telephony.Manager.SessionOf(s.resolveCall(login, call))
 	if !ok || info.State == voice.StateEnded {
 		return info, voice.ErrUnknownSession
 	}

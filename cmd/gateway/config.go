@@ -159,9 +159,17 @@ type tlsConfig struct {
 }
 
 type redactionConfig struct {
-	Default     *bool    `yaml:"default"`
-	Expressions []string `yaml:"expressions"`
-	Timeout     duration `yaml:"timeout"`
+	Default     *bool      `yaml:"default"`
+	Expressions []string   `yaml:"expressions"`
+	Timeout     duration   `yaml:"timeout"`
+	Display     displayDef `yaml:"display"`
+}
+
+// displayDef is how each channel shows a masked card: mask (every
+// character '#') or last4 (its last four digits kept).
+type displayDef struct {
+	Chat string `yaml:"chat"`
+	Mail string `yaml:"mail"`
 }
 
 type limitsConfig struct {

@@ -155,6 +155,18 @@ func (v *validator) checkRedaction(c *config) {
 				err = inner // without redact's "expression 1 …:" prefix
 			}
 			v.failf(p, "%s does not compile: %v", quoteValue(e), err)
+			continue
+		}
+		// Refuse an expression that can backtrack catastrophically, on
+		// inputs built from its own structure, within the per-text budget.
+		if err := redact.ProbeExpression(e, c.redactConfig().Timeout); errors.Is(err, redact.ErrCatastrophic) {
+			v.failf(p, "%s can backtrack catastrophically (nested quantifiers or overlapping alternatives?): %s",
+				quoteValue(e), strings.TrimPrefix(err.Error(), fmt.Sprintf("redact: expression %q ", e)))
+		}
+	}
+	for key, d := range map[string]string{"chat": c.Redaction.Display.Chat, "mail": c.Redaction.Display.Mail} {
+		if _, err := redact.ParseDisplay(d); err != nil {
+			v.failf(path{"redaction", "display", key}, "%s is not a display style: %s", quoteValue(d), oneOf(d, []string{"mask", "last4"}))
 		}
 	}
 	if v.failed(path{"redaction"}) {

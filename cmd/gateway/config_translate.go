@@ -83,6 +83,13 @@ var durabilities = map[string]store.Durability{
 	"process_crash": store.SurvivesProcessCrash,
 }
 
+// displays are the display styles of chat and mail (checked already).
+func (c *config) displays() (chat, mail redact.Display) {
+	chat, _ = redact.ParseDisplay(c.Redaction.Display.Chat)
+	mail, _ = redact.ParseDisplay(c.Redaction.Display.Mail)
+	return chat, mail
+}
+
 // redactConfig is the engine configuration of the redaction section.
 func (c *config) redactConfig() redact.Config {
 	rc := redact.DefaultConfig()

@@ -86,6 +86,10 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	if err != nil {
 		return nil, err
 	}
+	// One engine, one set of counters; each channel shows cards its way.
+	chatDisplay, mailDisplay := cfg.displays()
+	chatEngine := engine.WithDisplay(chatDisplay)
+	mailEngine := engine.WithDisplay(mailDisplay)
 	if g.keks, err = openKEKs(ctx, cfg, true); err != nil {
 		return nil, err
 	}
@@ -103,7 +107,7 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	// the hub: the hook reads desk, set below before anything is served.
 	var desk *chatforms.Desk
 	hub, err := chat.New(chat.Config{
-		Store: st, Engine: engine, Services: cfg.chatServices(), Agents: cfg.chatAgents(),
+		Store: st, Engine: chatEngine, Services: cfg.chatServices(), Agents: cfg.chatAgents(),
 		MaxMessageBytes: cfg.Limits.MessageBytes, MaxChats: cfg.Limits.MaxChatsPerAgent,
 		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), Logger: logger,
 		OnEnd: func(conversation string) {
@@ -163,7 +167,7 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 			return nil
 		})
 	}
-	if g.ingesters, err = mailIngesters(cfg, engine, st, logger); err != nil {
+	if g.ingesters, err = mailIngesters(cfg, mailEngine, st, logger); err != nil {
 		return nil, err
 	}
 

@@ -109,7 +109,10 @@ def neg_number():
     if kind == "isbn":
         return "ISBN 978-%d-%02d-%06d-%d" % (rnd.randint(0, 9), rnd.randint(10, 99), rnd.randint(0, 999999), rnd.randint(0, 9))
     if kind == "iban":
-        return "IBAN DE%02d %04d %04d %04d %04d %02d" % (rnd.randint(10, 99), rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 99))
+        rnd.randint(10, 99)  # the old random check digits: keeps the stream of draws
+        bban = "%04d %04d %04d %04d %02d" % (rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 9999), rnd.randint(0, 99))
+        n = int("".join(str(int(c, 36)) for c in bban.replace(" ", "") + "DE00"))
+        return "IBAN DE%02d %s" % (98 - n % 97, bban)  # a valid IBAN (mod 97)
     if kind == "ups":
         return "UPS 1Z%03dAA1%08d" % (rnd.randint(100, 999), rnd.randint(0, 99999999))
     return "at %02d:%02d" % (rnd.randint(0, 23), rnd.randint(0, 59))

@@ -194,6 +194,7 @@
         break;
       case "ended": state = "ended"; system(T.t("ended"), f.seq); SecureForm.close(); break;
       case "secure_input": system(f.text, f.seq, "secure"); break;
+      case "redaction": break; // the agent's transcript notes it; nothing to show here
       case "typing":
         if (f.from === "agent") typingEl.textContent = f.active && state !== "ended" ? T.t("typing", { name: agentName || T.t("agent") }) : "";
         return;
@@ -219,7 +220,7 @@
 
   function isHistory(t) {
     return t === "waiting" || t === "agent_joined" || t === "agent_left" || t === "message" ||
-      t === "message_update" || t === "ended" || t === "secure_input";
+      t === "message_update" || t === "ended" || t === "secure_input" || t === "redaction";
   }
 
   // connect opens the socket: resuming the saved conversation, or opening

@@ -167,6 +167,7 @@
         endChat(c);
         break;
       case "secure_input": li.className = "system secure"; li.textContent = f.text; break;
+      case "redaction": li.className = "system redaction"; li.textContent = "Masked by: " + f.text; break;
       default: return;
     }
     li.dataset.seq = f.seq;
