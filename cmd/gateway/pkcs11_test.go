@@ -30,7 +30,7 @@ func TestGatewayWithSoftHSM(t *testing.T) {
 	g.Close()
 	moved := section + "  previous:\n    - {file: " + filepath.Join(data, keyFileName) + "}\n"
 	cfgFile := filepath.Join(dir, "g.yaml")
-	os.WriteFile(cfgFile, []byte(string(demoConfig)+"\n"+moved), 0o600)
+	os.WriteFile(cfgFile, []byte(demoWithWebhook+"\n"+moved), 0o600)
 	if out, errs, code := runGateway(t, "", "keys", "rotate", "--config", cfgFile, "--data", data); code != exitOK || !strings.Contains(out, "rotation done") {
 		t.Fatalf("keys rotate onto the token: %d %q %q", code, out, errs)
 	}
@@ -39,7 +39,7 @@ func TestGatewayWithSoftHSM(t *testing.T) {
 		t.Errorf("after re-wrapping, keys status:\n%s", out)
 	}
 	os.Remove(filepath.Join(data, keyFileName)) // the old KEK is no longer needed
-	os.WriteFile(cfgFile, []byte(string(demoConfig)+"\n"+section), 0o600)
+	os.WriteFile(cfgFile, []byte(demoWithWebhook+"\n"+section), 0o600)
 	if _, errs, code := runGateway(t, "", "config", "check", cfgFile); code != exitOK || errs != "" {
 		t.Errorf("config check with a PKCS#11 KEK: %d %q", code, errs)
 	}
