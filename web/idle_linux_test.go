@@ -45,7 +45,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // bytes arriving resume it; a client gone or a shutdown ends it.
 func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.PingInterval = time.Second }) // a pong may take a while on a loaded machine
-	e.agent(t, "ann") // an agent socket parks too
+	e.agent(t, "ann")                                                // an agent socket parks too
 
 	const n = 40
 	var pings atomic.Int64
