@@ -25,6 +25,8 @@ var allowed = map[string][]string{
 	"mail":             {"redact", "store"},
 	"voice":            {"card", "secure"},
 	"store":            {},
+	"identity":         {"store"},
+	"audit":            {"redact", "store"},
 	"web":              {"card", "chat", "chatforms", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
 	"internal/testenv": {"secure", "store"},
