@@ -27,6 +27,11 @@ func (h *Hub) Load(ctx context.Context) error {
 		}
 		c := h.newConversation(sc.ID, sc.Service, wg, sc.TokenHash, sc.Created)
 		c.seq = sc.LastSeq
+		if sc.LastSeq > 1 { // more than the opening event: take it as written in
+			c.spoke.Store(true)
+		} else {
+			h.silent = append(h.silent, c) // OpenConversations is oldest first
+		}
 		h.setStateLocked(c, sc.State, sc.Agent)
 		if a := h.agents[sc.Agent]; a != nil && sc.State == StateActive {
 			a.chats[sc.ID] = true
@@ -73,6 +78,7 @@ func (h *Hub) Open(ctx context.Context, service string) (id, token string, err e
 	h.mu.Lock()
 	h.convs[id] = c
 	h.setStateLocked(c, StateWaiting, "")
+	h.silent = append(h.silent, c)
 	h.routeLocked()
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
@@ -203,6 +209,9 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	if clientID != "" {
 		c.remember(key, seq)
 	}
+	if p.Role == RoleVisitor {
+		c.spoke.Store(true)
+	}
 	h.log.Info("chat: message", slog.String("conversation", id), slog.Int64("seq", seq), slog.String("role", p.Role),
 		slog.Int("bytes", len(text)), slog.Int("masked", len(spans)), slog.Int("updated", len(updates)))
 	for _, e := range evs {
@@ -296,12 +305,19 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 		c.mu.Unlock()
 		return err
 	}
+	return h.endLocked(ctx, c, p.Role, name)
+}
+
+// endLocked ends c on behalf of role (whose name the ended event carries);
+// c.mu is held, and released when it returns.
+func (h *Hub) endLocked(ctx context.Context, c *conversation, role, name string) error {
+	id := c.id
 	now := h.now()
 	h.mu.Lock()
 	agent := c.agent
 	h.mu.Unlock()
-	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: FrameEnded, Author: p.Role, AuthorName: name, At: now}
-	err = h.appendLocked(ctx, c, []store.Event{ev}, func(tx *store.Tx) error {
+	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: FrameEnded, Author: role, AuthorName: name, At: now}
+	err := h.appendLocked(ctx, c, []store.Event{ev}, func(tx *store.Tx) error {
 		if agent != "" {
 			if err := tx.Leave(id, RoleAgent, agent, now); err != nil {
 				return err
@@ -328,7 +344,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 	h.routeLocked()
 	h.mu.Unlock()
 	c.mu.Unlock()
-	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", p.Role))
+	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", role))
 	if h.cfg.OnEnd != nil {
 		h.cfg.OnEnd(id)
 	}
