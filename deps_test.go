@@ -27,11 +27,12 @@ var allowed = map[string][]string{
 	"store":            {},
 	"identity":         {"store"},
 	"audit":            {"redact", "store"},
-	"web":              {"card", "chat", "chatforms", "secure", "voice", "internal/wsconn"},
+	"alert":            {},
+	"web":              {"audit", "card", "chat", "chatforms", "identity", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
 	"internal/testenv": {"secure", "store"},
 	"cmd/chatload":     {},
-	"cmd/gateway":      {"card", "chat", "chatforms", "mail", "redact", "secure", "store", "voice", "web"},
+	"cmd/gateway":      {"alert", "audit", "card", "chat", "chatforms", "identity", "mail", "redact", "secure", "store", "voice", "web"},
 }
 
 // testAllowed lists what a package's tests may import beyond allowed: the

@@ -195,7 +195,8 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	seq := c.seq + 1
 	redacted, spans, updates, err := st.Push(seq, now, text)
 	if err != nil {
-		h.log.Warn("chat: message withheld: redaction failed", slog.String("conversation", id), slog.String("role", p.Role), slog.Any("err", err))
+		h.log.Warn("chat: message withheld: redaction failed", slog.String("conversation", id), slog.String("role", p.Role), slog.Any("err", err),
+			slog.String("fail_closed", "redaction"))
 		return ErrUndeliverable
 	}
 	evs := []store.Event{{Conversation: id, Seq: seq, Type: FrameMessage, Author: p.Role, AuthorName: name, ClientID: clientID, Text: string(redacted), At: now}}
@@ -365,6 +366,8 @@ func (h *Hub) Record(ctx context.Context, id, typ, tag, text string) error {
 	}
 	redacted, _, err := h.cfg.Engine.AppendRedact(nil, []byte(text), nil)
 	if err != nil {
+		h.log.Warn("chat: system event withheld: redaction failed", slog.String("conversation", id), slog.Any("err", err),
+			slog.String("fail_closed", "redaction"))
 		return ErrUndeliverable
 	}
 	c.mu.Lock()

@@ -119,6 +119,9 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Lockout is how long a login stays locked after MaxFailures failures.
+func (s *Service) Lockout() time.Duration { return s.cfg.Lockout }
+
 // IdleTimeout is how long a session lasts without activity.
 func (s *Service) IdleTimeout() time.Duration { return s.cfg.IdleTimeout }
 

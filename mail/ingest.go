@@ -396,7 +396,7 @@ func (g *Ingester) handle(ctx context.Context, src, dst *imapclient.Client, st *
 	out, rep, rerr := g.redactor.Redact(msg.BodySection[0].Bytes)
 	if rerr != nil {
 		g.log.Error("mail: message not delivered: it stays in the source, flagged", slog.Uint64("uid", uint64(uid)),
-			slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", rerr))
+			slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", rerr), slog.String("fail_closed", "redaction"))
 		if err := src.Store(uidSet, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.Flag(g.cfg.FailedKeyword)}}, nil).Close(); err != nil {
 			return false, fmt.Errorf("flag UID %d: %w", uid, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -84,6 +85,12 @@ func (w *Webhook) Notify(ctx context.Context, in Instruction) {
 		lastErr = err
 	}
 	if w.Log != nil {
-		w.Log.Error("voice: webhook not delivered", slog.String("type", in.Type), slog.String("call", in.Call), slog.Any("err", lastErr))
+		attrs := []any{slog.String("type", in.Type), slog.String("call", in.Call), slog.Any("err", lastErr)}
+		if slices.Contains(in.Actions, "pause_recording") {
+			// The recording may still run: the platform never confirmed
+			// the pause. A fail-closed event (the alert package's mark).
+			attrs = append(attrs, slog.String("fail_closed", "recording_pause"))
+		}
+		w.Log.Error("voice: webhook not delivered", attrs...)
 	}
 }

@@ -44,7 +44,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // epoll, not in a goroutine; pings and pongs while parked leave it parked;
 // bytes arriving resume it; a client gone or a shutdown ends it.
 func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PingInterval = 200 * time.Millisecond })
+	e := newEnv(t, func(c *Config) { c.PingInterval = 200 * time.Millisecond; c.Limits.ConversationBurst = 100 })
 	e.agent(t, "ann") // an agent socket parks too
 
 	const n = 40

@@ -15,7 +15,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
 )
 
@@ -225,6 +227,8 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 		return err
 	}
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", f.Call), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
+	s.cfg.Audit.Record(ctx, audit.Event{Actor: login, Action: audit.ActionSecureInputStart, Outcome: audit.Success, Source: "voice",
+		Target: "call " + f.Call, Detail: "form " + form.Name + ", mode " + mode})
 	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: f.Call, Session: sess.Info()})
 	return nil
 }
@@ -247,6 +251,7 @@ func (s *Server) agentCallForms(cl *client, login, call string) error {
 type CallFrames struct {
 	Hub    *chat.Hub
 	Logger *slog.Logger // the audit line of each ended session
+	Audit  Auditor      // records each session's start and outcome, if set
 }
 
 // Progress implements voice.Observer.
@@ -262,6 +267,13 @@ func (o CallFrames) Ended(info voice.SessionInfo) {
 	}
 	if o.Logger != nil {
 		o.Logger.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
+		if status == secure.StatusError {
+			o.Logger.Warn("voice: secure session failed closed", slog.String("fail_closed", "validation"), slog.String("call", info.Call), slog.String("session", info.ID))
+		}
+	}
+	if o.Audit != nil {
+		o.Audit.Record(context.Background(), audit.Event{Actor: info.Agent, Action: audit.ActionSecureInputOutcome, Outcome: status,
+			Source: "voice", Target: "call " + info.Call, Detail: "form " + info.Form})
 	}
 	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -12,8 +13,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/identity"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
@@ -82,6 +85,103 @@ func (v *validator) check(c *config) {
 	v.checkMailboxes(c.Mailboxes)
 	v.checkTelephony(c)
 	v.checkAgents(c.Agents, workgroups)
+	v.checkDemo(c)
+	v.checkProxies(c.TrustedProxies)
+	v.checkMetrics(c.Metrics)
+	v.checkAudit(c.Audit)
+	v.checkAlerts(c.Alerts)
+	for _, u := range []struct {
+		p   path
+		url string
+	}{{path{"validation", "url"}, c.Validation.URL}, {path{"alerts", "webhook_url"}, c.Alerts.WebhookURL}, {path{"telephony", "webhook_url"}, telephonyWebhook(c)}} {
+		v.checkOutboundURL(u.p, u.url)
+	}
+}
+
+func telephonyWebhook(c *config) string {
+	if c.Telephony == nil {
+		return ""
+	}
+	return c.Telephony.WebhookURL
+}
+
+// checkOutboundURL refuses a plain http:// URL the gateway would send to
+// (card data, instructions, alerts) unless its host is the machine itself.
+func (v *validator) checkOutboundURL(p path, raw string) {
+	if raw == "" || v.failed(p) {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return // the owner's check says why
+	}
+	if strings.EqualFold(u.Scheme, "http") && !loopbackHost(u.Hostname()) {
+		v.failf(p, "plain http:// to %s would send this in the clear: use https://, or a loopback address", u.Hostname())
+	}
+}
+
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// demoPassword is the demo account's password; a file that is not the
+// demo configuration may not let anyone sign in with it.
+const demoPassword = "demo"
+
+// checkDemo keeps what is for demos in the demo configuration.
+func (v *validator) checkDemo(c *config) {
+	if c.Demo {
+		return
+	}
+	if c.Validation.Sample {
+		v.failf(path{"validation", "sample"}, "the sample validation service is for the demo configuration only (demo: true): set validation.url")
+	}
+	if c.Telephony != nil && c.Telephony.Demo {
+		v.failf(path{"telephony", "demo"}, "the demo phone's key is for the demo configuration only (demo: true): set api_key_env or api_key_file")
+	}
+	for i, a := range c.Agents {
+		if a.Login == "demo" && identity.CheckHash(a.PasswordHash) == nil && identity.VerifyPassword(a.PasswordHash, demoPassword) {
+			v.failf(path{"agents", i, "password_hash"}, "the demo/demo account is for the demo configuration only (demo: true): give it a password of its own")
+		}
+	}
+}
+
+func (v *validator) checkProxies(proxies []string) {
+	for i, s := range proxies {
+		if _, err := parsePrefix(s); err != nil {
+			v.failf(path{"trusted_proxies", i}, "%v", err)
+		}
+	}
+}
+
+func (v *validator) checkMetrics(m metricsDef) {
+	if m.Listen != "" {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			v.failf(path{"metrics", "listen"}, "%s is not host:port: write e.g. 127.0.0.1:9464", quoteValue(m.Listen))
+		}
+	}
+}
+
+func (v *validator) checkAudit(a auditDef) {
+	if a.Retention != 0 && time.Duration(a.Retention) < audit.MinRetention {
+		v.failf(path{"audit", "retention"}, "%v is under 12 months (PCI DSS 10.5.1): at least 8760h", time.Duration(a.Retention))
+	}
+}
+
+func (v *validator) checkAlerts(a alertsDef) {
+	if a.WebhookURL == "" {
+		return
+	}
+	if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.failf(path{"alerts", "webhook_url"}, "%s is not an http(s) URL", quoteValue(a.WebhookURL))
+	}
+	if a.SecretEnv == "" {
+		v.failf(path{"alerts"}, "alerts are signed: set secret_env (the environment variable holding the secret)")
+	}
 }
 
 func (v *validator) checkListen(listen string) {
@@ -175,6 +275,30 @@ func (v *validator) checkLimits(l limitsConfig) {
 	}
 	if l.MessageBytes > 1<<20 {
 		v.failf(path{"limits", "message_bytes"}, "%d is too large: at most 1048576", l.MessageBytes)
+	}
+	for _, n := range []struct {
+		key string
+		val float64
+	}{
+		{"agent_connections", float64(l.AgentConnections)}, {"sockets_per_source", float64(l.SocketsPerSource)},
+		{"login_failures", float64(l.LoginFailures)}, {"logins_per_minute", l.LoginsPerMinute}, {"login_burst", float64(l.LoginBurst)},
+		{"conversations_per_minute", l.ConversationsPerMinute}, {"conversation_burst", float64(l.ConversationBurst)},
+	} {
+		if n.val < 0 {
+			v.failf(path{"limits", n.key}, "must not be negative")
+		}
+	}
+	if l.LoginFailures > identity.DefaultMaxFailures {
+		v.failf(path{"limits", "login_failures"}, "%d is too many: at most %d (PCI DSS 8.3.4)", l.LoginFailures, identity.DefaultMaxFailures)
+	}
+	if l.Lockout != 0 && time.Duration(l.Lockout) < identity.DefaultLockout {
+		v.failf(path{"limits", "lockout"}, "%v is too short: at least 30m (PCI DSS 8.3.4)", time.Duration(l.Lockout))
+	}
+	if time.Duration(l.SessionIdle) > identity.DefaultIdleTimeout {
+		v.failf(path{"limits", "session_idle"}, "%v is too long: at most 15m (PCI DSS 8.2.8)", time.Duration(l.SessionIdle))
+	}
+	if l.MaxConnections > 0 && l.AgentConnections > l.MaxConnections {
+		v.failf(path{"limits", "agent_connections"}, "%d is more than max_connections (%d)", l.AgentConnections, l.MaxConnections)
 	}
 }
 
@@ -429,9 +553,9 @@ func (v *validator) checkAgents(agents []agentDef, workgroups []string) {
 		logins = append(logins, a.Login)
 		if a.PasswordHash == "" {
 			v.failf(p, "password_hash is missing: %s", hashHowTo)
-		} else if err := web.CheckHash(a.PasswordHash); err != nil {
+		} else if err := identity.CheckHash(a.PasswordHash); err != nil {
 			why := "not a password hash"
-			if detail := strings.TrimPrefix(err.Error(), web.ErrBadHash.Error()); strings.Contains(detail, "too short") {
+			if detail := strings.TrimPrefix(err.Error(), identity.ErrBadHash.Error()); strings.Contains(detail, "too short") {
 				why = "too short for a bcrypt hash (60 characters; was it cut?)"
 			} else if strings.Contains(detail, "cost") {
 				why = strings.TrimPrefix(strings.TrimPrefix(detail, ": "), "crypto/bcrypt: ")

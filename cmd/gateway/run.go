@@ -33,6 +33,8 @@ commands:
   config    config check FILE: validate a configuration file
   redact    redact card numbers (and expressions) from stdin to stdout
   redact-mail  redact one email message (MIME) from stdin to stdout
+  users     add, passwd, disable, enable, unlock, list the console's accounts
+  audit     verify the audit trail's chain, export it as JSON Lines
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -53,11 +55,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runConfig(args[1:], stdout, stderr)
 	case "redact-mail":
 		err = runRedactMail(ctx, args[1:], stdin, stdout, stderr)
+	case "users":
+		err = runUsers(ctx, args[1:], stdin, stdout)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, users, audit)", args[0])
 	}
 	var ue usageError
 	switch {
