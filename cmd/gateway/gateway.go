@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,8 +51,10 @@ type gateway struct {
 	cleanups        []func() error // what newGateway opened, closed in reverse
 
 	// stop and done are set by startGateway: Close cancels Run and waits.
-	stop context.CancelFunc
-	done chan error
+	stop      context.CancelFunc
+	done      chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // shutdownTimeout bounds closing the websockets and HTTP connections, and
@@ -390,10 +393,14 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 	return g, nil
 }
 
-// Close stops a gateway started by startGateway and returns Run's error.
+// Close stops a gateway started by startGateway and returns Run's error;
+// a second call returns the same.
 func (g *gateway) Close() error {
-	g.stop()
-	return <-g.done
+	g.closeOnce.Do(func() {
+		g.stop()
+		g.closeErr = <-g.done
+	})
+	return g.closeErr
 }
 
 // validationPipeline sets up the validation client and pipeline when forms
