@@ -84,6 +84,40 @@ func (s *Service) SessionByKey(ctx context.Context, key [32]byte, active bool) (
 	return se, nil
 }
 
+// Live returns the keys of the sessions alive now: two reads of the store
+// whatever their number, for a sweep over the sessions of a process.
+func (s *Service) Live(ctx context.Context) (map[[32]byte]bool, error) {
+	rows, err := s.st.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := s.st.Accounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byLogin := make(map[string]store.Account, len(accts))
+	for _, a := range accts {
+		byLogin[a.Login] = a
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := make(map[[32]byte]bool, len(rows))
+	for _, row := range rows {
+		var key [32]byte
+		copy(key[:], row.IDHash)
+		seen := row.Seen
+		if t, ok := s.touched[key]; ok && t.After(seen) {
+			seen = t
+		}
+		a, ok := byLogin[row.Login]
+		if ok && !a.Disabled && !a.PasswordAt.After(row.Created) && now.Before(row.Expires) && now.Before(seen.Add(s.cfg.IdleTimeout)) {
+			live[key] = true
+		}
+	}
+	return live, nil
+}
+
 // Touch records activity on a session: its idle time starts again. The
 // time is kept in memory and written at the next Sweep.
 func (s *Service) Touch(key [32]byte) {

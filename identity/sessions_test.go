@@ -29,7 +29,13 @@ func TestSessionIdleExpiry(t *testing.T) {
 	if _, err := e.svc.Session(ctx, token, false); err != nil {
 		t.Fatalf("idle %v after activity: %v", DefaultIdleTimeout-time.Minute, err)
 	}
+	if live, _ := e.svc.Live(ctx); !live[KeyOf(token)] {
+		t.Errorf("Live lacks the session a minute before its idle end")
+	}
 	e.clock.add(time.Minute)
+	if live, _ := e.svc.Live(ctx); live[KeyOf(token)] {
+		t.Errorf("Live holds the session idle for %v", DefaultIdleTimeout)
+	}
 	if _, err := e.svc.Session(ctx, token, true); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("idle %v: %v, want ErrNoSession", DefaultIdleTimeout, err)
 	}
@@ -74,6 +80,9 @@ func TestSessionsEndWithPasswordOrDisable(t *testing.T) {
 		}
 	}
 	t3, _, _ := e.svc.StartSession(ctx, "ann", "")
+	if live, _ := e.svc.Live(ctx); len(live) != 1 || !live[KeyOf(t3)] {
+		t.Errorf("Live = %v, want only the session started after the password change", live)
+	}
 	if err := e.svc.SetDisabled(ctx, "ann", true); err != nil {
 		t.Fatal(err)
 	}

@@ -112,11 +112,15 @@ func (s *Server) sessionOf(r *http.Request, active bool) (*session, identity.Ses
 // seconds.
 func (s *Server) Sweep(ctx context.Context) error {
 	err := s.cfg.Identity.Sweep(ctx)
-	for _, se := range s.sessions.all() {
-		if _, serr := s.cfg.Identity.SessionByKey(ctx, se.key, false); errors.Is(serr, identity.ErrNoSession) {
-			s.sessions.drop(se.key)
-			s.cfg.Audit.Record(ctx, audit.Event{Actor: se.login, Action: audit.ActionSessionEnd, Outcome: audit.Success,
-				Source: audit.SourceLocal, Detail: "expired or revoked"})
+	if live, lerr := s.cfg.Identity.Live(ctx); lerr != nil {
+		err = errors.Join(err, lerr)
+	} else {
+		for _, se := range s.sessions.all() {
+			if !live[se.key] {
+				s.sessions.drop(se.key)
+				s.cfg.Audit.Record(ctx, audit.Event{Actor: se.login, Action: audit.ActionSessionEnd, Outcome: audit.Success,
+					Source: audit.SourceLocal, Detail: "expired or revoked"})
+			}
 		}
 	}
 	now := time.Now()

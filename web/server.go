@@ -246,9 +246,9 @@ func (s *Server) routes() chi.Router {
 
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServerFS(sub)
-	r.Get("/widget.js", files.ServeHTTP)
+	r.Get("/widget.js", widgetScript(files))
 	r.Get("/assets/*", files.ServeHTTP)
-	r.Get("/demo/*", files.ServeHTTP)
+	r.Get("/demo/*", demoPage(files))
 	r.Get("/console/*", s.consolePage(files))
 	r.Get("/chat/*", s.chatPage(files))
 
@@ -287,25 +287,66 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// chatPage serves the widget's iframe; only the allowed origins may frame it.
+// chatPage serves the widget's iframe, the payment page: only the allowed
+// origins may frame it.
 func (s *Server) chatPage(files http.Handler) http.HandlerFunc {
 	ancestors := "'self'"
 	for _, o := range s.cfg.AllowedOrigins {
 		ancestors += " " + o
 	}
+	policy := pagePolicy(ancestors, false)
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; frame-ancestors "+ancestors)
+		w.Header().Set("Content-Security-Policy", policy)
 		w.Header().Del("X-Frame-Options")
 		files.ServeHTTP(w, r)
 	}
 }
 
 func (s *Server) consolePage(files http.Handler) http.HandlerFunc {
+	policy := pagePolicy("'none'", false)
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		w.Header().Set("Content-Security-Policy", policy)
 		files.ServeHTTP(w, r)
 	}
 }
+
+// demoPage serves the demo shop and phone: their styles are inline, and
+// the shop frames the widget.
+func demoPage(files http.Handler) http.HandlerFunc {
+	policy := pagePolicy("'none'", true) + "; frame-src 'self'"
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", policy)
+		files.ServeHTTP(w, r)
+	}
+}
+
+// widgetScript serves the embed loader to any site: CORS and a
+// cross-origin resource policy let the host page check its Subresource
+// Integrity hash (integrity=… crossorigin="anonymous").
+func widgetScript(files http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		files.ServeHTTP(w, r)
+	}
+}
+
+// pagePolicy is the Content-Security-Policy of the gateway's pages (PCI DSS
+// 6.4.3): scripts from the gateway's origin only, never inline or
+// evaluated; connections, images and styles from it only; no plugins,
+// no base or form target elsewhere.
+func pagePolicy(frameAncestors string, inlineStyle bool) string {
+	style := "style-src 'self'"
+	if inlineStyle {
+		style += " 'unsafe-inline'"
+	}
+	return "default-src 'none'; script-src 'self'; " + style + "; img-src 'self' data:; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors " + frameAncestors
+}
+
+// defaultPolicy is the Content-Security-Policy of every other answer (API
+// JSON, scripts, styles): nothing may run or be framed.
+const defaultPolicy = "default-src 'none'; frame-ancestors 'none'"
 
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -314,6 +355,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Security-Policy", defaultPolicy)
 		if s.secureRequest(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
