@@ -175,6 +175,14 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	}
 	h.sendChatsLocked(a)
 	h.queueChangedLocked(c.workgroup)
+	// The agent offered c (if another) is free again, and an offer this
+	// agent holds for another chat passes on once they are full.
+	if a.offer != "" && len(a.chats) >= h.cfg.MaxChats {
+		if other := h.convs[a.offer]; other != nil {
+			h.stopOfferLocked(other)
+		}
+	}
+	h.routeLocked()
 	h.mu.Unlock()
 	h.deliverLocked(c, frameOf(ev))
 	c.mu.Unlock()
