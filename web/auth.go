@@ -112,10 +112,13 @@ func (s *Server) sessionOf(r *http.Request, active bool) (*session, identity.Ses
 // seconds.
 func (s *Server) Sweep(ctx context.Context) error {
 	err := s.cfg.Identity.Sweep(ctx)
+	// The process's sessions first: each is in the store before it is in
+	// memory, so none started meanwhile is taken for one that ended.
+	mine := s.sessions.all()
 	if live, lerr := s.cfg.Identity.Live(ctx); lerr != nil {
 		err = errors.Join(err, lerr)
 	} else {
-		for _, se := range s.sessions.all() {
+		for _, se := range mine {
 			if !live[se.key] {
 				s.sessions.drop(se.key)
 				s.cfg.Audit.Record(ctx, audit.Event{Actor: se.login, Action: audit.ActionSessionEnd, Outcome: audit.Success,

@@ -218,3 +218,44 @@ func TestSessionsRotateSurviveAndEndOnPasswordChange(t *testing.T) {
 		t.Errorf("/me after a password change: %s, want 401", resp.Status)
 	}
 }
+
+// Sweeps while agents sign in and connect close none of their sockets: a
+// session that starts during a sweep is not taken for one that ended.
+func TestSweepSparesSessionsStartedMeanwhile(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Limits.LoginBurst = 1000 })
+	stop := make(chan struct{})
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				e.web.Sweep(context.Background())
+			}
+		}
+	}()
+	var clients []*wsClient
+	for range 40 {
+		for _, login := range []string{"ann", "sam"} {
+			_, h := e.loginAgent(t, login)
+			a, _, err := dial(t, e.wsURL("/api/v1/agent/ws"), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, a)
+		}
+	}
+	close(stop)
+	<-swept
+	e.web.Sweep(context.Background())
+	for i, a := range clients {
+		a.send(map[string]any{"type": "ping"})
+		select {
+		case code := <-a.closed:
+			t.Fatalf("agent socket %d was closed (%d) by a sweep", i, code)
+		default:
+		}
+	}
+}

@@ -130,7 +130,9 @@ func run() error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for accepted.Load() < int64(o.conversations) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d chats accepted", accepted.Load(), o.conversations)
+			var seen []string
+			codes.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+			return fmt.Errorf("only %d of %d chats accepted (error codes the agents got: %v)", accepted.Load(), o.conversations, seen)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
