@@ -107,6 +107,11 @@ func (s *Service) SignIn(ctx context.Context, login, password string) (SignInRes
 		}
 	} else {
 		s.putUnknown(login, fails)
+		// A write like a known login's, so that the store's commit is in
+		// the time of both answers.
+		if err := s.st.Write(ctx, "sign-in failure", func(tx *store.Tx) error { return tx.TouchLoginFailures(login) }); err != nil {
+			return res, err
+		}
 	}
 	return res, ErrBadCredentials
 }

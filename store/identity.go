@@ -181,6 +181,21 @@ func (tx *Tx) PutLoginFailures(f LoginFailures) error {
 	return nil
 }
 
+// TouchLoginFailures writes what PutLoginFailures writes for a login with
+// no account, and changes nothing: an unknown login's failed sign-in costs
+// the same commit as a known one's.
+func (tx *Tx) TouchLoginFailures(login string) error {
+	if _, err := tx.exec(`INSERT INTO login_failures (login, failures, last_at, locked_until) VALUES (?, 0, 0, 0)
+		ON CONFLICT(login) DO UPDATE SET failures = failures`, login); err != nil {
+		return fmt.Errorf("store: touch login failures: %w", err)
+	}
+	_, err := tx.exec(`DELETE FROM login_failures WHERE login = ? AND failures = 0`, login)
+	if err != nil {
+		return fmt.Errorf("store: touch login failures: %w", err)
+	}
+	return nil
+}
+
 // ClearLoginFailures forgets the failures of a login (a success, or an
 // administrator's unlock).
 func (tx *Tx) ClearLoginFailures(login string) error {
