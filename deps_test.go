@@ -26,11 +26,14 @@ var allowed = map[string][]string{
 	"voice":            {"card", "secure"},
 	"store":            {},
 	"keys":             {},
-	"web":              {"card", "chat", "chatforms", "secure", "voice", "internal/wsconn"},
+	"identity":         {"store"},
+	"audit":            {"redact", "store"},
+	"alert":            {},
+	"web":              {"audit", "card", "chat", "chatforms", "identity", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
 	"internal/testenv": {"keys", "secure", "store"},
 	"cmd/chatload":     {},
-	"cmd/gateway":      {"card", "chat", "chatforms", "keys", "mail", "redact", "secure", "store", "voice", "web"},
+	"cmd/gateway":      {"alert", "audit", "card", "chat", "chatforms", "identity", "keys", "mail", "redact", "secure", "store", "voice", "web"},
 }
 
 // testAllowed lists what a package's tests may import beyond allowed: the

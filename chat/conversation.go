@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/secureinput/gateway/redact"
@@ -33,6 +34,7 @@ type conversation struct {
 	streams  map[Participant]*redact.Stream
 	sent     []sentMessage // the last maxRemembered client ids, for deduplication
 	sentNext int
+	spoke    atomic.Bool // the visitor has written a message
 
 	// Guarded by Hub.mu.
 	state     string

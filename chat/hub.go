@@ -82,7 +82,11 @@ type Config struct {
 	// MaxChats bounds the chats one agent handles at once (DefaultMaxChats
 	// if zero).
 	MaxChats int
-	Logger   *slog.Logger
+	// WaitTimeout ends a waiting conversation in which the visitor wrote
+	// nothing that long after it opened (DefaultWaitTimeout if zero); see
+	// ExpireWaiting.
+	WaitTimeout time.Duration
+	Logger      *slog.Logger
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
 	// OnEnd is called once after a conversation has ended, by whatever
@@ -117,7 +121,8 @@ type Hub struct {
 
 	mu      sync.Mutex // after conversation.mu; guards what follows and the routing fields of conversations
 	convs   map[string]*conversation
-	waiting map[string]*conversation // the convs in state waiting
+	queues  map[string]*waitQueue // workgroup → its waiting conversations, in queue order
+	silent  []*conversation       // opened and not yet written in by the visitor, oldest first (some since left that state)
 	agents  map[string]*agentState
 	byGroup map[string][]*agentState // workgroup → its agents
 	timers  map[string]*time.Timer   // offer expiry by conversation
@@ -149,13 +154,16 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.MaxChats <= 0 {
 		cfg.MaxChats = DefaultMaxChats
 	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = DefaultWaitTimeout
+	}
 	h := &Hub{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		now:         cfg.Now,
 		services:    map[string]Service{},
 		convs:       map[string]*conversation{},
-		waiting:     map[string]*conversation{},
+		queues:      map[string]*waitQueue{},
 		agents:      map[string]*agentState{},
 		byGroup:     map[string][]*agentState{},
 		timers:      map[string]*time.Timer{},

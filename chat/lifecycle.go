@@ -33,6 +33,11 @@ func (h *Hub) Load(ctx context.Context) error {
 		}
 		c := h.newConversation(sc.ID, sc.Service, wg, sc.TokenHash, sc.Created)
 		c.seq = sc.LastSeq
+		if sc.LastSeq > 1 { // more than the opening event: take it as written in
+			c.spoke.Store(true)
+		} else {
+			h.silent = append(h.silent, c) // OpenConversations is oldest first
+		}
 		h.setStateLocked(c, sc.State, sc.Agent)
 		if a := h.agents[sc.Agent]; a != nil && sc.State == StateActive {
 			a.chats[sc.ID] = true
@@ -110,6 +115,7 @@ func (h *Hub) OpenAs(ctx context.Context, o Opening) (id, token string, err erro
 	h.mu.Lock()
 	h.convs[id] = c
 	h.setStateLocked(c, StateWaiting, "")
+	h.silent = append(h.silent, c)
 	h.routeLocked()
 	h.queueChangedLocked(c.workgroup)
 	h.mu.Unlock()
@@ -230,7 +236,8 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	seq := c.seq + 1
 	redacted, spans, updates, err := st.Push(seq, now, text)
 	if err != nil {
-		h.log.Warn("chat: message withheld: redaction failed", slog.String("conversation", id), slog.String("role", p.Role), slog.Any("err", err))
+		h.log.Warn("chat: message withheld: redaction failed", slog.String("conversation", id), slog.String("role", p.Role), slog.Any("err", err),
+			slog.String("fail_closed", "redaction"))
 		return ErrUndeliverable
 	}
 	evs := []store.Event{{Conversation: id, Seq: seq, Type: FrameMessage, Author: p.Role, AuthorName: name, ClientID: clientID, Text: string(redacted), At: now}}
@@ -247,6 +254,9 @@ func (h *Hub) Send(ctx context.Context, id string, p Participant, clientID strin
 	}
 	if clientID != "" {
 		c.remember(key, seq)
+	}
+	if p.Role == RoleVisitor {
+		c.spoke.Store(true)
 	}
 	h.log.Info("chat: message", slog.String("conversation", id), slog.Int64("seq", seq), slog.String("role", p.Role),
 		slog.Int("bytes", len(text)), slog.Int("masked", len(spans)), slog.Int("updated", len(updates)))
@@ -361,12 +371,19 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 		c.mu.Unlock()
 		return err
 	}
+	return h.endLocked(ctx, c, p.Role, name)
+}
+
+// endLocked ends c on behalf of role (whose name the ended event carries);
+// c.mu is held, and released when it returns.
+func (h *Hub) endLocked(ctx context.Context, c *conversation, role, name string) error {
+	id := c.id
 	now := h.now()
 	h.mu.Lock()
 	agent := c.agent
 	h.mu.Unlock()
-	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: FrameEnded, Author: p.Role, AuthorName: name, At: now}
-	err = h.appendLocked(ctx, c, []store.Event{ev}, func(tx *store.Tx) error {
+	ev := store.Event{Conversation: id, Seq: c.seq + 1, Type: FrameEnded, Author: role, AuthorName: name, At: now}
+	err := h.appendLocked(ctx, c, []store.Event{ev}, func(tx *store.Tx) error {
 		if agent != "" {
 			if err := tx.Leave(id, RoleAgent, agent, now); err != nil {
 				return err
@@ -393,7 +410,7 @@ func (h *Hub) End(ctx context.Context, id string, p Participant) error {
 	h.routeLocked()
 	h.mu.Unlock()
 	c.mu.Unlock()
-	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", p.Role))
+	h.log.Info("chat: conversation ended", slog.String("conversation", id), slog.String("by", role))
 	if h.cfg.OnEnd != nil {
 		h.cfg.OnEnd(id)
 	}
@@ -414,6 +431,8 @@ func (h *Hub) Record(ctx context.Context, id, typ, tag, text string) error {
 	}
 	redacted, _, err := h.cfg.Engine.AppendRedact(nil, []byte(text), nil)
 	if err != nil {
+		h.log.Warn("chat: system event withheld: redaction failed", slog.String("conversation", id), slog.Any("err", err),
+			slog.String("fail_closed", "redaction"))
 		return ErrUndeliverable
 	}
 	c.mu.Lock()

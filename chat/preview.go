@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -88,13 +89,12 @@ func (h *Hub) readFirst(ctx context.Context, id string) (firstMessage, bool) {
 // placeLocked is c's place in the queue of its workgroup: 1 for the oldest
 // waiting conversation. h.mu held.
 func (h *Hub) placeLocked(c *conversation) int {
-	n := 1
-	for _, o := range h.waiting {
-		if o != c && o.workgroup == c.workgroup && (o.created.Before(c.created) || o.created.Equal(c.created) && o.id < c.id) {
-			n++
-		}
+	q := h.queues[c.workgroup]
+	if q == nil {
+		return 1
 	}
-	return n
+	i, _ := slices.BinarySearchFunc(*q, c, queueOrder)
+	return i + 1
 }
 
 // placesChangedLocked schedules telling the visitors of a workgroup's
@@ -126,22 +126,20 @@ func (h *Hub) sendPlaces() {
 		return
 	}
 	var out []told
-	byGroup := map[string][]*conversation{}
-	for _, c := range h.waiting {
-		if h.placesDirty[c.workgroup] {
-			byGroup[c.workgroup] = append(byGroup[c.workgroup], c)
+	for wg := range h.placesDirty {
+		q := h.queues[wg]
+		if q == nil {
+			continue
 		}
-	}
-	clear(h.placesDirty)
-	for _, list := range byGroup {
-		sortByAge(list)
-		for i, c := range list {
+		for i, c := range *q { // in queue order already
+
 			if c.place != i+1 {
 				c.place = i + 1
 				out = append(out, told{c, i + 1})
 			}
 		}
 	}
+	clear(h.placesDirty)
 	h.mu.Unlock()
 	for _, t := range out {
 		t.c.mu.Lock()

@@ -24,11 +24,13 @@ type agentState struct {
 // setStateLocked changes a conversation's routing state and keeps the
 // waiting index true. h.mu must be held.
 func (h *Hub) setStateLocked(c *conversation, state, agent string) {
+	was := c.state
 	c.state, c.agent = state, agent
-	if state == StateWaiting {
-		h.waiting[c.id] = c
-	} else {
-		delete(h.waiting, c.id)
+	switch {
+	case state == StateWaiting && was != StateWaiting:
+		h.enqueueLocked(c)
+	case state != StateWaiting && was == StateWaiting:
+		h.dequeueLocked(c)
 		c.place = 0 // told again if it waits again
 	}
 }
@@ -174,6 +176,14 @@ func (h *Hub) Accept(ctx context.Context, id, login string) error {
 	}
 	h.sendChatsLocked(a)
 	h.queueChangedLocked(c.workgroup)
+	// The agent offered c (if another) is free again, and an offer this
+	// agent holds for another chat passes on once they are full.
+	if a.offer != "" && len(a.chats) >= h.cfg.MaxChats {
+		if other := h.convs[a.offer]; other != nil {
+			h.stopOfferLocked(other)
+		}
+	}
+	h.routeLocked()
 	h.mu.Unlock()
 	h.deliverLocked(c, frameOf(ev))
 	c.mu.Unlock()
@@ -221,51 +231,54 @@ func (h *Hub) Leave(ctx context.Context, id, login string) error {
 	return nil
 }
 
-// routeLocked offers each waiting conversation without an offer to the
-// available agent of its workgroup who has been free longest. h.mu held.
+// routeLocked offers the waiting conversations without an offer, oldest
+// first, each to the available agent of its workgroup who has been free
+// longest. It walks each workgroup's queue from its head and stops at the
+// first conversation no agent is free for. h.mu held.
 func (h *Hub) routeLocked() {
 	if h.closed {
 		return
 	}
-	var waiting []*conversation
-	for _, c := range h.waiting {
-		if c.offeredTo == "" {
-			waiting = append(waiting, c)
-		}
-	}
-	sortByAge(waiting)
-	for _, c := range waiting {
-		var best *agentState
-		for _, a := range h.byGroup[c.workgroup] {
-			if !a.available || a.offer != "" || len(a.sinks) == 0 || len(a.chats) >= h.cfg.MaxChats {
+	for wg, q := range h.queues {
+		for _, c := range *q {
+			if c.offeredTo != "" {
 				continue
 			}
-			if best == nil || len(a.chats) < len(best.chats) ||
-				len(a.chats) == len(best.chats) && (a.freeSince.Before(best.freeSince) ||
-					a.freeSince.Equal(best.freeSince) && a.Login < best.Login) {
-				best = a
+			best := h.freeAgentLocked(wg)
+			if best == nil {
+				break // nobody free for this workgroup: nor for the rest of its queue
 			}
+			h.offerLocked(c, best)
 		}
-		if best == nil {
-			continue
-		}
-		c.offeredTo, best.offer = best.Login, c.id
-		f := Frame{Type: FrameOffer, Conversation: c.id, Service: c.service}
-		best.sinks.deliver(f)
-		id, login := c.id, best.Login
-		h.timers[id] = time.AfterFunc(h.cfg.OfferTimeout, func() { h.offerExpired(id, login) })
 	}
 }
 
-// sortByAge orders conversations oldest first, then by id.
-func sortByAge(convs []*conversation) {
-	slices.SortFunc(convs, func(x, y *conversation) int {
-		if d := x.created.Compare(y.created); d != 0 {
-			return d
+// freeAgentLocked is the agent of workgroup who should get the next offer:
+// available, with room, without an offer, fewest chats, free longest.
+func (h *Hub) freeAgentLocked(workgroup string) *agentState {
+	var best *agentState
+	for _, a := range h.byGroup[workgroup] {
+		if !a.available || a.offer != "" || len(a.sinks) == 0 || len(a.chats) >= h.cfg.MaxChats {
+			continue
 		}
-		return strings.Compare(x.id, y.id)
-	})
+		if best == nil || len(a.chats) < len(best.chats) ||
+			len(a.chats) == len(best.chats) && (a.freeSince.Before(best.freeSince) ||
+				a.freeSince.Equal(best.freeSince) && a.Login < best.Login) {
+			best = a
+		}
+	}
+	return best
 }
+
+// offerLocked offers c to best. h.mu held.
+func (h *Hub) offerLocked(c *conversation, best *agentState) {
+	c.offeredTo, best.offer = best.Login, c.id
+	f := Frame{Type: FrameOffer, Conversation: c.id, Service: c.service}
+	best.sinks.deliver(f)
+	id, login := c.id, best.Login
+	h.timers[id] = time.AfterFunc(h.cfg.OfferTimeout, func() { h.offerExpired(id, login) })
+}
+
 
 // offerExpired passes an unanswered offer on; the agent who let it lapse
 // goes to the back of the line.
@@ -338,9 +351,11 @@ const queueInterval = 100 * time.Millisecond
 
 func (h *Hub) queueFrameLocked(a *agentState) Frame {
 	f := Frame{Type: FrameQueue, Chats: []ChatInfo{}}
-	for _, c := range h.waiting {
-		if a.workgroups[c.workgroup] {
-			f.Chats = append(f.Chats, h.infoLocked(c))
+	for wg := range a.workgroups {
+		if q := h.queues[wg]; q != nil {
+			for _, c := range (*q)[:min(len(*q), maxQueueShown)] {
+				f.Chats = append(f.Chats, h.infoLocked(c))
+			}
 		}
 	}
 	sortInfos(f.Chats)

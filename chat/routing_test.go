@@ -155,3 +155,40 @@ func TestQueueThrottleReadsTheInjectedClock(t *testing.T) {
 		t.Errorf("after the clock moved on by queueInterval the queue frame lists %d chats, want 2 at once", len(q.Chats))
 	}
 }
+
+// An agent who accepts a chat whose offer had passed on to someone else
+// (a late accept under load) frees that someone, and an offer the acceptor
+// held for another chat passes on once they are full: nobody is left idle
+// while chats wait.
+func TestLateAcceptFreesTheAgentOfferedNext(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, redact.DefaultConfig(), "")
+	f.hub.cfg.MaxChats = 1
+	f.hub.cfg.OfferTimeout = 10 * time.Millisecond
+	bob := f.agent(t, "bob", true)
+	f.clock.Advance(time.Minute)
+	ann := f.agent(t, "ann", true)
+	x, _, _ := f.hub.Open(ctx, "support")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if o, _ := ann.last(FrameOffer); o.Conversation == x {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the offer of x never passed to Ann")
+		}
+	}
+	f.hub.mu.Lock()
+	f.hub.cfg.OfferTimeout = time.Hour // no more lapses: what follows is the accept's doing
+	f.hub.mu.Unlock()
+	y, _, _ := f.hub.Open(ctx, "support")
+	if o, _ := bob.last(FrameOffer); o.Conversation != y {
+		t.Fatalf("y was not offered to Bob, the free agent: %+v", o)
+	}
+	// Bob accepts x late (it is offered to Ann now), and is full.
+	if err := f.hub.Accept(ctx, x, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := ann.last(FrameOffer); o.Conversation != y {
+		t.Fatalf("Ann, freed by Bob's late accept, was not offered y; her last offer is of %q", o.Conversation)
+	}
+}

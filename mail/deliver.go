@@ -94,7 +94,7 @@ func (g *Ingester) batch(ctx context.Context, d Delivery, st *store.MailState, u
 		c, err := g.redactOne(m, st.UIDValidity)
 		if err != nil {
 			g.log.Error("mail: message not delivered: it stays in the source, flagged", slog.Uint64("uid", uint64(m.UID)),
-				slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", err))
+				slog.String("keyword", g.cfg.FailedKeyword), slog.Any("reason", err), slog.String("fail_closed", "redaction"))
 			bad = append(bad, m.UID)
 			continue
 		}

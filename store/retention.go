@@ -4,7 +4,7 @@ package store
 // removes the conversations that ended before a time (the retention
 // schedule), Erase and EraseVisitor remove one conversation or every
 // conversation of a visitor on request. Each removal is audited, with ids
-// and counts and never a text, in the audit table, which neither touches.
+// and counts and never a text, in the erasures table, which neither touches.
 // Rows are removed with secure_delete on, and the WAL is truncated after,
 // so the sealed bodies do not linger in free pages or old frames.
 
@@ -24,8 +24,8 @@ const purgeChunk = 64
 // it.
 var ErrOpen = errors.New("store: conversation is still open: end it first")
 
-// AuditRecord is one entry of the audit log.
-type AuditRecord struct {
+// ErasureRecord is one entry of the erasure log.
+type ErasureRecord struct {
 	At      time.Time
 	Action  string // "erase" or "purge"
 	Actor   string
@@ -63,7 +63,7 @@ func (tx *Tx) removeConversation(id string) error {
 }
 
 func (tx *Tx) audit(action, actor, subject string, count int64) error {
-	_, err := tx.exec(`INSERT INTO audit (at, action, actor, subject, count) VALUES (?, ?, ?, ?, ?)`,
+	_, err := tx.exec(`INSERT INTO erasures (at, action, actor, subject, count) VALUES (?, ?, ?, ?, ?)`,
 		millis(tx.store.ring.now()), action, actor, subject, count)
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
@@ -183,16 +183,17 @@ func (s *Store) EraseVisitor(ctx context.Context, visitor, actor string) (int64,
 	return n, err
 }
 
-// Audit returns the audit log, oldest first.
-func (s *Store) Audit(ctx context.Context) ([]AuditRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, action, actor, subject, count FROM audit ORDER BY id`)
+// Erasures returns the erasure log (what was erased or purged, by whom,
+// never a text), oldest first.
+func (s *Store) Erasures(ctx context.Context) ([]ErasureRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, action, actor, subject, count FROM erasures ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditRecord
+	var out []ErasureRecord
 	for rows.Next() {
-		var r AuditRecord
+		var r ErasureRecord
 		var at int64
 		if err := rows.Scan(&at, &r.Action, &r.Actor, &r.Subject, &r.Count); err != nil {
 			return nil, err

@@ -115,7 +115,7 @@ func TestPurgeAndErase(t *testing.T) {
 	if _, err := s.Purge(ctx, now, "retention"); err != nil {
 		t.Fatal(err)
 	}
-	log, err := s.Audit(ctx)
+	log, err := s.Erasures(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

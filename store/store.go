@@ -161,6 +161,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} {
 		q.Add("_pragma", p)
 	}
+	// Transactions take the write lock when they begin: a write that reads
+	// first (the audit chain's last hash) sees the latest commit even when
+	// another process (gateway users) writes the same file.
+	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)

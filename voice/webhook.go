@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -140,11 +141,15 @@ func (w *Webhook) Notify(ctx context.Context, in Instruction) error {
 }
 
 // failed logs an instruction the platform did not acknowledge and returns
-// why.
+// why. An unconfirmed recording pause is a fail-closed event (the alert
+// package's mark).
 func (w *Webhook) failed(in Instruction, err error) error {
 	if w.Log != nil {
-		w.Log.Error("voice: webhook not acknowledged", slog.String("type", in.Type), slog.String("call", in.Call),
-			slog.String("session", in.Session), slog.Any("err", err))
+		attrs := []any{slog.String("type", in.Type), slog.String("call", in.Call), slog.String("session", in.Session), slog.Any("err", err)}
+		if slices.Contains(in.Actions, "pause_recording") {
+			attrs = append(attrs, slog.String("fail_closed", "recording_pause"))
+		}
+		w.Log.Error("voice: webhook not acknowledged", attrs...)
 	}
 	return fmt.Errorf("webhook %s not acknowledged: %w", in.Type, err)
 }

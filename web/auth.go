@@ -2,102 +2,136 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/secureinput/gateway/audit"
+	"github.com/secureinput/gateway/identity"
 )
 
 // sessionCookie is the console's session cookie: HttpOnly, SameSite=Strict,
-// Secure under TLS.
+// Secure whenever the client reached the gateway over HTTPS (directly or
+// through a trusted proxy).
 const sessionCookie = "gateway_session"
 
-// dummyHash is compared against when the login is unknown, so that an
-// unknown login takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.DefaultCost)
+// Auditor records what the audit trail must hold; *audit.Log is one.
+type Auditor interface {
+	// Record appends e and returns once it is committed.
+	Record(ctx context.Context, e audit.Event) error
+	// Redact redacts a client string for a record or a log line.
+	Redact(s string) string
+}
 
-// session is one agent login. Its context ends at logout or expiry, which
-// closes the agent's websockets.
+// session is a live console session in this process: its context ends at
+// sign-out, expiry or revocation, which closes the agent's websockets. The
+// session itself lives in the store (identity).
 type session struct {
-	login   string
-	expires time.Time
-	ctx     context.Context
-	cancel  context.CancelFunc
-	timer   *time.Timer
+	key    [32]byte
+	login  string
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type sessions struct {
-	ttl  time.Duration
-	mu   sync.Mutex
-	byID map[[32]byte]*session // key: sha256 of the cookie value
+	mu    sync.Mutex
+	byKey map[[32]byte]*session
 }
 
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{ttl: ttl, byID: map[[32]byte]*session{}}
-}
+func newSessions() *sessions { return &sessions{byKey: map[[32]byte]*session{}} }
 
-func (ss *sessions) create(login string) (token string, s *session) {
-	b := make([]byte, 32)
-	rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	s = &session{login: login, expires: time.Now().Add(ss.ttl), ctx: ctx, cancel: cancel}
-	key := sha256.Sum256([]byte(token))
-	ss.mu.Lock()
-	ss.byID[key] = s
-	ss.mu.Unlock()
-	s.timer = time.AfterFunc(ss.ttl, func() { ss.drop(key) })
-	return token, s
-}
-
-func (ss *sessions) get(token string) *session {
-	key := sha256.Sum256([]byte(token))
+// live returns the process's session for key, made if need be.
+func (ss *sessions) live(key [32]byte, login string) *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	s := ss.byID[key]
-	if s == nil || time.Now().After(s.expires) {
-		return nil
+	s := ss.byKey[key]
+	if s == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s = &session{key: key, login: login, ctx: ctx, cancel: cancel}
+		ss.byKey[key] = s
 	}
 	return s
 }
 
+// drop ends the process's session for key: its websockets close.
 func (ss *sessions) drop(key [32]byte) {
 	ss.mu.Lock()
-	s := ss.byID[key]
-	delete(ss.byID, key)
+	s := ss.byKey[key]
+	delete(ss.byKey, key)
 	ss.mu.Unlock()
 	if s != nil {
-		s.timer.Stop()
 		s.cancel()
 	}
+}
+
+func (ss *sessions) all() []*session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out := make([]*session, 0, len(ss.byKey))
+	for _, s := range ss.byKey {
+		out = append(out, s)
+	}
+	return out
 }
 
 func (ss *sessions) closeAll() {
-	ss.mu.Lock()
-	all := ss.byID
-	ss.byID = map[[32]byte]*session{}
-	ss.mu.Unlock()
-	for _, s := range all {
-		s.timer.Stop()
-		s.cancel()
+	for _, s := range ss.all() {
+		ss.drop(s.key)
 	}
 }
 
-// sessionOf returns the request's live session, or nil.
-func (s *Server) sessionOf(r *http.Request) *session {
+// sessionOf returns the request's live session, or nil; active says the
+// request is the agent's doing, which restarts the session's idle time.
+func (s *Server) sessionOf(r *http.Request, active bool) (*session, identity.Session) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil {
-		return nil
+	if err != nil || len(c.Value) > 128 {
+		return nil, identity.Session{}
 	}
-	return s.sessions.get(c.Value)
+	se, err := s.cfg.Identity.Session(r.Context(), c.Value, active)
+	if err != nil {
+		if !errors.Is(err, identity.ErrNoSession) {
+			s.log.Error("web: session lookup", slog.Any("err", err))
+		}
+		s.sessions.drop(identity.KeyOf(c.Value))
+		return nil, identity.Session{}
+	}
+	return s.sessions.live(se.Key, se.Login), se
+}
+
+// Sweep ends, in this process, the sessions that ended in the store
+// (expired, revoked by a password change, disabled, signed out elsewhere),
+// closing their websockets; writes the sessions' activity; forgets the
+// sources whose limits are full again; and expires the waiting
+// conversations no visitor wrote in. The gateway calls it every few
+// seconds.
+func (s *Server) Sweep(ctx context.Context) error {
+	err := s.cfg.Identity.Sweep(ctx)
+	// The process's sessions first: each is in the store before it is in
+	// memory, so none started meanwhile is taken for one that ended.
+	mine := s.sessions.all()
+	if live, lerr := s.cfg.Identity.Live(ctx); lerr != nil {
+		err = errors.Join(err, lerr)
+	} else {
+		for _, se := range mine {
+			if !live[se.key] {
+				s.sessions.drop(se.key)
+				s.cfg.Audit.Record(ctx, audit.Event{Actor: se.login, Action: audit.ActionSessionEnd, Outcome: audit.Success,
+					Source: audit.SourceLocal, Detail: "expired or revoked"})
+			}
+		}
+	}
+	now := time.Now()
+	for _, l := range []*sourceLimiter{s.loginLimit, s.openLimit, s.sampleLimit} {
+		l.prune(now)
+	}
+	s.hub.ExpireWaiting(ctx)
+	return err
 }
 
 type loginRequest struct {
@@ -106,42 +140,99 @@ type loginRequest struct {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	src := s.sourceOf(r)
+	if !s.loginLimit.allow(src.addr, time.Now()) {
+		s.log.Warn("web: sign-in refused: too many attempts from the source", slog.String("source", src.String()))
+		tooMany(w, "too many sign-in attempts from your address; wait a minute and retry")
+		return
+	}
 	var req loginRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil || req.Login == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "body must be {\"login\": …, \"password\": …}")
 		return
 	}
-	cred, known := s.cfg.Agents[req.Login]
-	hash := string(dummyHash)
-	if known {
-		hash = cred.PasswordHash
-	}
-	if !VerifyPassword(hash, req.Password) || !known {
-		s.log.Info("web: login failed", slog.Bool("known_login", known))
+	ctx := r.Context()
+	res, err := s.cfg.Identity.SignIn(ctx, req.Login, req.Password)
+	who := s.cfg.Audit.Redact(req.Login)
+	switch {
+	case errors.Is(err, identity.ErrLocked):
+		s.log.Warn("web: sign-in refused: locked", slog.String("login", who), slog.String("source", src.String()))
+		s.cfg.Audit.Record(ctx, audit.Event{Actor: req.Login, Action: audit.ActionSignIn, Outcome: audit.Denied, Source: src.String(),
+			Detail: "locked until " + res.LockedUntil.UTC().Format(time.RFC3339)})
+		writeError(w, http.StatusLocked, "locked",
+			"too many failed sign-ins: sign-in is locked for "+s.lockoutText()+", or until an administrator unlocks it")
+		return
+	case errors.Is(err, identity.ErrBadCredentials):
+		s.log.Warn("web: sign-in failed", slog.String("login", who), slog.String("source", src.String()),
+			slog.Int("failures", res.Failures))
+		s.cfg.Audit.Record(ctx, audit.Event{Actor: req.Login, Action: audit.ActionSignIn, Outcome: audit.Failure, Source: src.String(),
+			Detail: "failures in a row: " + strconv.Itoa(res.Failures)})
+		if res.JustLocked {
+			s.log.Warn("web: sign-in locked", slog.String("login", who), slog.String("source", src.String()))
+			s.cfg.Audit.Record(ctx, audit.Event{Actor: req.Login, Action: audit.ActionLockout, Outcome: audit.Success, Source: src.String(),
+				Detail: "locked until " + res.LockedUntil.UTC().Format(time.RFC3339)})
+		}
 		writeError(w, http.StatusUnauthorized, "bad_credentials", "wrong login or password")
 		return
+	case err != nil:
+		s.log.Error("web: sign-in", slog.String("login", who), slog.Any("err", err))
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "sign-in is not available; retry later")
+		return
 	}
-	token, _ := s.sessions.create(req.Login)
+	// A sign-in that cannot be recorded does not happen.
+	if err := s.cfg.Audit.Record(ctx, audit.Event{Actor: req.Login, Action: audit.ActionSignIn, Outcome: audit.Success, Source: src.String()}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "sign-in is not available; retry later")
+		return
+	}
+	// A new session id at every sign-in; the one the client held ends.
+	if old, err := r.Cookie(sessionCookie); err == nil && len(old.Value) <= 128 {
+		s.cfg.Identity.EndSession(ctx, old.Value)
+		s.sessions.drop(identity.KeyOf(old.Value))
+	}
+	token, se, err := s.cfg.Identity.StartSession(ctx, req.Login, src.String())
+	if err != nil {
+		s.log.Error("web: start session", slog.String("login", who), slog.Any("err", err))
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "sign-in is not available; retry later")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: token, Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.TLS,
-		MaxAge: int(s.cfg.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureRequest(r),
+		MaxAge: int(time.Until(se.Expires).Seconds()),
 	})
-	s.log.Info("web: login", slog.String("agent", req.Login))
+	s.log.Info("web: sign-in", slog.String("agent", who), slog.String("source", src.String()))
 	writeJSON(w, http.StatusOK, map[string]string{"login": req.Login})
 }
 
+// lockoutText says how long a lockout lasts, for the client.
+func (s *Server) lockoutText() string {
+	d := s.cfg.Identity.Lockout()
+	if d >= time.Hour && d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + " hours"
+	}
+	return strconv.Itoa(int(d.Round(time.Minute)/time.Minute)) + " minutes"
+}
+
+// tooMany answers 429 with a Retry-After.
+func tooMany(w http.ResponseWriter, message string) {
+	w.Header().Set("Retry-After", "60")
+	writeError(w, http.StatusTooManyRequests, "rate_limited", message)
+}
+
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.drop(sha256.Sum256([]byte(c.Value)))
+	if c, err := r.Cookie(sessionCookie); err == nil && len(c.Value) <= 128 {
+		s.sessions.drop(identity.KeyOf(c.Value))
+		if login, err := s.cfg.Identity.EndSession(r.Context(), c.Value); err == nil {
+			s.cfg.Audit.Record(r.Context(), audit.Event{Actor: login, Action: audit.ActionSignOut, Outcome: audit.Success, Source: s.sourceOf(r).String()})
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.cfg.TLS})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureRequest(r)})
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
-	sess := s.sessionOf(r)
+	sess, se := s.sessionOf(r, true)
 	if sess == nil {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
 		return
@@ -157,7 +248,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 		slices.Sort(rights)
 		supervises = s.cfg.Desk.Catalog().Supervised(sess.login)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login": sess.login, "expires": sess.expires.UnixMilli(),
+	writeJSON(w, http.StatusOK, map[string]any{"login": sess.login, "expires": se.Expires.UnixMilli(), "idle_until": se.IdleUntil.UnixMilli(),
 		"rights": rights, "supervises": supervises})
 }
 

@@ -69,7 +69,7 @@ func consoleLogin(t *testing.T, ctx context.Context, base, login string) {
 		chromedp.Navigate(base+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS("#login")),
 		chromedp.SendKeys(chromedp.CSS("#login"), login),
-		chromedp.SendKeys(chromedp.CSS("#password"), "secret"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("#login-button")),
 		chromedp.WaitVisible(chromedp.CSS("#available")),
 		chromedp.Click(chromedp.CSS("#available")),

@@ -32,6 +32,7 @@ var errorCodes = []struct {
 	{chat.ErrBusy, "busy", http.StatusConflict},
 	{chat.ErrBadClientID, "bad_request", http.StatusBadRequest},
 	{errRateLimited, "rate_limited", http.StatusTooManyRequests},
+	{errTooManyConversations, "rate_limited", http.StatusTooManyRequests},
 	{errBadStatus, "bad_request", http.StatusBadRequest},
 	{chatforms.ErrNoConversation, "not_found", http.StatusNotFound},
 	{chatforms.ErrNotHandling, "forbidden", http.StatusForbidden},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
@@ -87,19 +88,44 @@ func (s *Server) agentForms(cl *client, login, conversation string) error {
 }
 
 // FormFrames shows secure form requests on the widget and the console: it
-// implements chatforms.Notifier over the hub's connections.
-type FormFrames struct{ Hub *chat.Hub }
+// implements chatforms.Notifier over the hub's connections. It records each
+// request's start and outcome in Audit, if set; an error outcome (the
+// validation failed closed) is logged as a fail-closed event.
+type FormFrames struct {
+	Hub    *chat.Hub
+	Audit  Auditor
+	Logger *slog.Logger
+}
 
 // FormOpened implements chatforms.Notifier.
 func (n FormFrames) FormOpened(req chatforms.Request) {
 	n.Hub.Notify(req.Conversation, true, false, newFormFrame(req))
 	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
+	if n.Audit != nil && req.Attempts <= 1 {
+		n.Audit.Record(context.Background(), audit.Event{Actor: req.Agent, Action: audit.ActionSecureInputStart, Outcome: audit.Success,
+			Source: "chat", Target: "conversation " + req.Conversation, Detail: "form " + req.Form.Name})
+	}
 }
 
 // FormChanged implements chatforms.Notifier.
 func (n FormFrames) FormChanged(req chatforms.Request) {
 	n.Hub.Notify(req.Conversation, true, false, statusFrame(req, false))
 	n.Hub.Notify(req.Conversation, false, true, statusFrame(req, true))
+	if req.Outcome == nil && req.State != chatforms.StateCancelled {
+		return
+	}
+	status := req.State
+	if req.Outcome != nil {
+		status = req.Outcome.Status
+	}
+	if status == secure.StatusError && n.Logger != nil {
+		n.Logger.Warn("web: secure form failed closed: no acceptance without a validation answer", slog.String("fail_closed", "validation"),
+			slog.String("conversation", req.Conversation), slog.String("request", req.ID))
+	}
+	if n.Audit != nil {
+		n.Audit.Record(context.Background(), audit.Event{Actor: req.Agent, Action: audit.ActionSecureInputOutcome, Outcome: status,
+			Source: "chat", Target: "conversation " + req.Conversation, Detail: "form " + req.Form.Name})
+	}
 }
 
 // FormRejected implements chatforms.Notifier.
@@ -187,7 +213,7 @@ func (s *Server) cards(w http.ResponseWriter, r *http.Request) {
 // conversationInfo serves GET /api/conversations/{id}: state and secure-input
 // counts, for agents of the workgroup and its supervisors. No value, no text.
 func (s *Server) conversationInfo(w http.ResponseWriter, r *http.Request) {
-	sess := s.sessionOf(r)
+	sess, _ := s.sessionOf(r, true)
 	if sess == nil {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
 		return

@@ -41,7 +41,7 @@ func formsEnv(t *testing.T, rights map[string][]chatforms.Right) *env {
 	}
 	return newEnv(t, func(c *Config) {
 		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
-		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub}, Logger: c.Logger})
+		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{Hub: c.Hub, Audit: c.Audit, Logger: c.Logger}, Logger: c.Logger})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,14 +272,14 @@ func TestEndedConversationForgetsItsForms(t *testing.T) {
 				visitor.send(map[string]any{"type": "end"})
 			}
 			visitor.next(chat.FrameEnded)
-			// The hub's end hook runs once the ended frame is out: wait
-			// for it, within bounds.
-			deadline := time.Now().Add(5 * time.Second)
-			for _, ok := e.web.cfg.Desk.Waiting(id); ok; _, ok = e.web.cfg.Desk.Waiting(id) {
+			// The hook runs once the end is delivered: wait for it.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, ok := e.web.cfg.Desk.Waiting(id); !ok {
+					break
+				}
 				if time.Now().After(deadline) {
 					t.Fatal("the ended conversation's form still waits")
 				}
-				time.Sleep(time.Millisecond)
 			}
 
 		})

@@ -44,8 +44,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // epoll, not in a goroutine; pings and pongs while parked leave it parked;
 // bytes arriving resume it; a client gone or a shutdown ends it.
 func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PingInterval = time.Second }) // a pong may take a while on a loaded machine
-	e.agent(t, "ann")                                                // an agent socket parks too
+	e := newEnv(t, func(c *Config) { c.PingInterval = time.Second; c.Limits.ConversationBurst = 100 }) // a pong may take a while on a loaded machine
+	e.agent(t, "ann")                                                                                  // an agent socket parks too
 
 	const n = 40
 	var pings atomic.Int64

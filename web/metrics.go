@@ -1,8 +1,10 @@
 package web
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"runtime/metrics"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -85,4 +87,24 @@ func (c redactionCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(redactionsDesc, prometheus.CounterValue, float64(r.Count), r.Rule)
 	}
 	ch <- prometheus.MustNewConstMetric(redactionFailuresDesc, prometheus.CounterValue, float64(failed))
+}
+
+// MetricsHandler serves the Prometheus text format of the server's
+// registry, for a listener of its own (loopback by default).
+func (s *Server) MetricsHandler() http.Handler { return metricsHandler(s.cfg.Metrics) }
+
+// publicMetrics serves /metrics on the public handler: only with the
+// bearer token, if one is configured; else it does not exist here.
+func (s *Server) publicMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.MetricsToken == "" {
+		http.NotFound(w, r)
+		return
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.MetricsToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "metrics need the bearer token")
+		return
+	}
+	metricsHandler(s.cfg.Metrics).ServeHTTP(w, r)
 }

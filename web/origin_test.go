@@ -36,7 +36,8 @@ func TestCheckOrigin(t *testing.T) {
 }
 
 func TestNewRefusesABadOrigin(t *testing.T) {
-	_, err := New(Config{Hub: newEnv(t, nil).web.hub, AllowedOrigins: []string{"https://shop.example/"}})
+	e := newEnv(t, nil)
+	_, err := New(Config{Hub: e.web.hub, Identity: e.ident, Audit: e.web.cfg.Audit, AllowedOrigins: []string{"https://shop.example/"}})
 	if want := `web: Config.AllowedOrigins: "https://shop.example/": an origin has no path, not even a final /: write "https://shop.example"`; err == nil || err.Error() != want {
 		t.Errorf("New = %v, want %q", err, want)
 	}

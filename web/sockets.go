@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/internal/wsconn"
 	"github.com/secureinput/gateway/secure"
@@ -51,12 +53,33 @@ func (so *socket) end() {
 }
 
 // accept upgrades to a websocket, checking the origin against patterns
-// (the gateway's own origin always passes) and counting the connection.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string) (*socket, bool) {
-	if !s.acquireConn() {
+// (the gateway's own origin always passes) and counting the connection: a
+// visitor's against its source address's cap and the visitors' share of
+// the budget, an agent's (sess set) against its session's cap and the
+// whole budget.
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string, sess *session) (*socket, bool) {
+	agent := sess != nil
+	src := s.sourceOf(r).addr
+	var releaseCap func()
+	if agent {
+		if !s.socketsBySession.acquire(sess.key) {
+			tooMany(w, "too many websockets open for this session")
+			return nil, false
+		}
+		releaseCap = func() { s.socketsBySession.release(sess.key) }
+	} else {
+		if !s.socketsBySource.acquire(src) {
+			tooMany(w, "too many websockets open from your address")
+			return nil, false
+		}
+		releaseCap = func() { s.socketsBySource.release(src) }
+	}
+	if !s.acquireConn(agent) {
+		releaseCap()
 		writeError(w, http.StatusServiceUnavailable, "too_many_connections", "the server is at its connection limit; retry later")
 		return nil, false
 	}
+	release := func() { s.releaseConn(agent); releaseCap() }
 	hj := &hijacker{ResponseWriter: w, poller: s.poller}
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
 	if slices.Contains(origins, "*") {
@@ -66,12 +89,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, origins []string
 	}
 	conn, err := websocket.Accept(hj, r, opts)
 	if err != nil {
-		s.releaseConn()
+		release()
 		return nil, false
 	}
 	// JSON may escape each byte of a message as \u00XX.
 	conn.SetReadLimit(int64(s.hub.MaxMessageBytes())*6 + 1024)
-	return &socket{conn: conn, raw: hj.conn}, true
+	so := &socket{conn: conn, raw: hj.conn}
+	so.onEnd(release)
+	return so, true
 }
 
 // hijacker hands the websocket library a wsconn.Conn with 1 KiB buffers
@@ -98,6 +123,12 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	// What the client sent past the upgrade request is read first.
+	// The server's read and write timeouts bound a request; a websocket
+	// has its own (hello, idle, ping, slow reader).
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	h.conn = h.poller.Wrap(conn, bytes.Clone(pending))
 	return h.conn, bufio.NewReadWriter(bufio.NewReaderSize(h.conn, socketBuffer), bufio.NewWriterSize(h.conn, socketBuffer)), nil
@@ -179,15 +210,19 @@ func (l *readLoop) run() {
 	}
 }
 
-var errRateLimited = errors.New("rate limited: frame dropped")
+var (
+	errRateLimited          = errors.New("rate limited: frame dropped")
+	errTooManyConversations = errors.New("rate limited: too many conversations opened from your address; wait a minute")
+)
 
 // visitorSocket serves /api/v1/visitor/ws.
 func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
-	so, ok := s.accept(w, r, s.cfg.AllowedOrigins)
+	so, ok := s.accept(w, r, s.cfg.AllowedOrigins, nil)
 	if !ok {
 		return
 	}
-	s.detach(so, func(ctx context.Context) { s.serveVisitor(ctx, so) })
+	src := s.sourceOf(r).addr
+	s.detach(so, func(ctx context.Context) { s.serveVisitor(ctx, so, src) })
 }
 
 // detach runs a websocket on a goroutine of its own and lets the HTTP
@@ -198,7 +233,6 @@ func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) detach(so *socket, serve func(ctx context.Context)) {
 	s.sockets.Add(1)
 	so.onEnd(s.sockets.Done)
-	so.onEnd(s.releaseConn)
 	go func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		so.onEnd(cancel)
@@ -209,8 +243,9 @@ func (s *Server) detach(so *socket, serve func(ctx context.Context)) {
 	}()
 }
 
-// serveVisitor runs a visitor socket from its hello on.
-func (s *Server) serveVisitor(ctx context.Context, so *socket) {
+// serveVisitor runs a visitor socket from its hello on; src is where it
+// comes from, whose limit a new conversation counts against.
+func (s *Server) serveVisitor(ctx context.Context, so *socket, src netip.Addr) {
 	conn := so.conn
 	cl := s.newClient(ctx, conn)
 
@@ -223,6 +258,11 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 	}
 	id, token := hello.Conversation, hello.Token
 	fresh := id == ""
+	if fresh && !s.openLimit.allow(src, time.Now()) {
+		cl.write(ctx, outFrame{body: refusal(errTooManyConversations)})
+		conn.Close(CloseTryAgainLater, "rate_limited")
+		return
+	}
 	if fresh {
 		id, token, err = s.hub.OpenAs(ctx, chat.Opening{Service: hello.Service, Visitor: hello.Visitor, Page: hello.Page})
 		if err != nil {
@@ -300,20 +340,22 @@ func echoID(s string) string {
 
 // agentSocket serves /api/v1/agent/ws for a logged-in agent.
 func (s *Server) agentSocket(w http.ResponseWriter, r *http.Request) {
-	sess := s.sessionOf(r)
+	sess, _ := s.sessionOf(r, true)
 	if sess == nil {
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "log in first")
 		return
 	}
-	so, ok := s.accept(w, r, nil) // the console's own origin only
+	so, ok := s.accept(w, r, nil, sess) // the console's own origin only
 	if !ok {
 		return
 	}
-	s.detach(so, func(ctx context.Context) { s.serveAgent(ctx, so, sess) })
+	src := s.sourceOf(r).String()
+	s.detach(so, func(ctx context.Context) { s.serveAgent(ctx, so, sess, src) })
 }
 
-// serveAgent runs an agent socket until it closes or the session ends.
-func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
+// serveAgent runs an agent socket until it closes or the session ends; src
+// is where it comes from, for the audit trail.
+func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session, src string) {
 	conn := so.conn
 	stop := context.AfterFunc(sess.ctx, func() {
 		conn.Close(ClosePolicyViolation, "session ended")
@@ -333,6 +375,9 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 	so.onEnd(func() { stopSupervision() })
 	s.log.Info("web: agent connected", slog.String("agent", login))
 	s.serveConn(ctx, so, cl, chatFrames(initial), func(ctx context.Context, f inFrame) error {
+		if f.Type != inPing { // the console's keep-alive is not the agent's doing
+			s.cfg.Identity.Touch(sess.key)
+		}
 		var err error
 		switch f.Type {
 		case inStatus:
@@ -387,9 +432,31 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 		default:
 			return errors.New("unknown frame type")
 		}
+		s.auditDenied(ctx, login, src, f, err)
 		s.replyError(cl, err, f.Conversation, f.ClientID)
 		return nil
 	})
+}
+
+// deniedCodes are the error codes of an action an agent was not allowed.
+var deniedCodes = []string{"forbidden", "no_secure_input", "no_initiate_secure_input", "no_workgroup_access", "form_not_for_service", "not_on_call"}
+
+// auditDenied records an agent's action that was refused for want of a
+// right.
+func (s *Server) auditDenied(ctx context.Context, login, src string, f inFrame, err error) {
+	if err == nil {
+		return
+	}
+	code := codeOf(err)
+	if !slices.Contains(deniedCodes, code) {
+		return
+	}
+	target := "conversation " + f.Conversation
+	if f.Call != "" {
+		target = "call " + f.Call
+	}
+	s.cfg.Audit.Record(ctx, audit.Event{Actor: login, Action: audit.ActionDenied, Outcome: audit.Denied, Source: src,
+		Target: target, Detail: f.Type + ": " + code})
 }
 
 var errBadStatus = errors.New(`status must be "available" or "away"`)

@@ -17,7 +17,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
 )
 
@@ -286,7 +288,11 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	}
 	shown := s.hub.MaskText(f.Call)
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", shown), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
+	// The starting frame goes out before the audit write: the platform's
+	// acknowledgement may come back at once, and its frame must follow.
 	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: shown, Session: s.shownSession(sess)})
+	s.cfg.Audit.Record(ctx, audit.Event{Actor: login, Action: audit.ActionSecureInputStart, Outcome: audit.Success, Source: "voice",
+		Target: "call " + shown, Detail: "form " + form.Name + ", mode " + mode})
 	return nil
 }
 
@@ -309,6 +315,7 @@ func (s *Server) agentCallForms(cl *client, login, call string) error {
 type CallFrames struct {
 	Hub    *chat.Hub
 	Logger *slog.Logger // the audit line of each ended session
+	Audit  Auditor      // records each session's start and outcome, if set
 }
 
 // Collecting implements voice.Observer: the platform acknowledged, the
@@ -332,6 +339,13 @@ func (o CallFrames) Ended(info voice.SessionInfo) {
 	}
 	if o.Logger != nil {
 		o.Logger.Info("voice: secure session ended", slog.Bool("audit", true), slog.String("agent", info.Agent), slog.String("call", info.Call), slog.String("session", info.ID), slog.String("status", status))
+		if status == secure.StatusError {
+			o.Logger.Warn("voice: secure session failed closed", slog.String("fail_closed", "validation"), slog.String("call", info.Call), slog.String("session", info.ID))
+		}
+	}
+	if o.Audit != nil {
+		o.Audit.Record(context.Background(), audit.Event{Actor: info.Agent, Action: audit.ActionSecureInputOutcome, Outcome: status,
+			Source: "voice", Target: "call " + info.Call, Detail: "form " + info.Form})
 	}
 	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info})
 }

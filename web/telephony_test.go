@@ -90,7 +90,7 @@ func newTelephonyEnv(t *testing.T, opts ...telephonyOption) *telephonyEnv {
 	})
 	te.env = newEnv(t, func(c *Config) {
 		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
-		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub}, Logger: c.Logger})
+		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{Hub: c.Hub, Audit: c.Audit, Logger: c.Logger}, Logger: c.Logger})
 		if err != nil {
 			t.Fatal(err)
 		}

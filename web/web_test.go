@@ -3,9 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,14 +14,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/identity"
 	"github.com/secureinput/gateway/internal/testenv"
 	"github.com/secureinput/gateway/keys"
 	"github.com/secureinput/gateway/redact"
@@ -36,10 +38,34 @@ type env struct {
 	dbPath string
 	logs   *testenv.LogBuffer
 	hub    *chat.Hub
+	clock  *offsetClock
+	ident  *identity.Service
 }
 
+// offsetClock is the time plus an offset a test moves forward: sessions
+// and lockouts expire without waiting.
+type offsetClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *offsetClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *offsetClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// password is the test agents' password.
+const password = "secret password 1"
+
 var passwordHash = func() string {
-	h, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	h, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	return string(h)
 }()
 
@@ -107,10 +133,26 @@ func newEnvOpts(t *testing.T, o envOptions, tweak func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clk := &offsetClock{}
+	ident, err := identity.New(identity.Config{Store: st, Logger: logger, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ident.Bootstrap(context.Background(), []identity.Bootstrap{
+		{Login: "ann", PasswordHash: passwordHash, Workgroups: []string{"support"}},
+		{Login: "sam", PasswordHash: passwordHash, Workgroups: []string{"sales"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.New(audit.Config{Store: st, Engine: eng, Logger: logger, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg = Config{
-		Hub:    hub,
-		Agents: map[string]Credential{"ann": {passwordHash}, "sam": {passwordHash}},
-		Logger: logger,
+		Hub:      hub,
+		Identity: ident,
+		Audit:    trail,
+		Logger:   logger,
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -126,7 +168,7 @@ func newEnvOpts(t *testing.T, o envOptions, tweak func(*Config)) *env {
 		srv.Close()
 		hub.Close()
 	})
-	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs, hub: hub}
+	return &env{srv: srv, web: w, store: st, dbPath: path, logs: logs, hub: hub, clock: clk, ident: ident}
 }
 
 func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.srv.URL, "http") + path }
@@ -235,7 +277,7 @@ func (e *env) loginAgent(t *testing.T, login string) (*http.Client, http.Header)
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar}
-	resp, err := hc.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"`+login+`","password":"secret"}`))
+	resp, err := hc.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"`+login+`","password":"secret password 1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +519,7 @@ func TestAgentAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong password: %s", resp.Status)
 	}
-	resp, _ = http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret"}`))
+	resp, _ = http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret password 1"}`))
 	raw := resp.Header.Get("Set-Cookie")
 	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
 		if !strings.Contains(raw, attr) {
@@ -502,11 +544,18 @@ func TestAgentAuth(t *testing.T) {
 	}
 }
 
+// A session idle for the idle timeout ends: at the next sweep its
+// websockets close, and the cookie no longer opens one.
 func TestSessionExpiry(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.SessionTTL = 300 * time.Millisecond })
+	e := newEnv(t, nil)
 	_, h := e.loginAgent(t, "ann")
 	a, _, err := dial(t, e.wsURL("/api/v1/agent/ws"), h)
 	if err != nil {
+		t.Fatal(err)
+	}
+	a.next(chat.FrameWelcome)
+	e.clock.add(identity.DefaultIdleTimeout)
+	if err := e.web.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if code := a.closeCode(); code != websocket.StatusPolicyViolation {
@@ -517,41 +566,13 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
-func TestPasswordHashes(t *testing.T) {
-	// argon2id of "secret", m=65536 t=1 p=1, from the reference CLI format.
-	const argon = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$"
-	for _, tc := range []struct {
-		hash string
-		ok   bool
-	}{
-		{passwordHash, true},
-		{"plain", false},
-		{"$argon2id$v=19$m=0,t=1,p=1$c2FsdA$aGFzaA", false},
-		{argon + "short", false},
-	} {
-		if err := CheckHash(tc.hash); (err == nil) != tc.ok {
-			t.Errorf("CheckHash(%q) = %v, want ok=%v", tc.hash, err, tc.ok)
-		}
-	}
-	if !VerifyPassword(passwordHash, "secret") || VerifyPassword(passwordHash, "Secret") {
-		t.Error("bcrypt verification is wrong")
-	}
-	h := argon2idHash(t, "secret")
-	if err := CheckHash(h); err != nil {
-		t.Fatal(err)
-	}
-	if !VerifyPassword(h, "secret") || VerifyPassword(h, "secreT") {
-		t.Error("argon2id verification is wrong")
-	}
-}
-
 func TestHealthz(t *testing.T) {
 	e := newEnv(t, nil)
 	resp, err := http.Get(e.srv.URL + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", err, resp)
 	}
-	w, _ := New(Config{Hub: e.web.hub})
+	w, _ := New(Config{Hub: e.web.hub, Identity: e.ident, Audit: e.web.cfg.Audit})
 	rec := httptest.NewRecorder()
 	w.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -607,19 +628,42 @@ func TestEveryFrameTypeIsDocumented(t *testing.T) {
 	}
 }
 
-func argon2idHash(t *testing.T, password string) string {
-	t.Helper()
-	salt := []byte("0123456789abcdef")
-	key := argon2.IDKey([]byte(password), salt, 1, 1024, 1, 32)
-	return "$argon2id$v=19$m=1024,t=1,p=1$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
-}
-
+// /metrics is served on its own listener; on the public one it answers
+// 404, or, with a token configured, 401 without it.
 func TestMetrics(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *Config) { c.MetricsToken = "metrics-token-1" })
+	before := e.store.Stats()
 	v, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
 	v.send(map[string]any{"type": "hello", "service": "support"})
 	id := v.next(chat.FrameWelcome).Conversation
-	resp, err := http.Get(e.srv.URL + "/metrics")
+	for _, auth := range []string{"", "Bearer wrong", "metrics-token-1"} {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("/metrics with Authorization %q: %s, want 401", auth, resp.Status)
+		}
+	}
+	closed := newEnv(t, nil)
+	if resp, _ := http.Get(closed.srv.URL + "/metrics"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener without a token: %s, want 404", resp.Status)
+	}
+	own := httptest.NewServer(e.web.MetricsHandler())
+	t.Cleanup(own.Close)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer metrics-token-1")
+	tokened, err := http.DefaultClient.Do(req)
+	if err != nil || tokened.StatusCode != 200 {
+		t.Fatalf("/metrics with the token: %v %v", err, tokened)
+	}
+	tokened.Body.Close()
+	resp, err := http.Get(own.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,8 +678,9 @@ func TestMetrics(t *testing.T) {
 	if strings.Contains(string(body), id) {
 		t.Errorf("/metrics names conversation %s", id)
 	}
-	// Opening the conversation was the one write so far, in one commit.
-	for _, want := range []string{"gateway_store_commits_total 1\n", "gateway_store_writes_total 1\n"} {
+	// Opening the conversation was the one write since the accounts were
+	// set up, in one commit.
+	for _, want := range []string{fmt.Sprintf("gateway_store_commits_total %d\n", before.Commits+1), fmt.Sprintf("gateway_store_writes_total %d\n", before.Writes+1)} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, body)
 		}
@@ -644,7 +689,7 @@ func TestMetrics(t *testing.T) {
 
 func TestSecureCookieUnderTLS(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.TLS = true })
-	resp, err := http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret"}`))
+	resp, err := http.Post(e.srv.URL+"/api/v1/login", "application/json", strings.NewReader(`{"login":"ann","password":"secret password 1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func run() error {
 		return fmt.Errorf("start %s: %w", o.gateway, err)
 	}
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	base, err := readURL(stdout)
+	base, metricsURL, err := readURL(stdout)
 	if err != nil {
 		return err
 	}
@@ -101,7 +101,7 @@ func run() error {
 	pid := cmd.Process.Pid
 	time.Sleep(500 * time.Millisecond)
 	rssIdle := rss(pid)
-	liveIdle := liveMemory(base)
+	liveIdle := liveMemory(metricsURL)
 	fmt.Printf("gateway %s (pid %d), idle RSS %.1f MiB\n", base, pid, float64(rssIdle)/(1<<20))
 
 	ctx := context.Background()
@@ -130,7 +130,9 @@ func run() error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for accepted.Load() < int64(o.conversations) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d chats accepted", accepted.Load(), o.conversations)
+			var seen []string
+			codes.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+			return fmt.Errorf("only %d of %d chats accepted (error codes the agents got: %v)", accepted.Load(), o.conversations, seen)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -148,7 +150,7 @@ func run() error {
 	var sendErrs atomic.Int64
 	var wg sync.WaitGroup
 	cpuStart, selfStart := cpuTime(pid), selfCPUTime()
-	storeStart := readMetrics(base)
+	storeStart := readMetrics(metricsURL)
 	sendStart := time.Now()
 	senders := 8
 	for s := range senders {
@@ -190,14 +192,14 @@ func run() error {
 		p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond), maxL.Round(10*time.Microsecond), sendDur.Round(time.Millisecond))
 	fmt.Printf("CPU while sending: server %.1f s (%.0f µs per message), load tool %.1f s, of %.0f s on %d cores\n",
 		cpu.Seconds(), float64(cpu.Microseconds())/float64(max(n, 1)), self.Seconds(), waited.Seconds(), runtime.NumCPU())
-	storeEnd := readMetrics(base)
+	storeEnd := readMetrics(metricsURL)
 	commits := storeEnd["gateway_store_commits_total"] - storeStart["gateway_store_commits_total"]
 	writes := storeEnd["gateway_store_writes_total"] - storeStart["gateway_store_writes_total"]
 	fmt.Printf("store: %d writes in %d commits (%.1f a commit), %.0f commits/s\n",
 		writes, commits, float64(writes)/float64(max(commits, 1)), float64(commits)/waited.Seconds())
 	codes.Range(func(k, _ any) bool { fmt.Printf("server error code seen: %v\n", k); return true })
 	fmt.Printf("server RSS at the end: %.1f MiB\n", float64(rss(pid))/(1<<20))
-	live := liveMemory(base)
+	live := liveMemory(metricsURL)
 	fmt.Printf("server live heap + stacks at the end (/metrics): %.1f MiB; %.1f KiB per conversation\n",
 		float64(live)/(1<<20), float64(live-liveIdle)/float64(o.conversations)/1024)
 	if leaked.Load() > 0 {
@@ -219,6 +221,14 @@ func writeConfig(path string, o options) error {
 	groups := (o.conversations + o.perGroup - 1) / o.perGroup
 	fmt.Fprintf(&b, "durability: %s\n", o.durability)
 	fmt.Fprintf(&b, "limits:\n  max_connections: %d\n  max_chats_per_agent: 1\n  messages_per_second: 50\n  burst: 50\n", 2*o.conversations+100)
+	// Every client of a load test is on loopback: the per-source limits
+	// (a normal site's defaults) are set for the load, and the agents'
+	// reserved share holds them all (agents may use any free slot; the
+	// share only keeps visitors out of it).
+	n := o.conversations + 100
+	fmt.Fprintf(&b, "  agent_connections: %d\n  sockets_per_source: %d\n  logins_per_minute: %d\n  login_burst: %d\n  conversations_per_minute: %d\n  conversation_burst: %d\n",
+		o.conversations+10, n, 60*n, n, 60*n, n)
+	b.WriteString("metrics:\n  listen: \"127.0.0.1:0\"\n")
 	b.WriteString("workgroups:\n")
 	for g := range groups {
 		fmt.Fprintf(&b, "  - name: g%d\n", g)
@@ -234,16 +244,22 @@ func writeConfig(path string, o options) error {
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
-func readURL(r io.Reader) (string, error) {
+// readURL reads the gateway's start-up lines: its URL and where its
+// /metrics listener is.
+func readURL(r io.Reader) (base, metrics string, err error) {
 	sc := bufio.NewScanner(r)
 	re := regexp.MustCompile(`running on (http://\S+)`)
+	mre := regexp.MustCompile(`metrics: +(http://\S+)`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+		if m := mre.FindStringSubmatch(sc.Text()); m != nil && base != "" {
 			go io.Copy(io.Discard, r)
-			return m[1], nil
+			return base, m[1], nil
 		}
 	}
-	return "", errors.New("the gateway printed no URL (see its stderr)")
+	return "", "", errors.New("the gateway printed no URL and metrics URL (see its stderr)")
 }
 
 type frame struct {
@@ -406,9 +422,9 @@ func (l *latencies) percentiles() (p50, p99, maxD time.Duration) {
 }
 
 // readMetrics reads the server's /metrics (Prometheus text) into a map.
-func readMetrics(base string) map[string]int64 {
+func readMetrics(url string) map[string]int64 {
 	m := map[string]int64{}
-	resp, err := http.Get(base + "/metrics")
+	resp, err := http.Get(url)
 	if err != nil {
 		return m
 	}
@@ -425,8 +441,8 @@ func readMetrics(base string) map[string]int64 {
 
 // liveMemory returns the heap live at the server's last garbage collection
 // plus its goroutine stacks.
-func liveMemory(base string) int64 {
-	m := readMetrics(base)
+func liveMemory(metricsURL string) int64 {
+	m := readMetrics(metricsURL)
 	return m["go_heap_live_bytes"] + m["go_stack_bytes"]
 }
 

@@ -22,11 +22,18 @@ var demoConfig []byte
 // strict: an unknown key or a bad value is an error naming file, line and
 // the key's path (config_decode.go, config_check.go).
 type config struct {
-	Listen         string          `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// Demo marks the demo configuration: only it may use the sample
+	// validation service, the demo phone's key and the demo/demo account.
+	Demo           bool            `yaml:"demo"`
 	Data           string          `yaml:"data"`
 	Durability     string          `yaml:"durability"`
 	TLS            tlsConfig       `yaml:"tls"`
+	TrustedProxies []string        `yaml:"trusted_proxies"`
 	AllowedOrigins []string        `yaml:"allowed_origins"`
+	Metrics        metricsDef      `yaml:"metrics"`
+	Audit          auditDef        `yaml:"audit"`
+	Alerts         alertsDef       `yaml:"alerts"`
 	Redaction      redactionConfig `yaml:"redaction"`
 	Limits         limitsConfig    `yaml:"limits"`
 	Workgroups     []workgroupDef  `yaml:"workgroups"`
@@ -173,14 +180,44 @@ type displayDef struct {
 }
 
 type limitsConfig struct {
-	MessageBytes      int      `yaml:"message_bytes"`
-	MessagesPerSecond float64  `yaml:"messages_per_second"`
-	Burst             int      `yaml:"burst"`
-	MaxConnections    int      `yaml:"max_connections"`
-	IdleTimeout       duration `yaml:"idle_timeout"`
-	SessionTTL        duration `yaml:"session_ttl"`
-	MaxChatsPerAgent  int      `yaml:"max_chats_per_agent"`
-	OfferTimeout      duration `yaml:"offer_timeout"`
+	MessageBytes           int      `yaml:"message_bytes"`
+	MessagesPerSecond      float64  `yaml:"messages_per_second"`
+	Burst                  int      `yaml:"burst"`
+	MaxConnections         int      `yaml:"max_connections"`
+	AgentConnections       int      `yaml:"agent_connections"`
+	SocketsPerSource       int      `yaml:"sockets_per_source"`
+	IdleTimeout            duration `yaml:"idle_timeout"`
+	SessionTTL             duration `yaml:"session_ttl"`
+	SessionIdle            duration `yaml:"session_idle"`
+	LoginFailures          int      `yaml:"login_failures"`
+	Lockout                duration `yaml:"lockout"`
+	LoginsPerMinute        float64  `yaml:"logins_per_minute"`
+	LoginBurst             int      `yaml:"login_burst"`
+	ConversationsPerMinute float64  `yaml:"conversations_per_minute"`
+	ConversationBurst      int      `yaml:"conversation_burst"`
+	WaitTimeout            duration `yaml:"wait_timeout"`
+	HeaderTimeout          duration `yaml:"header_timeout"`
+	ReadTimeout            duration `yaml:"read_timeout"`
+	WriteTimeout           duration `yaml:"write_timeout"`
+	MaxChatsPerAgent       int      `yaml:"max_chats_per_agent"`
+	OfferTimeout           duration `yaml:"offer_timeout"`
+}
+
+// metricsDef says where /metrics is served: on a listener of its own
+// (loopback by default) and, with a token, on the public one too.
+type metricsDef struct {
+	Listen   string `yaml:"listen"`
+	TokenEnv string `yaml:"token_env"`
+}
+
+type auditDef struct {
+	Retention duration `yaml:"retention"`
+}
+
+// alertsDef is the webhook that hears of every fail-closed event.
+type alertsDef struct {
+	WebhookURL string `yaml:"webhook_url"`
+	SecretEnv  string `yaml:"secret_env"`
 }
 
 type workgroupDef struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/secureinput/gateway/card"
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/identity"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
@@ -94,6 +95,17 @@ func (v *validator) check(c *config) {
 	v.checkTelephony(c)
 	v.checkAgents(c.Agents, workgroups)
 	v.checkKeys(c)
+	v.checkDemo(c)
+	v.checkProxies(c.TrustedProxies)
+	v.checkMetrics(c.Metrics)
+	v.checkAudit(c.Audit)
+	v.checkAlerts(c.Alerts)
+	for _, u := range []struct {
+		p   path
+		url string
+	}{{path{"validation", "url"}, c.Validation.URL}, {path{"alerts", "webhook_url"}, c.Alerts.WebhookURL}, {path{"telephony", "webhook_url"}, telephonyWebhook(c)}} {
+		v.checkOutboundURL(u.p, u.url)
+	}
 }
 
 func (v *validator) checkListen(listen string) {
@@ -199,6 +211,30 @@ func (v *validator) checkLimits(l limitsConfig) {
 	}
 	if l.MessageBytes > 1<<20 {
 		v.failf(path{"limits", "message_bytes"}, "%d is too large: at most 1048576", l.MessageBytes)
+	}
+	for _, n := range []struct {
+		key string
+		val float64
+	}{
+		{"agent_connections", float64(l.AgentConnections)}, {"sockets_per_source", float64(l.SocketsPerSource)},
+		{"login_failures", float64(l.LoginFailures)}, {"logins_per_minute", l.LoginsPerMinute}, {"login_burst", float64(l.LoginBurst)},
+		{"conversations_per_minute", l.ConversationsPerMinute}, {"conversation_burst", float64(l.ConversationBurst)},
+	} {
+		if n.val < 0 {
+			v.failf(path{"limits", n.key}, "must not be negative")
+		}
+	}
+	if l.LoginFailures > identity.DefaultMaxFailures {
+		v.failf(path{"limits", "login_failures"}, "%d is too many: at most %d (PCI DSS 8.3.4)", l.LoginFailures, identity.DefaultMaxFailures)
+	}
+	if l.Lockout != 0 && time.Duration(l.Lockout) < identity.DefaultLockout {
+		v.failf(path{"limits", "lockout"}, "%v is too short: at least 30m (PCI DSS 8.3.4)", time.Duration(l.Lockout))
+	}
+	if time.Duration(l.SessionIdle) > identity.DefaultIdleTimeout {
+		v.failf(path{"limits", "session_idle"}, "%v is too long: at most 15m (PCI DSS 8.2.8)", time.Duration(l.SessionIdle))
+	}
+	if l.MaxConnections > 0 && l.AgentConnections > l.MaxConnections {
+		v.failf(path{"limits", "agent_connections"}, "%d is more than max_connections (%d)", l.AgentConnections, l.MaxConnections)
 	}
 }
 
@@ -479,9 +515,9 @@ func (v *validator) checkAgents(agents []agentDef, workgroups []string) {
 		logins = append(logins, a.Login)
 		if a.PasswordHash == "" {
 			v.failf(p, "password_hash is missing: %s", hashHowTo)
-		} else if err := web.CheckHash(a.PasswordHash); err != nil {
+		} else if err := identity.CheckHash(a.PasswordHash); err != nil {
 			why := "not a password hash"
-			if detail := strings.TrimPrefix(err.Error(), web.ErrBadHash.Error()); strings.Contains(detail, "too short") {
+			if detail := strings.TrimPrefix(err.Error(), identity.ErrBadHash.Error()); strings.Contains(detail, "too short") {
 				why = "too short for a bcrypt hash (60 characters; was it cut?)"
 			} else if strings.Contains(detail, "cost") {
 				why = strings.TrimPrefix(strings.TrimPrefix(detail, ": "), "crypto/bcrypt: ")

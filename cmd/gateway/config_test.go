@@ -95,9 +95,10 @@ limits:
 `, []string{
 			`b.yaml:2: telephony: unknown key "api_key"; write the api key in a file or the environment: api_key_file or api_key_env`,
 			`b.yaml:3: telephony: unknown key "secret"; write the webhook secret in the environment: webhook_secret_env`,
+			`b.yaml:4: telephony.demo: the demo phone's key is for the demo configuration only (demo: true): set api_key_env or api_key_file`,
 			`b.yaml:5: unknown key "burst" here: it is a key of limits (check the indentation)`,
 			`b.yaml:8: agents[0]: unknown key "password"; an agent has a password_hash, never the password: ` + hashHelp,
-			`b.yaml:10: limits: unknown key "colour" (keys here: message_bytes, messages_per_second, burst, max_connections, idle_timeout, session_ttl, max_chats_per_agent, offer_timeout)`,
+			`b.yaml:10: limits: unknown key "colour" (keys here: message_bytes, messages_per_second, burst, max_connections, agent_connections, sockets_per_source, idle_timeout, session_ttl, session_idle, login_failures, lockout, logins_per_minute, login_burst, conversations_per_minute, conversation_burst, wait_timeout, header_timeout, read_timeout, write_timeout, max_chats_per_agent, offer_timeout)`,
 		}, []string{"sk-live-4f3c2", "whsec-9a8b7", "hunter2"}},
 		{"password hashes", `agents:
   - login: a
@@ -133,8 +134,8 @@ validation:
 			`b.yaml:5: services[0].hours[1]: "sat 9:00-12:00": time "9:00": want HH:MM`,
 			`b.yaml:6: services[0].timezone: unknown time zone "Europe/Pariss": want an IANA name like Europe/Paris`,
 		}, nil},
-		{"a form's own rules", "forms:\n  - name: f\n    fields:\n      - {id: a, kind: text}\n      - {id: a, kind: ssn}\nvalidation: {sample: true}\n", []string{
-			`b.yaml:5: forms[0].fields[1].id: field "a" defined twice`,
+		{"a form's own rules", "demo: true\nforms:\n  - name: f\n    fields:\n      - {id: a, kind: text}\n      - {id: a, kind: ssn}\nvalidation: {sample: true}\n", []string{
+			`b.yaml:6: forms[0].fields[1].id: field "a" defined twice`,
 		}, nil},
 		{"mailbox accounts", `mailboxes:
   - name: m

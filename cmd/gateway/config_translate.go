@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/identity"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
@@ -134,11 +139,64 @@ func (c *config) chatAgents() []chat.Agent {
 	return out
 }
 
-// credentials are the agents' password hashes, by login.
-func (c *config) credentials() map[string]web.Credential {
-	out := map[string]web.Credential{}
+// bootstrap are the file's agents, as identity seeds accounts from them.
+func (c *config) bootstrap() []identity.Bootstrap {
+	var out []identity.Bootstrap
 	for _, a := range c.Agents {
-		out[a.Login] = web.Credential{PasswordHash: a.PasswordHash}
+		out = append(out, identity.Bootstrap{Login: a.Login, Name: a.Name, PasswordHash: a.PasswordHash, Workgroups: a.Workgroups, Rights: a.Rights})
 	}
 	return out
+}
+
+// useAccounts makes the agents those of the store (the file's, seeded by
+// bootstrap, and those added with gateway users), for the hub and the
+// forms' rights. A right the gateway does not know is dropped.
+func (c *config) useAccounts(accts []identity.Account) {
+	c.Agents = nil
+	for _, a := range accts {
+		var rights []string
+		for _, r := range a.Rights {
+			if slices.Contains(chatforms.AllRights, chatforms.Right(r)) {
+				rights = append(rights, r)
+			}
+		}
+		c.Agents = append(c.Agents, agentDef{Login: a.Login, Name: a.Name, Workgroups: a.Workgroups, Rights: rights})
+	}
+}
+
+// trustedProxies are the trusted_proxies entries as prefixes: an address
+// is a prefix of one.
+func (c *config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return p, fmt.Errorf("%s is not an address or a CIDR prefix (like 10.0.0.0/8)", quoteValue(s))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%s is not an address or a CIDR prefix (like 10.0.0.0/8)", quoteValue(s))
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// webLimits are the abuse limits of the limits section.
+func (l limitsConfig) webLimits() web.Limits {
+	return web.Limits{LoginsPerMinute: l.LoginsPerMinute, LoginBurst: l.LoginBurst,
+		ConversationsPerMinute: l.ConversationsPerMinute, ConversationBurst: l.ConversationBurst,
+		SocketsPerSource: l.SocketsPerSource}
 }

@@ -51,7 +51,7 @@ func TestRetentionPurgesOnSchedule(t *testing.T) {
 	if _, err := g.store.Conversation(ctx, "recent"); err != nil {
 		t.Errorf("a conversation within retention went: %v", err)
 	}
-	log, _ := g.store.Audit(ctx)
+	log, _ := g.store.Erasures(ctx)
 	if len(log) != 1 || log[0].Action != store.AuditPurge || log[0].Actor != "retention" || log[0].Count != 1 {
 		t.Errorf("audit log = %+v; want one purge by retention", log)
 	}
@@ -113,7 +113,7 @@ func TestEraseBackupRestoreCommands(t *testing.T) {
 	if evs, err := g.store.Events(ctx, "c3", 0, 10); err != nil || len(evs) != 1 || evs[0].Text != visitorSentence {
 		t.Errorf("restored transcript: %+v, %v", evs, err)
 	}
-	log, _ := g.store.Audit(ctx)
+	log, _ := g.store.Erasures(ctx)
 	if len(log) != 2 || log[0].Actor != "dpo" || log[1].Subject != store.VisitorSubject("cust-7") {
 		t.Errorf("audit log in the backup: %+v", log)
 	}

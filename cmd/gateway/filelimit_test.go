@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,7 +64,16 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 	}
 	const limit = 400
 	budget := limit - reservedFiles
-	cmd := exec.Command(prlimit, "--nofile=400:400", testenv.GatewayBinary(t), "serve", "--listen", "127.0.0.1:0", "--data", t.TempDir())
+	// The demo, with the per-source limits out of the way: every socket
+	// here comes from loopback.
+	cfgFile := filepath.Join(t.TempDir(), "full.yaml")
+	cfg := strings.NewReplacer("  sockets_per_source: 50", "  sockets_per_source: 100000",
+		"  conversations_per_minute: 20", "  conversations_per_minute: 100000\n  conversation_burst: 100000",
+		"  max_connections: 50000", "  max_connections: 50000\n  agent_connections: 1").Replace(string(demoConfig))
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(prlimit, "--nofile=400:400", testenv.GatewayBinary(t), "serve", "--config", cfgFile, "--listen", "127.0.0.1:0", "--data", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +110,13 @@ func TestFullHouseLeavesFilesForTheStore(t *testing.T) {
 			t.Fatalf("after hello: %s, %v", b, err)
 		}
 	}
-	conns := make([]*websocket.Conn, budget)
+	// Visitors get the budget but the one socket reserved for agents.
+	visitors := budget - 1
+	conns := make([]*websocket.Conn, visitors)
 	for i := range conns {
 		conn, _, err := websocket.Dial(ctx, wsURL, nil)
 		if err != nil {
-			t.Fatalf("websocket %d of %d: %v", i+1, budget, err)
+			t.Fatalf("websocket %d of %d: %v", i+1, visitors, err)
 		}
 		defer conn.CloseNow()
 		hello(conn)

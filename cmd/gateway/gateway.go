@@ -2,17 +2,23 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/secureinput/gateway/alert"
+	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
 	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/identity"
 	"github.com/secureinput/gateway/mail"
 	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/secure"
@@ -31,17 +37,25 @@ type gateway struct {
 	cert, key string
 	http      *http.Server
 	web       *web.Server
-	desk      *chatforms.Desk // nil without secure forms
-	voice     *voice.Manager  // nil without telephony
-	ingesters []*mail.Ingester
-	store     *store.Store
-	keks      *kekSet
-	retention retentionDef
-	cleanups  []func() error // what newGateway opened, closed in reverse
+	audit     *audit.Log
+	alerts    *alert.Handler
+	// metricsListener and metricsHTTP serve /metrics on a listener of its
+	// own (metrics.listen).
+	metricsListener net.Listener
+	metricsHTTP     *http.Server
+	desk            *chatforms.Desk // nil without secure forms
+	voice           *voice.Manager  // nil without telephony
+	ingesters       []*mail.Ingester
+	store           *store.Store
+	keks            *kekSet
+	retention       retentionDef
+	cleanups        []func() error // what newGateway opened, closed in reverse
 
 	// stop and done are set by startGateway: Close cancels Run and waits.
-	stop context.CancelFunc
-	done chan error
+	stop      context.CancelFunc
+	done      chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // shutdownTimeout bounds closing the websockets and HTTP connections, and
@@ -50,6 +64,28 @@ const shutdownTimeout = 10 * time.Second
 
 // voiceTick is how often the secure sessions' timeouts are checked.
 const voiceTick = 200 * time.Millisecond
+
+// sweepTick is how often sessions, waiting conversations and the limits'
+// memory are swept (web.Server.Sweep); pruneTick how often the audit trail
+// drops what is past its retention.
+const (
+	sweepTick = 5 * time.Second
+	pruneTick = 24 * time.Hour
+)
+
+// Defaults of the HTTP servers' timeouts (limits.header_timeout,
+// read_timeout, write_timeout): a request's headers, its whole body, its
+// answer. A websocket clears them once upgraded and has its own.
+const (
+	defaultHeaderTimeout = 10 * time.Second
+	defaultReadTimeout   = 20 * time.Second
+	defaultWriteTimeout  = 30 * time.Second
+	maxHeaderBytes       = 64 << 10
+)
+
+// defaultMetricsListen is where /metrics is served when metrics.listen is
+// not set: loopback only.
+const defaultMetricsListen = "127.0.0.1:9464"
 
 // demoTelephonyKey is the platform key of the demo phone page.
 const demoTelephonyKey = "demo-telephony-key"
@@ -82,6 +118,30 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	if err := privateDir(cfg.Data); err != nil {
 		return nil, err
 	}
+	// Every fail-closed log line counts and alerts.
+	var alertSecret []byte
+	if cfg.Alerts.WebhookURL != "" {
+		secret, err := readSecret(cfg.Alerts.SecretEnv, "")
+		if err != nil {
+			return nil, fmt.Errorf("alerts secret: %w", err)
+		}
+		alertSecret = []byte(secret)
+	}
+	g.alerts, err = alert.New(alert.Config{Next: logger.Handler(), WebhookURL: cfg.Alerts.WebhookURL, Secret: alertSecret})
+	if err != nil {
+		return nil, err
+	}
+	g.onClose(func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		return g.alerts.Close(ctx)
+	})
+	logger = slog.New(g.alerts)
+	g.log = logger
+	registry := prometheus.NewRegistry()
+	for _, c := range g.alerts.Collectors() {
+		registry.MustRegister(c)
+	}
 	engine, err := redact.New(cfg.redactConfig())
 	if err != nil {
 		return nil, err
@@ -102,6 +162,28 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	}
 	g.store = st
 	g.onClose(st.Close)
+	trail, err := audit.New(audit.Config{Store: st, Engine: engine, Retention: time.Duration(cfg.Audit.Retention), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	g.audit = trail
+	ident, err := identity.New(identity.Config{Store: st, MaxFailures: cfg.Limits.LoginFailures, Lockout: time.Duration(cfg.Limits.Lockout),
+		IdleTimeout: time.Duration(cfg.Limits.SessionIdle), MaxAge: time.Duration(cfg.Limits.SessionTTL), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := ident.Bootstrap(ctx, cfg.bootstrap()); err != nil {
+		return nil, err
+	}
+	accts, err := ident.Accounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.useAccounts(accts)
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
 
 	// The hub tells the desk when a conversation ends, and the desk needs
 	// the hub: the hook reads desk, set below before anything is served.
@@ -109,7 +191,7 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 	hub, err := chat.New(chat.Config{
 		Store: st, Engine: chatEngine, Services: cfg.chatServices(), Agents: cfg.chatAgents(),
 		MaxMessageBytes: cfg.Limits.MessageBytes, MaxChats: cfg.Limits.MaxChatsPerAgent,
-		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), Logger: logger,
+		OfferTimeout: time.Duration(cfg.Limits.OfferTimeout), WaitTimeout: time.Duration(cfg.Limits.WaitTimeout), Logger: logger,
 		OnEnd: func(conversation string) {
 			if desk != nil {
 				desk.Forget(conversation)
@@ -142,7 +224,8 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		if err != nil {
 			return nil, err
 		}
-		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub}, Logger: logger})
+		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub,
+			Notifier: web.FormFrames{Hub: hub, Audit: trail, Logger: logger}, Logger: logger})
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +236,7 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 			return desk.Close(ctx)
 		})
 	}
-	telephony, err := telephonyConfig(cfg, pipeline, hub, logger)
+	telephony, err := telephonyConfig(cfg, pipeline, hub, trail, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -177,18 +260,58 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		logger.Warn("gateway: websockets limited by the open-file limit; raise it (ulimit -n) to allow more",
 			slog.Int("max_connections", maxConns), slog.Uint64("open_file_limit", fileLimit), slog.Int("reserved_files", reservedFiles))
 	}
+	var metricsToken string
+	if cfg.Metrics.TokenEnv != "" {
+		if metricsToken, err = readSecret(cfg.Metrics.TokenEnv, ""); err != nil {
+			return nil, fmt.Errorf("metrics token: %w", err)
+		}
+	}
 	g.web, err = web.New(web.Config{
-		Hub: hub, Agents: cfg.credentials(), AllowedOrigins: cfg.AllowedOrigins, TLS: g.tls,
-		MaxConnections: maxConns, Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst,
-		IdleTimeout: time.Duration(cfg.Limits.IdleTimeout), SessionTTL: time.Duration(cfg.Limits.SessionTTL),
-		Logger: logger, Desk: desk, SampleService: sample, Telephony: telephony,
+		Hub: hub, Identity: ident, Audit: trail, AllowedOrigins: cfg.AllowedOrigins, TLS: g.tls, TrustedProxies: proxies,
+		MaxConnections: maxConns, AgentConnections: cfg.Limits.AgentConnections, Limits: cfg.Limits.webLimits(),
+		Rate: cfg.Limits.MessagesPerSecond, Burst: cfg.Limits.Burst, IdleTimeout: time.Duration(cfg.Limits.IdleTimeout),
+		Logger: logger, Desk: desk, SampleService: sample, Telephony: telephony, Metrics: registry, MetricsToken: metricsToken,
 	})
 	if err != nil {
 		return nil, err
 	}
-	g.http = &http.Server{Handler: g.web, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: httpIdleTimeout,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	g.http = httpServer(g.web, cfg.Limits, logger)
+	if g.tls {
+		g.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	maddr := cfg.Metrics.Listen
+	if maddr == "" {
+		maddr = defaultMetricsListen
+	}
+	if g.metricsListener, err = net.Listen("tcp", maddr); err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", maddr, err)
+	}
+	g.onClose(func() error { g.metricsListener.Close(); return nil })
+	g.metricsHTTP = httpServer(g.web.MetricsHandler(), cfg.Limits, logger)
 	return g, nil
+}
+
+// httpServer is an HTTP server for h with the limits' timeouts: a slow
+// header, a slow body or a slow reader of the answer is cut off.
+func httpServer(h http.Handler, l limitsConfig, logger *slog.Logger) *http.Server {
+	or := func(d duration, def time.Duration) time.Duration {
+		if d > 0 {
+			return time.Duration(d)
+		}
+		return def
+	}
+	return &http.Server{Handler: h,
+		ReadHeaderTimeout: or(l.HeaderTimeout, defaultHeaderTimeout),
+		ReadTimeout:       or(l.ReadTimeout, defaultReadTimeout),
+		WriteTimeout:      or(l.WriteTimeout, defaultWriteTimeout),
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+}
+
+// MetricsURL is where /metrics is served.
+func (g *gateway) MetricsURL() string {
+	return "http://" + g.metricsListener.Addr().String() + "/metrics"
 }
 
 // URL is where the gateway listens, e.g. http://127.0.0.1:8080.
@@ -220,11 +343,39 @@ func (g *gateway) Run(ctx context.Context) error {
 		return fmt.Errorf("http: %w", err)
 	})
 	eg.Go(func() error {
+		if err := g.metricsHTTP.Serve(g.metricsListener); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics http: %w", err)
+		}
+		return nil
+	})
+	eg.Go(func() error {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		err := g.web.Shutdown(sctx)
-		return errors.Join(err, g.http.Shutdown(sctx))
+		return errors.Join(err, g.http.Shutdown(sctx), g.metricsHTTP.Shutdown(sctx))
+	})
+	eg.Go(func() error {
+		sweep, prune := time.NewTicker(sweepTick), time.NewTicker(pruneTick)
+		defer sweep.Stop()
+		defer prune.Stop()
+		if err := g.audit.Prune(ctx); err != nil {
+			g.log.Error("gateway: audit prune", slog.Any("err", err))
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-sweep.C:
+				if err := g.web.Sweep(ctx); err != nil && ctx.Err() == nil {
+					g.log.Error("gateway: sweep", slog.Any("err", err))
+				}
+			case <-prune.C:
+				if err := g.audit.Prune(ctx); err != nil && ctx.Err() == nil {
+					g.log.Error("gateway: audit prune", slog.Any("err", err))
+				}
+			}
+		}
 	})
 	if m := g.voice; m != nil {
 		eg.Go(func() error {
@@ -265,10 +416,14 @@ func startGateway(ctx context.Context, cfg *config, logger *slog.Logger) (*gatew
 	return g, nil
 }
 
-// Close stops a gateway started by startGateway and returns Run's error.
+// Close stops a gateway started by startGateway and returns Run's error;
+// a second call returns the same.
 func (g *gateway) Close() error {
-	g.stop()
-	return <-g.done
+	g.closeOnce.Do(func() {
+		g.stop()
+		g.closeErr = <-g.done
+	})
+	return g.closeErr
 }
 
 // validationPipeline sets up the validation client and pipeline when forms
@@ -300,7 +455,7 @@ func validationPipeline(cfg *config, base string, engine *redact.Engine, logger 
 // telephonyConfig sets up the voice manager (the platform's API key, the
 // signed webhook, limits and prompting) when telephony and forms are both
 // configured; its sessions show on the agents' consoles through hub.
-func telephonyConfig(cfg *config, pipeline *secure.Pipeline, hub *chat.Hub, logger *slog.Logger) (web.TelephonyConfig, error) {
+func telephonyConfig(cfg *config, pipeline *secure.Pipeline, hub *chat.Hub, trail *audit.Log, logger *slog.Logger) (web.TelephonyConfig, error) {
 	t := cfg.Telephony
 	if t == nil || pipeline == nil {
 		return web.TelephonyConfig{}, nil
@@ -314,7 +469,7 @@ func telephonyConfig(cfg *config, pipeline *secure.Pipeline, hub *chat.Hub, logg
 	} else {
 		logger.Warn("telephony uses the DEMO API key of /demo/phone: a demo, not for production")
 	}
-	mc := voice.ManagerConfig{Pipeline: pipeline, MaxSessions: t.MaxSessions, Observer: web.CallFrames{Hub: hub, Logger: logger},
+	mc := voice.ManagerConfig{Pipeline: pipeline, MaxSessions: t.MaxSessions, Observer: web.CallFrames{Hub: hub, Logger: logger, Audit: trail},
 		AckTimeout: time.Duration(t.WebhookTimeout),
 		Prompting:  voice.Prompting{FirstDigit: time.Duration(t.FirstDigit), InterDigit: time.Duration(t.InterDigit), MaxAttempts: t.MaxAttempts}}
 	if t.WebhookURL != "" {

@@ -37,6 +37,8 @@ commands:
   erase     erase a conversation, or every conversation of a visitor
   backup    a consistent, still encrypted copy of the database
   restore   put a backup in place as a data directory's database
+  users     add, passwd, disable, enable, unlock, list the console's accounts
+  audit     verify the audit trail's chain, export it as JSON Lines
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -65,11 +67,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runBackup(ctx, args[1:], stdout)
 	case "restore":
 		err = runRestore(ctx, args[1:], stdout)
+	case "users":
+		err = runUsers(ctx, args[1:], stdin, stdout)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, keys, erase, backup, restore)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, keys, erase, backup, restore, users, audit)", args[0])
 	}
 	var ue usageError
 	switch {

@@ -27,6 +27,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	data := fs.String("data", "", "data `directory` for the SQLite store (overrides the file's data)")
 	cert := fs.String("tls-cert", "", "TLS certificate `file` (overrides tls.cert)")
 	key := fs.String("tls-key", "", "TLS key `file` (overrides tls.key)")
+	metricsListen := fs.String("metrics-listen", "", "`address` host:port of the /metrics listener (overrides metrics.listen)")
 	verbose := fs.Bool("v", false, "log every HTTP request (route pattern, status, duration; never the URL)")
 	if err := parseFlags(fs, args, stdout, serveUsage); err != nil {
 		return err
@@ -38,7 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, o := range []struct {
 		flag string
 		dst  *string
-	}{{*listen, &cfg.Listen}, {*data, &cfg.Data}, {*cert, &cfg.TLS.Cert}, {*key, &cfg.TLS.Key}} {
+	}{{*listen, &cfg.Listen}, {*data, &cfg.Data}, {*cert, &cfg.TLS.Cert}, {*key, &cfg.TLS.Key}, {*metricsListen, &cfg.Metrics.Listen}} {
 		if o.flag != "" {
 			*o.dst = o.flag
 		}
@@ -66,6 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *configFile == "" {
 		fmt.Fprintf(stdout, "  demo agent:     login demo, password demo\n")
 	}
+	fmt.Fprintf(stdout, "  metrics:        %s\n", g.MetricsURL())
 	fmt.Fprintf(stdout, "  data:           %s\n", cfg.Data)
 	fmt.Fprintf(stdout, "  keys:           %s (%s)\n", g.keks.source, g.keks.current.ID())
 	if g.keks.created {

@@ -301,3 +301,7 @@ func selfSigned(t testing.TB, certFile, keyFile string) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
+
+// SelfSigned writes a self-signed certificate for 127.0.0.1 and localhost
+// and its key, PEM, for tests of the gateway's own TLS.
+func SelfSigned(t testing.TB, certFile, keyFile string) { selfSigned(t, certFile, keyFile) }

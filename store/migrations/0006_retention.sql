@@ -6,7 +6,7 @@ CREATE INDEX conversations_ended ON conversations(ended_at) WHERE ended_at != 0;
 
 -- What was erased or purged, when and by whom: never a text. Kept when
 -- transcripts go.
-CREATE TABLE audit (
+CREATE TABLE erasures (
     id      INTEGER PRIMARY KEY,
     at      INTEGER NOT NULL,          -- unix milliseconds
     action  TEXT NOT NULL,             -- erase, purge
