@@ -279,7 +279,6 @@ func (h *Hub) offerLocked(c *conversation, best *agentState) {
 	h.timers[id] = time.AfterFunc(h.cfg.OfferTimeout, func() { h.offerExpired(id, login) })
 }
 
-
 // offerExpired passes an unanswered offer on; the agent who let it lapse
 // goes to the back of the line.
 func (h *Hub) offerExpired(id, login string) {
