@@ -66,17 +66,26 @@ type Dovecot struct {
 // virtual users, all with password "secret". It stops when the test ends.
 func StartDovecot(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	return startDovecot(t, false, users)
+	return startDovecot(t, false, "", users)
+}
+
+// StartDovecotOAuth2 is StartDovecot whose users log in with OAuth2 bearer
+// tokens (SASL XOAUTH2 and OAUTHBEARER) only: Dovecot's oauth2 passdb asks
+// introspectionURL (RFC 7662, token=… POSTed) whether a token is active
+// and whose it is ("username" in the answer). Passwords are refused.
+func StartDovecotOAuth2(t testing.TB, introspectionURL string, users ...string) *Dovecot {
+	t.Helper()
+	return startDovecot(t, false, introspectionURL, users)
 }
 
 // StartDovecotTLS is StartDovecot with TLS: STARTTLS on Addr, implicit TLS
 // on TLSAddr, a self-signed certificate for 127.0.0.1 in CAFile.
 func StartDovecotTLS(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	return startDovecot(t, true, users)
+	return startDovecot(t, true, "", users)
 }
 
-func startDovecot(t testing.TB, withTLS bool, users []string) *Dovecot {
+func startDovecot(t testing.TB, withTLS bool, introspection string, users []string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -114,6 +123,16 @@ func startDovecot(t testing.TB, withTLS bool, users []string) *Dovecot {
 		selfSigned(t, d.CAFile, keyFile)
 		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s", d.CAFile, keyFile)
 	}
+	mechs, passdb := "plain login", fmt.Sprintf(`passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %s/passwd
+}`, dir)
+	if introspection != "" {
+		ext := filepath.Join(dir, "oauth2.conf.ext")
+		os.WriteFile(ext, []byte(fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", introspection)), 0o644)
+		mechs = "xoauth2 oauthbearer"
+		passdb = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}", ext)
+	}
 	conf := fmt.Sprintf(`protocols = imap
 listen = 127.0.0.1
 base_dir = %[1]s/run
@@ -121,15 +140,12 @@ state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 %[3]s
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = %[5]s
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
 default_internal_user = dovecot
 default_login_user = dovenull
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%%u %[1]s/passwd
-}
+%[6]s
 userdb {
   driver = passwd-file
   args = username_format=%%u %[1]s/passwd
@@ -152,7 +168,7 @@ service anvil {
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, dir, port, sslConf, tlsPort)
+`, dir, port, sslConf, tlsPort, mechs, passdb)
 	d.conf = filepath.Join(dir, "dovecot.conf")
 	os.WriteFile(d.conf, []byte(conf), 0o644)
 	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
@@ -300,4 +316,10 @@ func selfSigned(t testing.TB, certFile, keyFile string) {
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+}
+
+// Log returns what Dovecot has logged so far.
+func (d *Dovecot) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
+	return string(b)
 }
