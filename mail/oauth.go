@@ -239,12 +239,12 @@ func (c *bearerClient) Next(challenge []byte) ([]byte, error) {
 	} else {
 		c.status = "?"
 	}
-	// RFC 7628 3.2.3: the client answers the error with a lone 0x01;
-	// XOAUTH2 expects an empty answer.
-	if c.mech == MechOAUTHBEARER {
-		return []byte{0x01}, nil
-	}
-	return []byte{}, nil
+	// RFC 7628 3.2.3: the client answers the error with a lone 0x01, and
+	// the server fails the exchange. XOAUTH2 asks for an empty answer, but
+	// go-imap sends an empty one as "=", which Dovecot rejects as bad
+	// base64 (BAD instead of NO); any answer ends the exchange, so 0x01
+	// serves both.
+	return []byte{0x01}, nil
 }
 
 func safeStatus(s string) bool {

@@ -123,6 +123,9 @@ func startDovecot(t testing.TB, withTLS bool, introspection string, users []stri
 		selfSigned(t, d.CAFile, keyFile)
 		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s", d.CAFile, keyFile)
 	}
+	// penalty: with OAuth2, no growing delay after a refused token (anvil's
+	// auth penalty), so that tests of refusals see the gateway's backoff.
+	penalty := ""
 	mechs, passdb := "plain login", fmt.Sprintf(`passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %s/passwd
@@ -131,6 +134,7 @@ func startDovecot(t testing.TB, withTLS bool, introspection string, users []stri
 		ext := filepath.Join(dir, "oauth2.conf.ext")
 		os.WriteFile(ext, []byte(fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", introspection)), 0o644)
 		mechs = "xoauth2 oauthbearer"
+		penalty = "\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }"
 		passdb = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}", ext)
 	}
 	conf := fmt.Sprintf(`protocols = imap
@@ -163,12 +167,12 @@ service imap-login {
   }
 }
 service anvil {
-  chroot =
+  chroot =%[7]s
 }
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, dir, port, sslConf, tlsPort, mechs, passdb)
+`, dir, port, sslConf, tlsPort, mechs, passdb, penalty)
 	d.conf = filepath.Join(dir, "dovecot.conf")
 	os.WriteFile(d.conf, []byte(conf), 0o644)
 	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
