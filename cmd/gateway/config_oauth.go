@@ -70,6 +70,9 @@ func (v *validator) checkAccountLogin(ap path, a *accountDef) {
 	}
 	o := a.OAuth2
 	op := ap.with("oauth2")
+	if a.Username == "" {
+		v.failf(ap, "no username: an OAuth2 login names the mailbox (support@example.com) beside the token")
+	}
 	switch o.mechanism() {
 	case mail.MechXOAUTH2, mail.MechOAUTHBEARER:
 	default:

@@ -175,6 +175,7 @@ validation:
 			`b.yaml:9: mailboxes[0].source.oauth2.mechanism: must be xoauth2 or oauthbearer, not "cram"`,
 			`b.yaml:10: mailboxes[0].source.oauth2.token_url: must be https (http is allowed only to a loopback address): it carries the client secret`,
 			`b.yaml:13: mailboxes[0].source.oauth2.scopes[0]: a scope is one word without spaces, not "a b"`,
+			`b.yaml:14: mailboxes[0].destination: no username: an OAuth2 login names the mailbox (support@example.com) beside the token`,
 			`b.yaml:17: mailboxes[0].destination.oauth2: no grant: set client_secret_env or client_secret_file (client credentials, as Microsoft 365), refresh_token_env or refresh_token_file (a refresh token, as Gmail), or both`,
 		}, nil},
 		{"mailbox oauth2 secret in the file", `mailboxes:
