@@ -179,8 +179,9 @@ func checkEndpoint(ep Endpoint) error {
 }
 
 // dial connects and logs in. newMail, if not nil, is signalled when the
-// server announces new messages (EXISTS).
-func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}) (*imapclient.Client, error) {
+// server announces new messages (EXISTS). log (nil: none) hears of a
+// refused OAuth2 token.
+func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}, log *slog.Logger) (*imapclient.Client, error) {
 	opts := &imapclient.Options{TLSConfig: ep.TLSConfig, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
 	if newMail != nil {
 		opts.UnilateralDataHandler = &imapclient.UnilateralDataHandler{
@@ -208,7 +209,7 @@ func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}) (*imapclien
 		return nil, fmt.Errorf("connect %s: %w", ep.Addr, err)
 	}
 	if ep.Mechanism != "" {
-		if err := authenticate(ctx, c, ep); err != nil {
+		if err := authenticate(ctx, c, ep, log); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("login to %s as %s: %w", ep.Addr, ep.Username, err)
 		}
@@ -224,7 +225,7 @@ func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}) (*imapclien
 // authenticate logs in with a bearer token. A refused token is dropped and
 // the login tried once more with a fresh one: a token the server says has
 // expired is replaced without the ingest stopping.
-func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint) error {
+func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint, log *slog.Logger) error {
 	mech, err := mechanismName(ep.Mechanism)
 	if err != nil {
 		return err
@@ -248,6 +249,10 @@ func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint) error 
 			return fmt.Errorf("%s: %w", mech, err)
 		}
 		ep.Tokens.Refused(tok)
+		if attempt == 0 && log != nil {
+			log.Info("mail: the server refused the OAuth2 token (expired or revoked); logging in again with a new one",
+				slog.String("server", ep.Addr), slog.String("mechanism", mech), slog.String("status", sc.status))
+		}
 		if attempt == 1 {
 			status := sc.status
 			if status == "" {
@@ -307,7 +312,7 @@ func (g *Ingester) RunOnce(ctx context.Context) (Progress, error) {
 // session connects, handles what waits, and (if wait) waits for more.
 func (g *Ingester) session(ctx context.Context, wait bool) error {
 	newMail := make(chan struct{}, 1)
-	src, err := dial(ctx, g.cfg.Source, newMail)
+	src, err := dial(ctx, g.cfg.Source, newMail, g.log)
 	if err != nil {
 		return err
 	}
@@ -316,7 +321,7 @@ func (g *Ingester) session(ctx context.Context, wait bool) error {
 	if g.cfg.Dest != nil {
 		dstEP = *g.cfg.Dest
 	}
-	dst, err := dial(ctx, dstEP, nil)
+	dst, err := dial(ctx, dstEP, nil, g.log)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func TestOAuth2IngestAgainstDovecot(t *testing.T) {
 			d := testenv.StartDovecotOAuth2(t, p.srv.URL+"/introspect", "alice")
 			ts := p.tokens(t, tc.refresh)
 			ep := Endpoint{Addr: d.Addr, TLS: TLSPlain, Username: "alice", Mechanism: tc.mech, Tokens: ts}
-			c, err := dial(context.Background(), ep, nil)
+			c, err := dial(context.Background(), ep, nil, nil)
 			if err != nil {
 				t.Fatalf("login with a valid token: %v\n%s", err, d.Log())
 			}
@@ -192,6 +192,9 @@ func TestOAuth2IngestAgainstDovecot(t *testing.T) {
 			}
 			if got := ts.Fetches(); got != 2 {
 				t.Errorf("%d tokens fetched, want 2: one more after the server refused the expired one", got)
+			}
+			if !strings.Contains(logs.String(), "refused the OAuth2 token (expired or revoked); logging in again with a new one") {
+				t.Errorf("the log does not say the token was refused and replaced:\n%s", logs.String())
 			}
 			got := folder(t, c, "Redacted")
 			if len(got) != 2 {
@@ -232,7 +235,7 @@ func TestOAuth2RevokedFailsWithBackoff(t *testing.T) {
 			p.revoked = true
 			ts := p.tokens(t, tc.refresh)
 			ep := Endpoint{Addr: d.Addr, TLS: TLSPlain, Username: "alice", Mechanism: MechXOAUTH2, Tokens: ts}
-			_, err := dial(context.Background(), ep, nil)
+			_, err := dial(context.Background(), ep, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("login with a revoked grant: error %v, want one saying %q", err, tc.want)
 			}
