@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,12 +39,16 @@ const (
 	SourceHeader = "X-Gateway-Redacted"
 )
 
-// Endpoint is an IMAP account.
+// Endpoint is an IMAP account. It logs in with Password, or, when
+// Mechanism is MechXOAUTH2 or MechOAUTHBEARER, with a bearer token from
+// Tokens.
 type Endpoint struct {
 	Addr      string // host:port
 	TLS       string // implicit, starttls or plain
 	Username  string
 	Password  string
+	Mechanism string      // "" (LOGIN with Password), XOAUTH2 or OAUTHBEARER
+	Tokens    TokenSource // with Mechanism
 	TLSConfig *tls.Config // nil: system roots, ServerName from Addr
 }
 
@@ -167,12 +172,16 @@ func checkEndpoint(ep Endpoint) error {
 	default:
 		return fmt.Errorf("tls must be implicit, starttls or plain, not %q", ep.TLS)
 	}
+	if _, err := mechanismName(ep.Mechanism); err != nil {
+		return err
+	}
 	return nil
 }
 
 // dial connects and logs in. newMail, if not nil, is signalled when the
-// server announces new messages (EXISTS).
-func dial(ep Endpoint, newMail chan<- struct{}) (*imapclient.Client, error) {
+// server announces new messages (EXISTS). log (nil: none) hears of a
+// refused OAuth2 token.
+func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}, log *slog.Logger) (*imapclient.Client, error) {
 	opts := &imapclient.Options{TLSConfig: ep.TLSConfig, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
 	if newMail != nil {
 		opts.UnilateralDataHandler = &imapclient.UnilateralDataHandler{
@@ -199,11 +208,59 @@ func dial(ep Endpoint, newMail chan<- struct{}) (*imapclient.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", ep.Addr, err)
 	}
+	if ep.Mechanism != "" {
+		if err := authenticate(ctx, c, ep, log); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("login to %s as %s: %w", ep.Addr, ep.Username, err)
+		}
+		return c, nil
+	}
 	if err := c.Login(ep.Username, ep.Password).Wait(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("login to %s as %s: %w", ep.Addr, ep.Username, err)
 	}
 	return c, nil
+}
+
+// authenticate logs in with a bearer token. A refused token is dropped and
+// the login tried once more with a fresh one: a token the server says has
+// expired is replaced without the ingest stopping.
+func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint, log *slog.Logger) error {
+	mech, err := mechanismName(ep.Mechanism)
+	if err != nil {
+		return err
+	}
+	if ep.Tokens == nil {
+		return fmt.Errorf("%s: no token source", mech)
+	}
+	host, portStr, _ := net.SplitHostPort(ep.Addr)
+	port, _ := strconv.Atoi(portStr)
+	for attempt := 0; ; attempt++ {
+		tok, err := ep.Tokens.Token(ctx)
+		if err != nil {
+			return err
+		}
+		sc := &bearerClient{mech: mech, user: ep.Username, token: tok, host: host, port: port}
+		err = c.Authenticate(sc)
+		if err == nil {
+			return nil
+		}
+		if !tokenRefused(sc, err) {
+			return fmt.Errorf("%s: %w", mech, err)
+		}
+		ep.Tokens.Refused(tok)
+		if attempt == 0 && log != nil {
+			log.Info("mail: the server refused the OAuth2 token (expired or revoked); logging in again with a new one",
+				slog.String("server", ep.Addr), slog.String("mechanism", mech), slog.String("status", sc.status))
+		}
+		if attempt == 1 {
+			status := sc.status
+			if status == "" {
+				status = "none"
+			}
+			return fmt.Errorf("%w (%s, twice, status %s): revoked, or the application lacks the mail permission: %v", ErrTokenRefused, mech, status, err)
+		}
+	}
 }
 
 // ensureFolder creates a folder unless it exists.
@@ -255,7 +312,7 @@ func (g *Ingester) RunOnce(ctx context.Context) (Progress, error) {
 // session connects, handles what waits, and (if wait) waits for more.
 func (g *Ingester) session(ctx context.Context, wait bool) error {
 	newMail := make(chan struct{}, 1)
-	src, err := dial(g.cfg.Source, newMail)
+	src, err := dial(ctx, g.cfg.Source, newMail, g.log)
 	if err != nil {
 		return err
 	}
@@ -264,7 +321,7 @@ func (g *Ingester) session(ctx context.Context, wait bool) error {
 	if g.cfg.Dest != nil {
 		dstEP = *g.cfg.Dest
 	}
-	dst, err := dial(dstEP, nil)
+	dst, err := dial(ctx, dstEP, nil, g.log)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func endpoint(d *testenv.Dovecot, user string) Endpoint {
 
 func client(t testing.TB, d *testenv.Dovecot, user string) *imapclient.Client {
 	t.Helper()
-	c, err := dial(endpoint(d, user), nil)
+	c, err := dial(context.Background(), endpoint(d, user), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func (passthrough) Degrade(src []byte, _ string) ([]byte, Report, error) { retur
 // redaction and with a plain fetch-and-append (compare the two msgs/s).
 func BenchmarkIngest(b *testing.B) {
 	d := testenv.StartDovecot(b, "alice")
-	c, err := dial(endpoint(d, "alice"), nil)
+	c, err := dial(context.Background(), endpoint(d, "alice"), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestIngestOverTLS(t *testing.T) {
 	trust := &tls.Config{RootCAs: pool}
 	src := Endpoint{Addr: d.TLSAddr, TLS: TLSImplicit, Username: "alice", Password: "secret", TLSConfig: trust}
 	dst := Endpoint{Addr: d.Addr, TLS: TLSStartTLS, Username: "bob", Password: "secret", TLSConfig: trust}
-	alice, err := dial(src, nil)
+	alice, err := dial(context.Background(), src, nil, nil)
 	if err != nil {
 		t.Fatalf("implicit TLS: %v", err)
 	}
@@ -381,7 +381,7 @@ func TestIngestOverTLS(t *testing.T) {
 	if _, err := g.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	bob, err := dial(dst, nil)
+	bob, err := dial(context.Background(), dst, nil, nil)
 	if err != nil {
 		t.Fatalf("STARTTLS: %v", err)
 	}
@@ -391,7 +391,7 @@ func TestIngestOverTLS(t *testing.T) {
 	}
 	// Without trusting the certificate, nothing connects.
 	src.TLSConfig = nil
-	if _, err := dial(src, nil); err == nil {
+	if _, err := dial(context.Background(), src, nil, nil); err == nil {
 		t.Error("an untrusted certificate was accepted")
 	}
 }

@@ -105,7 +105,8 @@ type telephonyDef struct {
 }
 
 // mailboxDef is a mailbox to ingest. Passwords never sit in the file:
-// password_env names an environment variable, password_file a file.
+// password_env names an environment variable, password_file a file; an
+// account that logs in with OAuth2 reads its secrets the same way.
 type mailboxDef struct {
 	Name          string      `yaml:"name"`
 	Source        accountDef  `yaml:"source"`
@@ -126,6 +127,8 @@ type accountDef struct {
 	PasswordEnv  string `yaml:"password_env"`
 	PasswordFile string `yaml:"password_file"`
 	CAFile       string `yaml:"ca_file"`
+	// OAuth2, instead of a password: for servers that refuse passwords.
+	OAuth2 *oauth2Def `yaml:"oauth2"`
 }
 
 type validationDef struct {

@@ -437,12 +437,7 @@ func (v *validator) checkMailboxes(mailboxes []mailboxDef) {
 				continue
 			}
 			ap := p.with(acc.key)
-			switch {
-			case acc.a.PasswordEnv == "" && acc.a.PasswordFile == "":
-				v.failf(ap, "no password: set password_env or password_file (the variable or the file that holds it; never the password itself)")
-			case acc.a.PasswordEnv != "" && acc.a.PasswordFile != "":
-				v.failf(ap, "set password_env or password_file, not both")
-			}
+			v.checkAccountLogin(ap, acc.a)
 			probe := mail.MailboxConfig{Name: "probe", Source: *acc.ep, DestFolder: "probe", After: "delete"}
 			if _, err := mail.NewIngester(probe, &mail.Redactor{}, nil, nil); err != nil {
 				msg := strings.TrimPrefix(err.Error(), "mail: mailbox probe: ")

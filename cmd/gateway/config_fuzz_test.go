@@ -16,6 +16,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add("limits: {burst: [1], idle_timeout: 30, colour: red}\nagents: x\nforms: [{name: f, fields: a}]\n")
 	f.Add("d: &d {burst: 1}\nlimits:\n  <<: *d\n  burst: 2\n")
 	f.Add("agents:\n  - login: x\n    password_hash: \"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA\"\n")
+	f.Add("mailboxes:\n  - name: m\n    source:\n      address: \"imap.gmail.com:993\"\n      tls: implicit\n      oauth2: {mechanism: oauthbearer, token_url: \"https://oauth2.googleapis.com/token\", client_id: c, refresh_token_env: R, scopes: [a]}\n    dest_folder: D\n    after: delete\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		if len(data) > 4096 {
 			return

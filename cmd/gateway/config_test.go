@@ -144,12 +144,54 @@ validation:
     dest_folder: INBOX
     after: move
 `, []string{
-			`b.yaml:3: mailboxes[0].source: no password: set password_env or password_file (the variable or the file that holds it; never the password itself)`,
+			`b.yaml:3: mailboxes[0].source: no password: set password_env or password_file (the variable or the file that holds it; never the password itself), or oauth2`,
 			`b.yaml:3: mailboxes[0].source.tls: plain is allowed only to a loopback address, not mail.example.com`,
 			`b.yaml:4: mailboxes[0].destination: set password_env or password_file, not both`,
 			`b.yaml:4: mailboxes[0].destination.address: "127.0.0.1": missing port in address`,
 			`b.yaml:6: mailboxes[0].after: move needs move_to`,
 		}, nil},
+		{"mailbox oauth2", `mailboxes:
+  - name: m
+    source:
+      address: "outlook.office365.com:993"
+      tls: implicit
+      username: a
+      password_env: A
+      oauth2:
+        mechanism: cram
+        token_url: "http://login.example.com/token"
+        refresh_token_env: R
+        refresh_token_file: /r
+        scopes: ["a b"]
+    destination:
+      address: "127.0.0.1:993"
+      tls: implicit
+      oauth2: {token_url: "https://login.example.com/token", client_id: c}
+    dest_folder: Clean
+    after: delete
+`, []string{
+			`b.yaml:3: mailboxes[0].source: set a password (password_env, password_file) or oauth2, not both`,
+			`b.yaml:8: mailboxes[0].source.oauth2: no client_id: the application (client) id registered with the provider`,
+			`b.yaml:8: mailboxes[0].source.oauth2: set refresh_token_env or refresh_token_file, not both`,
+			`b.yaml:9: mailboxes[0].source.oauth2.mechanism: must be xoauth2 or oauthbearer, not "cram"`,
+			`b.yaml:10: mailboxes[0].source.oauth2.token_url: must be https (http is allowed only to a loopback address): it carries the client secret`,
+			`b.yaml:13: mailboxes[0].source.oauth2.scopes[0]: a scope is one word without spaces, not "a b"`,
+			`b.yaml:14: mailboxes[0].destination: no username: an OAuth2 login names the mailbox (support@example.com) beside the token`,
+			`b.yaml:17: mailboxes[0].destination.oauth2: no grant: set client_secret_env or client_secret_file (client credentials, as Microsoft 365), refresh_token_env or refresh_token_file (a refresh token, as Gmail), or both`,
+		}, nil},
+		{"mailbox oauth2 secret in the file", `mailboxes:
+  - name: m
+    source:
+      address: "127.0.0.1:993"
+      tls: implicit
+      username: a
+      oauth2: {token_url: "https://login.example.com/token", client_id: c, client_secret: hunter2, refresh_token: tok-9c1e}
+    dest_folder: Clean
+    after: delete
+`, []string{
+			`b.yaml:7: mailboxes[0].source.oauth2: unknown key "client_secret"; write the client secret in a file or the environment: client_secret_file or client_secret_env`,
+			`b.yaml:7: mailboxes[0].source.oauth2: unknown key "refresh_token"; write the refresh token in a file or the environment: refresh_token_file or refresh_token_env`,
+		}, []string{"hunter2", "tok-9c1e"}},
 		{"YAML syntax", "listen: \":8080\"\nlimits:\n\tburst: 3\n", []string{
 			`b.yaml:3: YAML syntax: found character that cannot start any token (a tab: indent with spaces)`,
 		}, nil},

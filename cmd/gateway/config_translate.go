@@ -67,7 +67,13 @@ func (f formDef) form() chatforms.Form {
 func (m mailboxDef) ingestConfig(secret func(accountDef) (string, error)) mail.MailboxConfig {
 	ep := func(a accountDef) mail.Endpoint {
 		e := mail.Endpoint{Addr: a.Address, TLS: a.TLS, Username: a.Username}
-		if secret != nil {
+		if a.OAuth2 != nil {
+			// A wrong mechanism is reported by checkAccountLogin, at its key.
+			e.Mechanism = mail.MechXOAUTH2
+			if a.OAuth2.mechanism() == mail.MechOAUTHBEARER {
+				e.Mechanism = mail.MechOAUTHBEARER
+			}
+		} else if secret != nil {
 			e.Password, _ = secret(a)
 		}
 		return e

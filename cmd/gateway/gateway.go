@@ -491,6 +491,9 @@ func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *
 	for _, m := range cfg.Mailboxes {
 		var secretErr error
 		mc := m.ingestConfig(func(a accountDef) (string, error) {
+			if a.OAuth2 != nil {
+				return "", nil
+			}
 			pw, err := readSecret(a.PasswordEnv, a.PasswordFile)
 			if err != nil && secretErr == nil {
 				secretErr = fmt.Errorf("mailbox %s: %w", m.Name, err)
@@ -504,6 +507,13 @@ func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *
 			def *accountDef
 			ep  *mail.Endpoint
 		}{{&m.Source, &mc.Source}, {m.Destination, mc.Dest}} {
+			if pair.def != nil && pair.def.OAuth2 != nil {
+				ts, err := pair.def.OAuth2.tokens()
+				if err != nil {
+					return nil, fmt.Errorf("mailbox %s: %w", m.Name, err)
+				}
+				pair.ep.Tokens = ts
+			}
 			if pair.def != nil && pair.def.CAFile != "" {
 				tc, err := tlsWithCA(pair.def.CAFile)
 				if err != nil {

@@ -66,17 +66,26 @@ type Dovecot struct {
 // virtual users, all with password "secret". It stops when the test ends.
 func StartDovecot(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	return startDovecot(t, false, users)
+	return startDovecot(t, false, "", users)
+}
+
+// StartDovecotOAuth2 is StartDovecot whose users log in with OAuth2 bearer
+// tokens (SASL XOAUTH2 and OAUTHBEARER) only: Dovecot's oauth2 passdb asks
+// introspectionURL (RFC 7662, token=… POSTed) whether a token is active
+// and whose it is ("username" in the answer). Passwords are refused.
+func StartDovecotOAuth2(t testing.TB, introspectionURL string, users ...string) *Dovecot {
+	t.Helper()
+	return startDovecot(t, false, introspectionURL, users)
 }
 
 // StartDovecotTLS is StartDovecot with TLS: STARTTLS on Addr, implicit TLS
 // on TLSAddr, a self-signed certificate for 127.0.0.1 in CAFile.
 func StartDovecotTLS(t testing.TB, users ...string) *Dovecot {
 	t.Helper()
-	return startDovecot(t, true, users)
+	return startDovecot(t, true, "", users)
 }
 
-func startDovecot(t testing.TB, withTLS bool, users []string) *Dovecot {
+func startDovecot(t testing.TB, withTLS bool, introspection string, users []string) *Dovecot {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -114,6 +123,20 @@ func startDovecot(t testing.TB, withTLS bool, users []string) *Dovecot {
 		selfSigned(t, d.CAFile, keyFile)
 		sslConf = fmt.Sprintf("ssl = yes\nssl_cert = <%s\nssl_key = <%s", d.CAFile, keyFile)
 	}
+	// penalty: with OAuth2, no growing delay after a refused token (anvil's
+	// auth penalty), so that tests of refusals see the gateway's backoff.
+	penalty := ""
+	mechs, passdb := "plain login", fmt.Sprintf(`passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %s/passwd
+}`, dir)
+	if introspection != "" {
+		ext := filepath.Join(dir, "oauth2.conf.ext")
+		os.WriteFile(ext, []byte(fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", introspection)), 0o644)
+		mechs = "xoauth2 oauthbearer"
+		penalty = "\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }"
+		passdb = fmt.Sprintf("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}", ext)
+	}
 	conf := fmt.Sprintf(`protocols = imap
 listen = 127.0.0.1
 base_dir = %[1]s/run
@@ -121,15 +144,12 @@ state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 %[3]s
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = %[5]s
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
 default_internal_user = dovecot
 default_login_user = dovenull
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%%u %[1]s/passwd
-}
+%[6]s
 userdb {
   driver = passwd-file
   args = username_format=%%u %[1]s/passwd
@@ -147,12 +167,12 @@ service imap-login {
   }
 }
 service anvil {
-  chroot =
+  chroot =%[7]s
 }
 protocol imap {
   mail_max_userip_connections = 100
 }
-`, dir, port, sslConf, tlsPort)
+`, dir, port, sslConf, tlsPort, mechs, passdb, penalty)
 	d.conf = filepath.Join(dir, "dovecot.conf")
 	os.WriteFile(d.conf, []byte(conf), 0o644)
 	d.cmd = exec.Command(bin, "-F", "-c", d.conf)
@@ -305,3 +325,9 @@ func selfSigned(t testing.TB, certFile, keyFile string) {
 // SelfSigned writes a self-signed certificate for 127.0.0.1 and localhost
 // and its key, PEM, for tests of the gateway's own TLS.
 func SelfSigned(t testing.TB, certFile, keyFile string) { selfSigned(t, certFile, keyFile) }
+
+// Log returns what Dovecot has logged so far.
+func (d *Dovecot) Log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
+	return string(b)
+}
