@@ -73,6 +73,9 @@ type DeskConfig struct {
 	// RecordTimeout bounds writing an outcome to the transcript once the
 	// validation call is back (10 s if 0).
 	RecordTimeout time.Duration
+	// Interactions, if set, gives the attributes of a conversation (its
+	// page, the website's attributes) that forms may pass on.
+	Interactions Interactions
 }
 
 // Desk runs the secure forms of live conversations: it authorises the
@@ -84,6 +87,8 @@ type Desk struct {
 	log     *slog.Logger
 	tracker *Tracker
 	calls   sync.WaitGroup // validation calls in flight
+	mu      sync.Mutex
+	drafts  map[string]draft // conversation → its latest successful lookup
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
@@ -110,7 +115,7 @@ func NewDesk(cfg DeskConfig) (*Desk, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Desk{cfg: cfg, log: log, tracker: NewTracker()}
+	d := &Desk{cfg: cfg, log: log, tracker: NewTracker(), drafts: map[string]draft{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -170,10 +175,15 @@ func (d *Desk) Request(ctx context.Context, agent, conversation, form string, ag
 	if agentValues == nil {
 		agentValues = map[string]string{}
 	}
-	req, err := d.tracker.Start(conversation, agent, f, agentValues, d.cfg.Now())
+	agentValues, attrs, err := d.completeRequest(conversation, wg, f, agentValues)
 	if err != nil {
 		return Request{}, err
 	}
+	req, err := d.tracker.Start(conversation, agent, f, agentValues, d.cfg.Now(), attrs)
+	if err != nil {
+		return Request{}, err
+	}
+	d.forgetDraft(conversation)
 	text := fmt.Sprintf("Secure data has been requested: %s (by %s)", f.Title, agent)
 	if err := d.cfg.Chats.Record(ctx, conversation, EventType, TagRequested, text); err != nil {
 		d.tracker.drop(req.ID)
@@ -240,7 +250,7 @@ func (d *Desk) Submit(conversation, id string, values map[string]secure.Value) e
 // validate runs one validation call and reports its outcome.
 func (d *Desk) validate(req Request, values map[string]secure.Value) {
 	out, err := d.cfg.Validator.Validate(d.ctx, secure.Request{
-		Form: req.Form.Name, Fields: req.Form.Fields, Customer: values, Agent: req.AgentValues,
+		Form: req.Form.Name, Fields: req.Form.Fields, Customer: values, Agent: req.AgentValues, Attributes: req.Attributes,
 	})
 	Wipe(values) // the validator wipes them too; this holds for any Validator
 	var fe secure.FieldErrors
@@ -284,7 +294,10 @@ func (d *Desk) Waiting(conversation string) (Request, bool) {
 
 // Forget drops the requests of an ended conversation; the chat calls it
 // when a conversation ends, by whatever path.
-func (d *Desk) Forget(conversation string) { d.tracker.Forget(conversation) }
+func (d *Desk) Forget(conversation string) {
+	d.tracker.Forget(conversation)
+	d.forgetDraft(conversation)
+}
 
 // Wipe clears and removes every value of values.
 func Wipe(values map[string]secure.Value) {
