@@ -302,10 +302,24 @@ func (v *validator) checkForms(c *config, workgroups []string) {
 				}
 			}
 		}
+		v.checkFormAttributes(p, f)
 		if v.failed(p) {
 			continue
 		}
-		if _, err := chatforms.New(chatforms.Config{Forms: []chatforms.Form{f.form()}}); err != nil {
+		form, err := f.form(checkEngine, nil)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("form %q: lookup: secure: ", f.Name))
+			lp := p.with("lookup")
+			for _, k := range lookupKeys {
+				if rest, ok := strings.CutPrefix(msg, k.prefix); ok {
+					lp, msg = v.either(lp.with(k.key), lp), strings.TrimPrefix(rest, ": ")
+					break
+				}
+			}
+			v.failf(lp, "%s", msg)
+			continue
+		}
+		if _, err := chatforms.New(chatforms.Config{Forms: []chatforms.Form{form}}); err != nil {
 			msg := strings.TrimPrefix(err.Error(), "chatforms: ")
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("form %q: ", f.Name))
 			at := p
@@ -326,7 +340,11 @@ func (v *validator) checkForms(c *config, workgroups []string) {
 		}
 	}
 	if len(c.Forms) > 0 && !v.failed(path{"forms"}) && !v.failed(path{"workgroups"}) && !v.failed(path{"agents"}) {
-		if _, err := chatforms.New(c.formsConfig()); err != nil {
+		fc, err := c.formsConfig(checkEngine, nil)
+		if err == nil {
+			_, err = chatforms.New(fc)
+		}
+		if err != nil {
 			v.failf(path{"forms"}, "%s", strings.TrimPrefix(err.Error(), "chatforms: "))
 		}
 	}
@@ -338,6 +356,45 @@ func stringsOf[S ~string](xs []S) []string {
 		out[i] = string(x)
 	}
 	return out
+}
+
+// lookupKeys place secure.NewLookup's errors: message prefix, key.
+var lookupKeys = []struct{ prefix, key string }{
+	{"lookup URL ", "url"}, {"CA directory", "ca_dir"}, {"client certificate: ", "client_cert"}, {"set both client", "client_cert"},
+}
+
+// checkEngine redacts nothing during checks; it only lets a lookup client
+// be built.
+var checkEngine, _ = redact.New(redact.DefaultConfig())
+
+// checkFormAttributes checks the attributes of form f at p: a secret is a
+// secret attribute (from the environment or a file), never in the text.
+func (v *validator) checkFormAttributes(p path, f formDef) {
+	seen := map[string]bool{}
+	for i, a := range f.Attributes {
+		ap := p.with("attributes", i)
+		switch {
+		case !secure.ValidAttributeName(a.Name):
+			v.failf(v.either(ap.with("name"), ap), "want a name of 1 to %d letters, digits, '_', '-' or '.'", secure.MaxAttributeName)
+		case secretKey(path{a.Name}):
+			v.failf(ap.with("name"), "%s looks like a secret: never write it in the configuration; use secret_attributes (env or file)", quoteValue(a.Name))
+		case seen[a.Name]:
+			v.failf(ap.with("name"), "attribute %s defined twice", quoteValue(a.Name))
+		}
+		seen[a.Name] = true
+	}
+	for i, sa := range f.SecretAttributes {
+		sp := p.with("secret_attributes", i)
+		switch {
+		case !secure.ValidAttributeName(sa.Name):
+			v.failf(v.either(sp.with("name"), sp), "want a name of 1 to %d letters, digits, '_', '-' or '.'", secure.MaxAttributeName)
+		case seen[sa.Name]:
+			v.failf(sp.with("name"), "attribute %s defined twice", quoteValue(sa.Name))
+		case (sa.Env == "") == (sa.File == ""):
+			v.failf(sp, "set env or file (the variable or the file that holds the secret), exactly one")
+		}
+		seen[sa.Name] = true
+	}
 }
 
 // secureClientKeys place secure.NewClient's errors: message prefix, key.

@@ -138,7 +138,11 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		return nil, err
 	}
 	if pipeline != nil {
-		catalog, err := chatforms.New(cfg.formsConfig())
+		fc, err := cfg.formsConfig(engine, readSecret)
+		if err != nil {
+			return nil, err
+		}
+		catalog, err := chatforms.New(fc)
 		if err != nil {
 			return nil, err
 		}
