@@ -373,6 +373,8 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 			err = s.callCancel(login, f.Call)
 		case inCallRestart:
 			err = s.callRestart(login, f.Call)
+		case inFormPrepare:
+			err = s.prepareForm(ctx, cl, login, f.Conversation, f.Form, f.Fields)
 		case inFormRequest:
 			err = s.requestForm(ctx, login, f.Conversation, f.Form, f.Fields)
 		case inFormRetry:

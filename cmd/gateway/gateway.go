@@ -146,7 +146,8 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		if err != nil {
 			return nil, err
 		}
-		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub}, Logger: logger})
+		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub}, Logger: logger,
+			Interactions: web.Interactions{Hub: hub}})
 		if err != nil {
 			return nil, err
 		}
