@@ -124,6 +124,7 @@
     if (f.type === "typing") { c.el.querySelector(".chat-typing").textContent = f.active ? "The visitor is typing…" : ""; return; }
     if (f.type === "forms") { C.gotForms(c, f); return; }
     if (f.type === "form_status") { C.showFormState(c, f); return; }
+    if (f.type === "form_draft") { C.gotDraft(c, f); return; }
     // History and live frames may overlap and arrive out of order (a live
     // frame before the history asked for): apply each seq once, in place.
     if (c.seen[f.seq]) return;

@@ -1,0 +1,79 @@
+package web
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserAgentFormFillsItself opens a form with a lookup service in the
+// console: Send form is disabled with the reasons shown while the lookup
+// runs and while a required field is empty, the looked-up amount is
+// read-only, the address arrives with its card number masked, and a failed
+// lookup shows its reason and keeps Send form disabled.
+func TestBrowserAgentFormFillsItself(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	newContext := browser(t)
+	crm := &crmService{}
+	e := lookupFormsEnv(t, crm)
+	base := e.srv.URL
+
+	agent := newContext()
+	consoleLogin(t, agent, base, "ann")
+	visitor := newContext()
+	run(t, visitor, "open the demo shop", chromedp.Navigate(base+"/demo/"))
+	frame := chatFrame(t, visitor)
+	visitorSays(t, visitor, frame, "I'd like to pay my bill")
+	run(t, agent, "accept",
+		chromedp.WaitVisible(chromedp.CSS("#queue button.accept")),
+		chromedp.Click(chromedp.CSS("#queue button.accept")),
+		chromedp.WaitVisible(chromedp.CSS(".chat .msg .text")),
+	)
+	openBill := func() {
+		t.Helper()
+		run(t, agent, "open the bill form",
+			chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
+			chromedp.Click(chromedp.CSS(".chat .send")),
+			chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="bill"]`)),
+			chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="bill"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+		)
+	}
+	openBill()
+	poll(t, agent, "the form fills itself", `document.querySelector('.chat .agent-fields input[name="amount"]').value === "42.00"`)
+	poll(t, agent, "the address arrives masked", `(() => { const v = document.querySelector('.chat .agent-fields input[name="address"]').value;
+		return v.includes("1 Main St") && !v.includes("4111") && v.includes("####") })()`)
+	if !eval[bool](t, agent, "the amount is read-only", `document.querySelector('.chat .agent-fields input[name="amount"]').readOnly`) ||
+		eval[bool](t, agent, "the address is editable", `document.querySelector('.chat .agent-fields input[name="address"]').readOnly`) {
+		t.Error("want the amount read-only and the address editable")
+	}
+	if !eval[bool](t, agent, "send is disabled", `document.querySelector(".chat .send-form").disabled`) ||
+		!eval[bool](t, agent, "the reason is shown", `document.querySelector(".chat .draft-reasons").textContent.includes("Reference is required")`) {
+		t.Error("want Send form disabled while the reference is empty, saying why")
+	}
+	run(t, agent, "type the reference", chromedp.SendKeys(chromedp.CSS(`.chat .agent-fields input[name="reference"]`), "R1"))
+	poll(t, agent, "send is enabled", `!document.querySelector(".chat .send-form").disabled && document.querySelector(".chat .draft-reasons").textContent === ""`)
+	checkAxe(t, agent, "the console's looked-up form", false)
+	run(t, agent, "send", chromedp.Click(chromedp.CSS(".chat .send-form")))
+	poll(t, agent, "the request waits", `(document.querySelector(".chat .form-state") || {}).textContent?.includes("waiting")`)
+	run(t, agent, "cancel it", chromedp.Click(chromedp.CSS(".chat .form-state .cancel")))
+	poll(t, agent, "cancelled", `(document.querySelector(".chat .form-state") || {}).textContent?.includes("cancelled")`)
+
+	crm.mu.Lock()
+	crm.status = http.StatusServiceUnavailable
+	crm.mu.Unlock()
+	openBill()
+	poll(t, agent, "the failure is shown", `document.querySelector(".chat .draft-reasons").textContent.includes("HTTP 503")`)
+	if !eval[bool](t, agent, "send stays disabled", `document.querySelector(".chat .send-form").disabled`) ||
+		eval[string](t, agent, "nothing is filled", `document.querySelector('.chat .agent-fields input[name="amount"]').value`) != "" {
+		t.Error("a failed lookup: want Send form disabled and nothing filled")
+	}
+	crm.mu.Lock()
+	crm.status = 0
+	crm.mu.Unlock()
+	run(t, agent, "look up again", chromedp.Click(chromedp.CSS(".chat .lookup-again")))
+	poll(t, agent, "the form fills itself again", `document.querySelector('.chat .agent-fields input[name="amount"]').value === "42.00"`)
+}
