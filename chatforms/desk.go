@@ -74,8 +74,11 @@ type DeskConfig struct {
 	// validation call is back (10 s if 0).
 	RecordTimeout time.Duration
 	// Interactions, if set, gives the attributes of a conversation (its
-	// page, the website's attributes) that forms may pass on.
+	// service, workgroup, page) that forms may pass on.
 	Interactions Interactions
+	// SiteSecrets are the secrets websites sign their visitors' attributes
+	// with, by the site's origin ("https://shop.example").
+	SiteSecrets map[string][]byte
 }
 
 // Desk runs the secure forms of live conversations: it authorises the
@@ -88,7 +91,8 @@ type Desk struct {
 	tracker *Tracker
 	calls   sync.WaitGroup // validation calls in flight
 	mu      sync.Mutex
-	drafts  map[string]draft // conversation → its latest successful lookup
+	drafts  map[string]draft       // conversation → its latest successful lookup
+	sites   map[string]Interaction // conversation → its website attributes
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
@@ -115,7 +119,7 @@ func NewDesk(cfg DeskConfig) (*Desk, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Desk{cfg: cfg, log: log, tracker: NewTracker(), drafts: map[string]draft{}}
+	d := &Desk{cfg: cfg, log: log, tracker: NewTracker(), drafts: map[string]draft{}, sites: map[string]Interaction{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -297,6 +301,9 @@ func (d *Desk) Waiting(conversation string) (Request, bool) {
 func (d *Desk) Forget(conversation string) {
 	d.tracker.Forget(conversation)
 	d.forgetDraft(conversation)
+	d.mu.Lock()
+	delete(d.sites, conversation)
+	d.mu.Unlock()
 }
 
 // Wipe clears and removes every value of values.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 
 	"github.com/secureinput/gateway/secure"
 )
@@ -54,10 +55,47 @@ func (d *Desk) interaction(conversation, workgroup string) Interaction {
 	if in.Attributes == nil {
 		in.Attributes = map[string]string{}
 	}
+	d.mu.Lock()
+	site := d.sites[conversation]
+	d.mu.Unlock()
+	maps.Copy(in.Attributes, site.Attributes)
+	if len(site.Unverified) > 0 {
+		in.Unverified = maps.Clone(site.Unverified)
+	}
 	if _, ok := in.Attributes[AttrWorkgroup]; !ok {
 		in.Attributes[AttrWorkgroup] = workgroup
 	}
 	return in
+}
+
+// Identify attaches the attributes a website gave its visitor to a
+// conversation: verified with the secret of the site page is on (its
+// origin), they are site.NAME attributes; without a good signature they are
+// kept apart as unverified, and Identify says why. Attributes that break
+// the attribute rules are dropped.
+func (d *Desk) Identify(conversation, page string, attrs map[string]string, expires int64, signature string) error {
+	var in Interaction
+	err := SiteInteraction(&in, d.cfg.SiteSecrets[siteOrigin(page)], attrs, expires, signature, d.cfg.Now())
+	if errors.Is(err, secure.ErrAttribute) {
+		return err
+	}
+	d.mu.Lock()
+	d.sites[conversation] = in
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Warn("chatforms: website attributes not verified", slog.String("conversation", conversation), slog.Any("err", err))
+	}
+	return err
+}
+
+// siteOrigin is the origin (scheme://host[:port]) of a page's address.
+func siteOrigin(page string) string {
+	scheme, rest, ok := strings.Cut(page, "://")
+	if !ok {
+		return ""
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	return strings.ToLower(scheme + "://" + host)
 }
 
 // Prepare is the agent opening form in the conversation they handle, with

@@ -308,3 +308,50 @@ func TestFormAttributeConfig(t *testing.T) {
 		t.Errorf("a good form: %v", err)
 	}
 }
+
+func TestDeskIdentify(t *testing.T) {
+	ls := &lookupServer{answer: func(w http.ResponseWriter) { io.WriteString(w, `{"values":{"amount":"42.00"}}`) }}
+	f := billForm(t, ls)
+	cat, err := New(Config{Forms: []Form{f}, AgentRights: map[string][]Right{"ann": {RightSecureInput, RightInitiate}},
+		AgentWorkgroups: map[string][]string{"ann": {"support"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDesk(DeskConfig{Catalog: cat, Validator: &fakeValidator{}, Chats: &fakeChats{}, Notifier: &fakeNotifier{},
+		SiteSecrets: map[string][]byte{"https://shop.example": siteSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	site := map[string]string{"customer_id": "C-1001"}
+	exp := time.Now().Add(time.Hour).Unix()
+	sig := SignSite(siteSecret, site, exp)
+
+	cases := []struct {
+		name, page string
+		sig        string
+		want       error
+		attr       string
+	}{
+		{"signed by the site", "https://Shop.example/checkout?x=1", sig, nil, "interaction.site.customer_id"},
+		{"another site's page", "https://other.example/", sig, ErrSiteUnsigned, "interaction.unverified.customer_id"},
+		{"forged", "https://shop.example/", strings.Repeat("0", 64), ErrSiteSignature, "interaction.unverified.customer_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := d.Identify("C1", tc.page, site, exp, tc.sig); !errors.Is(err, tc.want) {
+				t.Fatalf("Identify: %v, want %v", err, tc.want)
+			}
+			d.Prepare(context.Background(), "ann", "C1", "bill", nil)
+			got := ls.got[len(ls.got)-1].Attributes
+			if got[tc.attr] != "C-1001" || len(got) != 3 {
+				t.Errorf("lookup attributes %v, want the id as %s only", got, tc.attr)
+			}
+		})
+	}
+	d.Forget("C1")
+	d.Prepare(context.Background(), "ann", "C1", "bill", nil)
+	if got := ls.got[len(ls.got)-1].Attributes; got["interaction.site.customer_id"] != "" || got["interaction.unverified.customer_id"] != "" {
+		t.Errorf("after Forget the attributes are %v, want the website's gone", got)
+	}
+}

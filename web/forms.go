@@ -160,6 +160,18 @@ func (s *Server) prepareForm(ctx context.Context, cl *client, login, conversatio
 	return nil
 }
 
+// identify gives the desk the attributes a website attached to the visitor
+// of a new conversation. Badly signed ones are kept apart as unverified by
+// the desk; the chat goes on either way.
+func (s *Server) identify(conversation string, hello inFrame) {
+	if s.cfg.Desk == nil || len(hello.Attributes) == 0 {
+		return
+	}
+	if err := s.cfg.Desk.Identify(conversation, hello.Page, hello.Attributes, hello.AttributesExpires, hello.AttributesSignature); err != nil {
+		s.log.Info("web: website attributes not verified", slog.String("conversation", conversation), slog.String("why", codeOf(err)))
+	}
+}
+
 // Interactions gives the chatforms desk what a live conversation's forms
 // may pass on: its service, workgroup and page (chat.Hub's, redacted).
 type Interactions struct{ Hub *chat.Hub }

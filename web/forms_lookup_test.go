@@ -59,7 +59,7 @@ func lookupFormsEnv(t *testing.T, crm *crmService) *env {
 		t.Fatal(err)
 	}
 	form := chatforms.Form{Name: "bill", Title: "Pay the bill", Workgroups: []string{"support"}, Lookup: lookup,
-		Attributes: map[string]string{"tenant": "north"}, InteractionAttributes: []string{chatforms.AttrPage, chatforms.AttrService},
+		Attributes: map[string]string{"tenant": "north"}, InteractionAttributes: []string{chatforms.AttrPage, chatforms.AttrService, chatforms.SitePrefix + "customer_id"},
 		Fields: []secure.Field{
 			{ID: "amount", Name: "Amount due", Kind: secure.KindAmount, AgentFills: true, ReadOnly: true},
 			{ID: "address", Name: "Billing address", Kind: secure.KindText, AgentFills: true},
@@ -76,7 +76,7 @@ func lookupFormsEnv(t *testing.T, crm *crmService) *env {
 	return newEnv(t, func(c *Config) {
 		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
 		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub},
-			Logger: c.Logger, Interactions: Interactions{Hub: c.Hub}})
+			Logger: c.Logger, Interactions: Interactions{Hub: c.Hub}, SiteSecrets: map[string][]byte{"https://shop.example": testSiteSecret}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +147,53 @@ func TestLookupFillsTheAgentsForm(t *testing.T) {
 	raw, _ := json.Marshal(history)
 	if strings.Contains(string(raw), "4111") || strings.Contains(string(raw), "1 Main St") {
 		t.Errorf("the stored history holds a looked-up value: %s", raw)
+	}
+}
+
+var testSiteSecret = []byte("the shop's signing secret")
+
+// TestSignedWebsiteAttributes opens chats whose hello carries the website's
+// attributes: signed by the shop, they reach the lookup as a site
+// attribute; forged or signed for another page's origin, only as
+// unverified.
+func TestSignedWebsiteAttributes(t *testing.T) {
+	crm := &crmService{}
+	e := lookupFormsEnv(t, crm)
+	agent := e.agent(t, "ann")
+	attrs := map[string]string{"customer_id": "C-1001"}
+	exp := time.Now().Add(time.Hour).Unix()
+	good := chatforms.SignSite(testSiteSecret, attrs, exp)
+	cases := []struct {
+		name, page, sig string
+		attrs           map[string]string
+		want            string
+	}{
+		{"signed", "https://shop.example/checkout", good, attrs, "interaction.site.customer_id"},
+		{"forged id", "https://shop.example/checkout", good, map[string]string{"customer_id": "C-2002"}, "interaction.unverified.customer_id"},
+		{"unsigned", "https://shop.example/checkout", "", attrs, "interaction.unverified.customer_id"},
+		{"another origin", "https://evil.example/", good, attrs, "interaction.unverified.customer_id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			visitor, _, _ := dial(t, e.wsURL("/api/v1/visitor/ws"), nil)
+			visitor.send(map[string]any{"type": "hello", "service": "support", "page": tc.page,
+				"attributes": tc.attrs, "attributes_expires": exp, "attributes_signature": tc.sig})
+			id := visitor.next(chat.FrameWelcome).Conversation
+			agent.next(chat.FrameOffer)
+			agent.send(map[string]any{"type": "accept", "conversation": id})
+			visitor.next(chat.FrameAgentJoined)
+			agent.send(map[string]any{"type": "form_prepare", "conversation": id, "form": "bill", "fields": map[string]string{}})
+			agent.next(frameFormDraft)
+			got := crm.last().Attributes
+			if got[tc.want] != tc.attrs["customer_id"] {
+				t.Errorf("the lookup got %v, want %s = %s", got, tc.want, tc.attrs["customer_id"])
+			}
+			if tc.want != "interaction.site.customer_id" && got["interaction.site.customer_id"] != "" {
+				t.Errorf("an unverified id went as verified: %v", got)
+			}
+			agent.send(map[string]any{"type": "end", "conversation": id})
+			visitor.next(chat.FrameEnded)
+		})
 	}
 }
 

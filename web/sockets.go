@@ -230,6 +230,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket) {
 			conn.Close(ClosePolicyViolation, codeOf(err))
 			return
 		}
+		s.identify(id, hello)
 	}
 	welcome, history, detach, err := s.hub.AttachVisitor(ctx, id, token, hello.Since, cl)
 	if err != nil {

@@ -34,6 +34,7 @@ type config struct {
 	Agents         []agentDef      `yaml:"agents"`
 	Validation     validationDef   `yaml:"validation"`
 	Forms          []formDef       `yaml:"forms"`
+	Sites          []siteDef       `yaml:"sites"`
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
 	Telephony      *telephonyDef   `yaml:"telephony"`
 	Keys           keysDef         `yaml:"keys"`
@@ -149,6 +150,14 @@ type formDef struct {
 type attrDef struct {
 	Name  string `yaml:"name"`
 	Value string `yaml:"value"`
+}
+
+// siteDef is a website that signs its visitors' attributes: its origin and
+// the secret, from exactly one of secret_env and secret_file.
+type siteDef struct {
+	Origin     string `yaml:"origin"`
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
 }
 
 // secretAttrDef is an attribute whose value is a secret: exactly one of env

@@ -83,6 +83,7 @@ func (v *validator) check(c *config) {
 	v.checkListen(c.Listen)
 	v.checkTLS(c.TLS)
 	v.checkOrigins(c.AllowedOrigins)
+	v.checkSites(c.Sites)
 	v.checkRedaction(c)
 	v.checkDurability(c.Durability)
 	v.checkLimits(c.Limits)
@@ -356,45 +357,6 @@ func stringsOf[S ~string](xs []S) []string {
 		out[i] = string(x)
 	}
 	return out
-}
-
-// lookupKeys place secure.NewLookup's errors: message prefix, key.
-var lookupKeys = []struct{ prefix, key string }{
-	{"lookup URL ", "url"}, {"CA directory", "ca_dir"}, {"client certificate: ", "client_cert"}, {"set both client", "client_cert"},
-}
-
-// checkEngine redacts nothing during checks; it only lets a lookup client
-// be built.
-var checkEngine, _ = redact.New(redact.DefaultConfig())
-
-// checkFormAttributes checks the attributes of form f at p: a secret is a
-// secret attribute (from the environment or a file), never in the text.
-func (v *validator) checkFormAttributes(p path, f formDef) {
-	seen := map[string]bool{}
-	for i, a := range f.Attributes {
-		ap := p.with("attributes", i)
-		switch {
-		case !secure.ValidAttributeName(a.Name):
-			v.failf(v.either(ap.with("name"), ap), "want a name of 1 to %d letters, digits, '_', '-' or '.'", secure.MaxAttributeName)
-		case secretKey(path{a.Name}):
-			v.failf(ap.with("name"), "%s looks like a secret: never write it in the configuration; use secret_attributes (env or file)", quoteValue(a.Name))
-		case seen[a.Name]:
-			v.failf(ap.with("name"), "attribute %s defined twice", quoteValue(a.Name))
-		}
-		seen[a.Name] = true
-	}
-	for i, sa := range f.SecretAttributes {
-		sp := p.with("secret_attributes", i)
-		switch {
-		case !secure.ValidAttributeName(sa.Name):
-			v.failf(v.either(sp.with("name"), sp), "want a name of 1 to %d letters, digits, '_', '-' or '.'", secure.MaxAttributeName)
-		case seen[sa.Name]:
-			v.failf(sp.with("name"), "attribute %s defined twice", quoteValue(sa.Name))
-		case (sa.Env == "") == (sa.File == ""):
-			v.failf(sp, "set env or file (the variable or the file that holds the secret), exactly one")
-		}
-		seen[sa.Name] = true
-	}
 }
 
 // secureClientKeys place secure.NewClient's errors: message prefix, key.

@@ -149,6 +149,13 @@ validation: {sample: true}
 			`b.yaml:5: forms[0].secret_attributes[0]: set env or file (the variable or the file that holds the secret), exactly one`,
 			`b.yaml:6: forms[0].secret_attributes[1].name: want a name of 1 to 64 letters, digits, '_', '-' or '.'`,
 		}, []string{"tok-live-77"}},
+		{"sites", `sites:
+  - {origin: "https://shop.example/path", secret_env: S}
+  - {origin: "https://shop.example"}
+`, []string{
+			`b.yaml:2: sites[0].origin: "https://shop.example/path": want an origin like https://shop.example`,
+			`b.yaml:3: sites[1]: set secret_env or secret_file (the variable or the file that holds the signing secret), exactly one`,
+		}, nil},
 		{"a lookup's URL", `forms:
   - name: f
     interaction_attributes: [page, cookie]

@@ -146,8 +146,12 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		if err != nil {
 			return nil, err
 		}
+		sites, err := siteSecrets(cfg.Sites)
+		if err != nil {
+			return nil, err
+		}
 		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub}, Logger: logger,
-			Interactions: web.Interactions{Hub: hub}})
+			Interactions: web.Interactions{Hub: hub}, SiteSecrets: sites})
 		if err != nil {
 			return nil, err
 		}
