@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/secureinput/gateway/secure"
 )
@@ -213,4 +214,53 @@ func (d *Desk) forgetDraft(conversation string) {
 	d.mu.Lock()
 	delete(d.drafts, conversation)
 	d.mu.Unlock()
+}
+
+// ErrNotReady is wrapped by Ready's error when a form's lookup fails; the
+// error's text is the reason, for the agent.
+var ErrNotReady = errors.New("chatforms: the form is not ready to send")
+
+// Ready is what a form sent outside a chat (a secure session on a call)
+// starts with, with no state kept between opening and sending: it runs
+// f's lookup, if any, for the interaction, and returns the agent values
+// (read-only fields as looked up, an empty editable one filled) and the
+// attributes. A failed lookup is ErrNotReady with its reason, a changed
+// read-only field ErrReadOnly, an unfilled or invalid field FieldErrors.
+func Ready(ctx context.Context, f Form, in Interaction, agentValues map[string]string, now time.Time) (values, attrs map[string]string, err error) {
+	attrs, err = f.attributes(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	values = map[string]string{}
+	for _, fl := range f.AgentFields() {
+		if v := agentValues[fl.ID]; v != "" {
+			values[fl.ID] = v
+		}
+	}
+	if f.Lookup != nil {
+		res, err := f.Lookup.Do(ctx, f.Fields, secure.LookupRequest{Form: f.Name, Attributes: attrs, Values: maps.Clone(values)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s", ErrNotReady, reason(err))
+		}
+		for _, fl := range f.AgentFields() {
+			looked, has := res.Values[fl.ID]
+			v := values[fl.ID]
+			switch {
+			case fl.ReadOnly && v != "" && v != looked:
+				return nil, nil, fmt.Errorf("%w: %s", ErrReadOnly, fl.ID)
+			case has && (fl.ReadOnly || v == ""):
+				values[fl.ID] = looked
+			}
+		}
+		for n, v := range res.Attributes {
+			attrs[LookupAttributePrefix+n] = v
+		}
+		if err := secure.CheckAttributes(attrs); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s", ErrNotReady, reason(err))
+		}
+	}
+	if errs := secure.Check(f.AgentFields(), nil, values, now); len(errs) > 0 {
+		return nil, nil, secure.FieldErrors(errs)
+	}
+	return values, attrs, nil
 }

@@ -46,6 +46,7 @@ var errorCodes = []struct {
 	{chatforms.ErrLookupPending, "lookup_pending", http.StatusConflict},
 	{chatforms.ErrReadOnly, "read_only_field", http.StatusBadRequest},
 	{chatforms.ErrUnverified, "unverified_attributes", http.StatusForbidden},
+	{chatforms.ErrNotReady, "form_not_ready", http.StatusConflict},
 	{secure.ErrFields, "invalid_fields", http.StatusBadRequest},
 	{errFormsOff, "forms_disabled", http.StatusNotFound},
 	{voice.ErrUnknownCall, "unknown_call", http.StatusNotFound},

@@ -25,6 +25,7 @@ type crmService struct {
 	mu     sync.Mutex
 	got    []secure.LookupRequest
 	status int
+	answer string // instead of the default answer
 }
 
 func (c *crmService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,10 +33,14 @@ func (c *crmService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewDecoder(r.Body).Decode(&req)
 	c.mu.Lock()
 	c.got = append(c.got, req)
-	status := c.status
+	status, answer := c.status, c.answer
 	c.mu.Unlock()
 	if status != 0 {
 		w.WriteHeader(status)
+		return
+	}
+	if answer != "" {
+		io.WriteString(w, answer)
 		return
 	}
 	io.WriteString(w, `{"values":{"amount":"42.00","address":"1 Main St (card 4111 1111 1111 1111)"}}`)

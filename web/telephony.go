@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -18,6 +19,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
 )
 
@@ -74,6 +77,10 @@ type callRequest struct {
 	Agent     string `json:"agent"`
 	Parties   int    `json:"parties"`
 	Monitored bool   `json:"monitored"`
+	// Caller and Account are the call's as the platform registered them,
+	// for the forms that pass them on; never echoed.
+	Caller  string `json:"caller,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // registerCall is POST /calls: register or update a call.
@@ -90,11 +97,22 @@ func (s *Server) registerCall(w http.ResponseWriter, r *http.Request) {
 	if req.Parties == 0 {
 		req.Parties = 2
 	}
+	attrs := map[string]string{}
+	for k, v := range map[string]string{chatforms.AttrCaller: req.Caller, chatforms.AttrAccount: req.Account} {
+		if v != "" {
+			attrs[k] = v
+		}
+	}
+	if secure.CheckAttributes(attrs) != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "caller and account: at most 1024 bytes of UTF-8 without control characters")
+		return
+	}
 	mgr := s.cfg.Telephony.Manager
-	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored})
+	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored, Attributes: attrs})
 	s.log.Info("voice: call registered", slog.String("call", s.hub.MaskText(req.Call)), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
 	s.sendCalls(req.Agent)
 	req.Call = s.hub.MaskText(req.Call)
+	req.Caller, req.Account = "", ""
 	writeJSON(w, http.StatusOK, req)
 }
 
@@ -280,7 +298,19 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if mode == "" {
 		mode = voice.ModeHold
 	}
-	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields, AgentValues: f.Fields, Now: time.Now()})
+	// The same form as in a chat: its lookup runs now, its attributes and
+	// the call's go with the values.
+	now := time.Now()
+	in := chatforms.Interaction{Attributes: maps.Clone(c.Attributes)}
+	if in.Attributes == nil {
+		in.Attributes = map[string]string{}
+	}
+	values, attrs, err := chatforms.Ready(ctx, form, in, f.Fields, now)
+	if err != nil {
+		return err
+	}
+	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields,
+		AgentValues: values, Attributes: attrs, Now: now})
 	if err != nil {
 		return err
 	}
