@@ -155,6 +155,10 @@ func (d *Desk) Prepare(ctx context.Context, agent, conversation, form string, ag
 
 // reason is an error as the agent reads it.
 func reason(err error) string {
+	if errors.Is(err, ErrNotReady) {
+		_, msg, _ := strings.Cut(err.Error(), ErrNotReady.Error()+": ")
+		return msg
+	}
 	var fe *secure.FieldError
 	if errors.As(err, &fe) {
 		return fe.Error()
@@ -260,7 +264,33 @@ func Ready(ctx context.Context, f Form, in Interaction, agentValues map[string]s
 		}
 	}
 	if errs := secure.Check(f.AgentFields(), nil, values, now); len(errs) > 0 {
-		return nil, nil, secure.FieldErrors(errs)
+		return values, attrs, secure.FieldErrors(errs)
 	}
 	return values, attrs, nil
+}
+
+// Preview is Ready as the agent sees it before sending: the agent fields
+// as the lookup filled them, the read-only ones, and the reasons the form
+// may not be sent yet. It keeps nothing; Ready runs again when it is sent.
+func Preview(ctx context.Context, f Form, in Interaction, agentValues map[string]string, now time.Time) Draft {
+	dr := Draft{Form: f.Name, Values: map[string]string{}, ReadOnly: []string{}}
+	for _, fl := range f.AgentFields() {
+		if fl.ReadOnly {
+			dr.ReadOnly = append(dr.ReadOnly, fl.ID)
+		}
+	}
+	values, _, err := Ready(ctx, f, in, agentValues, now)
+	var fe secure.FieldErrors
+	switch {
+	case err == nil:
+		dr.Values, dr.Ready = values, true
+	case errors.As(err, &fe):
+		dr.Values = values
+		for _, e := range fe {
+			dr.Reasons = append(dr.Reasons, e.Error())
+		}
+	default:
+		dr.Reasons = []string{reason(err)}
+	}
+	return dr
 }

@@ -55,6 +55,7 @@ type chatFormsFrame struct {
 // filled it (chatforms.Draft).
 type formDraftFrame struct {
 	Type     string            `json:"type"`
+	Call     string            `json:"call,omitempty"` // a call's form, not a chat's
 	Form     string            `json:"form"`
 	Values   map[string]string `json:"values"`
 	ReadOnly []string          `json:"read_only"`

@@ -368,6 +368,8 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session) {
 			}
 		case inCallForms:
 			err = s.agentCallForms(cl, login, f.Call)
+		case inCallFormPrepare:
+			err = s.callFormPrepare(ctx, cl, login, f)
 		case inCallSecureInput:
 			err = s.callSecureInput(ctx, login, f)
 		case inCallCancel:

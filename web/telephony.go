@@ -37,6 +37,7 @@ type TelephonyConfig struct {
 const (
 	inCallForms       = "call_forms"        // the forms this agent may use on a call
 	inCallSecureInput = "call_secure_input" // Secure Input → Send to IVR
+	inCallFormPrepare = "call_form_prepare" // open a form for a call: runs its lookup, answers form_draft
 	inCallCancel      = "call_cancel"
 	inCallRestart     = "call_restart" // agent-assisted: ask for the current field again
 	inCalls           = "calls"        // which calls am I on?
@@ -301,11 +302,7 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	// The same form as in a chat: its lookup runs now, its attributes and
 	// the call's go with the values.
 	now := time.Now()
-	in := chatforms.Interaction{Attributes: maps.Clone(c.Attributes)}
-	if in.Attributes == nil {
-		in.Attributes = map[string]string{}
-	}
-	values, attrs, err := chatforms.Ready(ctx, form, in, f.Fields, now)
+	values, attrs, err := chatforms.Ready(ctx, form, callInteraction(c), f.Fields, now)
 	if err != nil {
 		return err
 	}
@@ -317,6 +314,39 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	shown := s.hub.MaskText(f.Call)
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", shown), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
 	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: shown, Session: s.shownSession(sess)})
+	return nil
+}
+
+// callInteraction is what a form may learn of a call.
+func callInteraction(c voice.Call) chatforms.Interaction {
+	in := chatforms.Interaction{Attributes: maps.Clone(c.Attributes)}
+	if in.Attributes == nil {
+		in.Attributes = map[string]string{}
+	}
+	return in
+}
+
+// callFormPrepare is the agent's call_form_prepare: the form's lookup for
+// the call, answered as a form_draft; nothing is kept.
+func (s *Server) callFormPrepare(ctx context.Context, cl *client, login string, f inFrame) error {
+	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
+		return errFormsOff
+	}
+	call := s.resolveCall(login, f.Call)
+	c, ok := s.cfg.Telephony.Manager.Call(call)
+	if !ok || c.Agent != login {
+		return voice.ErrUnknownCall
+	}
+	form, err := s.cfg.Desk.Catalog().Authorize(login, f.Form, s.hub.WorkgroupsOf(login)...)
+	if err != nil {
+		return err
+	}
+	dr := chatforms.Preview(ctx, form, callInteraction(c), f.Fields, time.Now())
+	if dr.Reasons == nil {
+		dr.Reasons = []string{}
+	}
+	cl.send("", formDraftFrame{Type: frameFormDraft, Call: s.hub.MaskText(call), Form: dr.Form, Values: dr.Values, ReadOnly: dr.ReadOnly,
+		Ready: dr.Ready, Reasons: dr.Reasons})
 	return nil
 }
 

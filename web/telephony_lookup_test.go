@@ -46,6 +46,10 @@ func TestCallFormWithLookupAndAttributes(t *testing.T) {
 	crm.mu.Lock()
 	crm.status = http.StatusInternalServerError
 	crm.mu.Unlock()
+	agent.send(map[string]any{"type": "call_form_prepare", "call": "call-9", "form": "bill", "fields": map[string]string{}})
+	if dr := agent.next(frameFormDraft); dr.Call != "call-9" || dr.Ready || len(dr.Reasons) != 1 || !strings.Contains(dr.Reasons[0], "HTTP 500") {
+		t.Errorf("the call's draft after a failed lookup: %+v, want not ready saying HTTP 500", dr)
+	}
 	agent.send(map[string]any{"type": "call_secure_input", "call": "call-9", "form": "bill", "mode": "hold", "fields": map[string]string{}})
 	if f := agent.next(frameError); f.Code != "form_not_ready" || !strings.Contains(f.Message, "HTTP 500") {
 		t.Errorf("a failed lookup: %s %q, want form_not_ready saying HTTP 500", f.Code, f.Message)
@@ -53,6 +57,14 @@ func TestCallFormWithLookupAndAttributes(t *testing.T) {
 	crm.mu.Lock()
 	crm.status = 0
 	crm.mu.Unlock()
+	agent.send(map[string]any{"type": "call_form_prepare", "call": "call-9", "form": "bill", "fields": map[string]string{"amount": ""}})
+	if dr := agent.next(frameFormDraft); !dr.Ready || dr.Values["amount"] != "42.00" || len(dr.ReadOnly) != 1 {
+		t.Errorf("the call's draft: %+v, want ready with the looked-up, read-only amount", dr)
+	}
+	agent.send(map[string]any{"type": "call_secure_input", "call": "call-9", "form": "bill", "mode": "hold", "fields": map[string]string{"amount": "1.00"}})
+	if f := agent.next(frameError); f.Code != "read_only_field" {
+		t.Errorf("a changed read-only amount on a call: %s, want read_only_field", f.Code)
+	}
 
 	agent.send(map[string]any{"type": "call_secure_input", "call": "call-9", "form": "bill", "mode": "hold", "fields": map[string]string{}})
 	sessionState(t, agent, "collecting")

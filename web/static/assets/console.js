@@ -111,6 +111,7 @@
       case "supervision": C.renderSupervision(f); return;
       case "calls": C.renderCalls(f.conversations || []); return;
       case "call_session": C.renderCallSession(f); return;
+      case "form_draft": if (f.call) { if (C.callDraft) C.callDraft(f); return; } break;
       case "error":
         if (f.code === "forms_disabled") { if (chats[f.conversation]) chats[f.conversation].noForms = true; return; }
         if (f.code === "taken" || f.code === "busy") wantOpen = null;
