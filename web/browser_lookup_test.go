@@ -1,10 +1,18 @@
 package web
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
 )
 
 // TestBrowserAgentFormFillsItself opens a form with a lookup service in the
@@ -76,4 +84,51 @@ func TestBrowserAgentFormFillsItself(t *testing.T) {
 	crm.mu.Unlock()
 	run(t, agent, "look up again", chromedp.Click(chromedp.CSS(".chat .lookup-again")))
 	poll(t, agent, "the form fills itself again", `document.querySelector('.chat .agent-fields input[name="amount"]').value === "42.00"`)
+}
+
+// TestBrowserWidgetSignedAttributes embeds the widget in a website's page
+// whose script tag carries the visitor's signed attributes, and a second
+// page that forges them: the lookup gets the signed id as a site attribute,
+// the forged one only as unverified.
+func TestBrowserWidgetSignedAttributes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test runs in the full (non -short) pass")
+	}
+	var page atomic.Value
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page.Load().(string))
+	}))
+	t.Cleanup(site.Close)
+	crm := &crmService{}
+	e := lookupFormsEnv(t, crm, site.URL)
+	newContext := browser(t)
+	agent := e.agent(t, "ann")
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, tc := range []struct {
+		name, id, signedID, want string
+	}{
+		{"signed", "C-1001", "C-1001", "interaction.site.customer_id"},
+		{"forged", "C-2002", "C-1001", "interaction.unverified.customer_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sig := chatforms.SignSite(testSiteSecret, map[string]string{"customer_id": tc.signedID}, exp)
+			page.Store(fmt.Sprintf(`<!doctype html><html lang="en"><title>Shop</title><body><h1>Shop</h1>
+<script src="%s/widget.js" data-service="support" data-attributes='{"customer_id":"%s"}' data-attributes-expires="%d" data-attributes-signature="%s" async></script>`,
+				e.srv.URL, tc.id, exp, sig))
+			visitor := newContext()
+			run(t, visitor, "open the shop", chromedp.Navigate(site.URL+"/checkout"))
+			frame := chatFrame(t, visitor)
+			visitorSays(t, visitor, frame, "hello")
+			id := agent.next(chat.FrameOffer).Conversation
+			agent.send(map[string]any{"type": "accept", "conversation": id})
+			agent.send(map[string]any{"type": "form_prepare", "conversation": id, "form": "bill", "fields": map[string]string{}})
+			agent.next(frameFormDraft)
+			got := crm.last().Attributes
+			if got[tc.want] != tc.id || (tc.name == "forged" && got["interaction.site.customer_id"] != "") {
+				t.Errorf("the lookup got %v, want %s = %s only", got, tc.want, tc.id)
+			}
+			agent.send(map[string]any{"type": "end", "conversation": id})
+		})
+	}
 }

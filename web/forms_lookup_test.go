@@ -54,7 +54,9 @@ func (c *crmService) last() secure.LookupRequest {
 
 // lookupFormsEnv is an env with one form whose amount (read-only) and
 // address (editable) come from crm, and whose reference the agent types.
-func lookupFormsEnv(t *testing.T, crm *crmService) *env {
+// Each of sites is a further website origin, allowed and signing with
+// testSiteSecret.
+func lookupFormsEnv(t *testing.T, crm *crmService, sites ...string) *env {
 	t.Helper()
 	srv := httptest.NewServer(crm)
 	t.Cleanup(srv.Close)
@@ -78,10 +80,15 @@ func lookupFormsEnv(t *testing.T, crm *crmService) *env {
 		t.Fatal(err)
 	}
 	client := testenv.ValidationService(t)
+	secrets := map[string][]byte{"https://shop.example": testSiteSecret}
+	for _, o := range sites {
+		secrets[o] = testSiteSecret
+	}
 	return newEnv(t, func(c *Config) {
+		c.AllowedOrigins = append(c.AllowedOrigins, sites...)
 		pipeline := secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: c.Logger})
 		desk, err := chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: c.Hub, Notifier: FormFrames{c.Hub},
-			Logger: c.Logger, Interactions: Interactions{Hub: c.Hub}, SiteSecrets: map[string][]byte{"https://shop.example": testSiteSecret}})
+			Logger: c.Logger, Interactions: Interactions{Hub: c.Hub}, SiteSecrets: secrets})
 		if err != nil {
 			t.Fatal(err)
 		}
