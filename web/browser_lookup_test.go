@@ -107,15 +107,23 @@ func TestBrowserWidgetSignedAttributes(t *testing.T) {
 	exp := time.Now().Add(time.Hour).Unix()
 	for _, tc := range []struct {
 		name, id, signedID, want string
+		byCall                   bool
 	}{
-		{"signed", "C-1001", "C-1001", "interaction.site.customer_id"},
-		{"forged", "C-2002", "C-1001", "interaction.unverified.customer_id"},
+		{"signed", "C-1001", "C-1001", "interaction.site.customer_id", false},
+		{"forged", "C-2002", "C-1001", "interaction.unverified.customer_id", false},
+		{"signed through identify", "C-3003", "C-3003", "interaction.site.customer_id", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sig := chatforms.SignSite(testSiteSecret, map[string]string{"customer_id": tc.signedID}, exp)
-			page.Store(fmt.Sprintf(`<!doctype html><html lang="en"><title>Shop</title><body><h1>Shop</h1>
+			if tc.byCall {
+				page.Store(fmt.Sprintf(`<!doctype html><html lang="en"><title>Shop</title><body><h1>Shop</h1>
+<script src="%s/widget.js" data-service="support"></script>
+<script>SecureInputGateway.identify({customer_id: "%s"}, %d, "%s")</script>`, e.srv.URL, tc.id, exp, sig))
+			} else {
+				page.Store(fmt.Sprintf(`<!doctype html><html lang="en"><title>Shop</title><body><h1>Shop</h1>
 <script src="%s/widget.js" data-service="support" data-attributes='{"customer_id":"%s"}' data-attributes-expires="%d" data-attributes-signature="%s" async></script>`,
-				e.srv.URL, tc.id, exp, sig))
+					e.srv.URL, tc.id, exp, sig))
+			}
 			visitor := newContext()
 			run(t, visitor, "open the shop", chromedp.Navigate(site.URL+"/checkout"))
 			frame := chatFrame(t, visitor)
