@@ -7,9 +7,11 @@
 package chatforms
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/secureinput/gateway/secure"
 )
@@ -42,14 +44,32 @@ var (
 	ErrBusy           = errors.New("chatforms: a form request is already open in this conversation")
 )
 
-// Form is a secure form: its fields in order, and the workgroups it is
-// assigned to.
+// Form is a secure form: its fields in order, the workgroups it is
+// assigned to, and what it passes to its lookup and validation services.
 type Form struct {
 	Name        string         `json:"name"`
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	Fields      []secure.Field `json:"fields"`
 	Workgroups  []string       `json:"workgroups"`
+	// Attributes are the administrator's key/values of the form, handed
+	// to the lookup and the validation service only.
+	Attributes map[string]string `json:"-"`
+	// InteractionAttributes name the attributes of the chat or call to
+	// pass (AttrService, AttrWorkgroup, AttrPage, AttrCaller, AttrAccount,
+	// SitePrefix+name).
+	InteractionAttributes []string `json:"-"`
+	// RequireVerified refuses the form when a website attribute it names
+	// is missing or its signature did not verify.
+	RequireVerified bool `json:"-"`
+	// Lookup, if set, fills the agent fields before the form may be sent.
+	Lookup Looker `json:"-"`
+}
+
+// Looker asks a lookup service for the agent fields of a form.
+// secure.Lookup implements it; its answer is already redacted.
+type Looker interface {
+	Do(ctx context.Context, fields []secure.Field, req secure.LookupRequest) (secure.LookupResult, error)
 }
 
 // CustomerFields are the fields the customer fills, in order.
@@ -152,7 +172,7 @@ func checkForm(f Form) error {
 	customer := 0
 	for _, fl := range f.Fields {
 		switch {
-		case fl.ID == "" || fl.ID == "transactionId" || fl.ID == "form":
+		case fl.ID == "" || fl.ID == "transactionId" || fl.ID == "form" || strings.HasPrefix(fl.ID, secure.AttributePrefix):
 			return fmt.Errorf("chatforms: form %q: field id %q is empty or reserved", f.Name, fl.ID)
 		case ids[fl.ID]:
 			return fmt.Errorf("chatforms: form %q: field %q defined twice", f.Name, fl.ID)
@@ -163,11 +183,32 @@ func checkForm(f Form) error {
 		if !fl.AgentFills {
 			customer++
 		}
+		if fl.ReadOnly && (!fl.AgentFills || f.Lookup == nil) {
+			return fmt.Errorf("chatforms: form %q: field %q: read_only is for an agent field the lookup fills", f.Name, fl.ID)
+		}
 	}
 	if customer == 0 {
 		return fmt.Errorf("chatforms: form %q: no field for the customer to fill", f.Name)
 	}
+	if err := secure.CheckAttributes(f.Attributes); err != nil {
+		return fmt.Errorf("chatforms: form %q: %w", f.Name, err)
+	}
+	for _, name := range f.InteractionAttributes {
+		if !knownInteraction(name) {
+			return fmt.Errorf("chatforms: form %q: unknown interaction attribute %q (want %s, %s, %s, %s, %s or %sNAME)",
+				f.Name, name, AttrService, AttrWorkgroup, AttrPage, AttrCaller, AttrAccount, SitePrefix)
+		}
+	}
 	return nil
+}
+
+func knownInteraction(name string) bool {
+	switch name {
+	case AttrService, AttrWorkgroup, AttrPage, AttrCaller, AttrAccount:
+		return true
+	}
+	site, ok := strings.CutPrefix(name, SitePrefix)
+	return ok && secure.ValidAttributeName(site)
 }
 
 func checkRights(rights []Right) error {

@@ -100,14 +100,14 @@ func TestBadConfig(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	tr := NewTracker()
 	now := time.Now()
-	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "abc"}, now); !errors.Is(err, secure.ErrFields) {
+	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "abc"}, now, nil); !errors.Is(err, secure.ErrFields) {
 		t.Errorf("bad agent value: %v", err)
 	}
-	r, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "12.50"}, now)
+	r, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "12.50"}, now, nil)
 	if err != nil || r.State != StateWaiting {
 		t.Fatalf("%+v %v", r, err)
 	}
-	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "1"}, now); !errors.Is(err, ErrBusy) {
+	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "1"}, now, nil); !errors.Is(err, ErrBusy) {
 		t.Errorf("second open request: %v", err)
 	}
 	if _, err := tr.Retry("c1", r.ID); !errors.Is(err, ErrState) {
@@ -131,7 +131,7 @@ func TestLifecycle(t *testing.T) {
 	if r.State != StateCancelled {
 		t.Errorf("state %s", r.State)
 	}
-	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "1"}, now); err != nil {
+	if _, err := tr.Start("c1", "ann", creditCard, map[string]string{"amount": "1"}, now, nil); err != nil {
 		t.Errorf("a new request after cancel: %v", err)
 	}
 }

@@ -73,6 +73,12 @@ type DeskConfig struct {
 	// RecordTimeout bounds writing an outcome to the transcript once the
 	// validation call is back (10 s if 0).
 	RecordTimeout time.Duration
+	// Interactions, if set, gives the attributes of a conversation (its
+	// service, workgroup, page) that forms may pass on.
+	Interactions Interactions
+	// SiteSecrets are the secrets websites sign their visitors' attributes
+	// with, by the site's origin ("https://shop.example").
+	SiteSecrets map[string][]byte
 }
 
 // Desk runs the secure forms of live conversations: it authorises the
@@ -84,6 +90,9 @@ type Desk struct {
 	log     *slog.Logger
 	tracker *Tracker
 	calls   sync.WaitGroup // validation calls in flight
+	mu      sync.Mutex
+	drafts  map[string]draft       // conversation → its latest successful lookup
+	sites   map[string]Interaction // conversation → its website attributes
 	ctx     context.Context
 	cancel  context.CancelFunc
 }
@@ -110,7 +119,7 @@ func NewDesk(cfg DeskConfig) (*Desk, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Desk{cfg: cfg, log: log, tracker: NewTracker()}
+	d := &Desk{cfg: cfg, log: log, tracker: NewTracker(), drafts: map[string]draft{}, sites: map[string]Interaction{}}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -170,10 +179,15 @@ func (d *Desk) Request(ctx context.Context, agent, conversation, form string, ag
 	if agentValues == nil {
 		agentValues = map[string]string{}
 	}
-	req, err := d.tracker.Start(conversation, agent, f, agentValues, d.cfg.Now())
+	agentValues, attrs, err := d.completeRequest(conversation, wg, f, agentValues)
 	if err != nil {
 		return Request{}, err
 	}
+	req, err := d.tracker.Start(conversation, agent, f, agentValues, d.cfg.Now(), attrs)
+	if err != nil {
+		return Request{}, err
+	}
+	d.forgetDraft(conversation)
 	text := fmt.Sprintf("Secure data has been requested: %s (by %s)", f.Title, agent)
 	if err := d.cfg.Chats.Record(ctx, conversation, EventType, TagRequested, text); err != nil {
 		d.tracker.drop(req.ID)
@@ -240,7 +254,7 @@ func (d *Desk) Submit(conversation, id string, values map[string]secure.Value) e
 // validate runs one validation call and reports its outcome.
 func (d *Desk) validate(req Request, values map[string]secure.Value) {
 	out, err := d.cfg.Validator.Validate(d.ctx, secure.Request{
-		Form: req.Form.Name, Fields: req.Form.Fields, Customer: values, Agent: req.AgentValues,
+		Form: req.Form.Name, Fields: req.Form.Fields, Customer: values, Agent: req.AgentValues, Attributes: req.Attributes,
 	})
 	Wipe(values) // the validator wipes them too; this holds for any Validator
 	var fe secure.FieldErrors
@@ -284,7 +298,13 @@ func (d *Desk) Waiting(conversation string) (Request, bool) {
 
 // Forget drops the requests of an ended conversation; the chat calls it
 // when a conversation ends, by whatever path.
-func (d *Desk) Forget(conversation string) { d.tracker.Forget(conversation) }
+func (d *Desk) Forget(conversation string) {
+	d.tracker.Forget(conversation)
+	d.forgetDraft(conversation)
+	d.mu.Lock()
+	delete(d.sites, conversation)
+	d.mu.Unlock()
+}
 
 // Wipe clears and removes every value of values.
 func Wipe(values map[string]secure.Value) {

@@ -27,10 +27,12 @@ type Request struct {
 	Form         Form              `json:"-"`
 	Agent        string            `json:"-"`
 	AgentValues  map[string]string `json:"-"`
-	State        string            `json:"state"`
-	Attempts     int               `json:"attempts"`
-	Outcome      *secure.Outcome   `json:"outcome,omitempty"`
-	Started      time.Time         `json:"-"`
+	// Attributes go to the validation service only (attr.NAME).
+	Attributes map[string]string `json:"-"`
+	State      string            `json:"state"`
+	Attempts   int               `json:"attempts"`
+	Outcome    *secure.Outcome   `json:"outcome,omitempty"`
+	Started    time.Time         `json:"-"`
 }
 
 // Usage counts a conversation's secure inputs and their outcomes (the web
@@ -55,8 +57,9 @@ func NewTracker() *Tracker {
 
 // Start opens a request for form in conversation. The agent's values are
 // checked against the form's agent fields. One request may be open
-// (waiting or submitted) in a conversation at a time.
-func (t *Tracker) Start(conversation, agent string, form Form, agentValues map[string]string, now time.Time) (Request, error) {
+// (waiting or submitted) in a conversation at a time. attrs are the
+// request's attributes for the validation service.
+func (t *Tracker) Start(conversation, agent string, form Form, agentValues map[string]string, now time.Time, attrs map[string]string) (Request, error) {
 	if errs := secure.Check(form.AgentFields(), nil, agentValues, now); len(errs) > 0 {
 		return Request{}, secure.FieldErrors(errs)
 	}
@@ -67,7 +70,7 @@ func (t *Tracker) Start(conversation, agent string, form Form, agentValues map[s
 			return Request{}, ErrBusy
 		}
 	}
-	r := &Request{ID: newID(), Conversation: conversation, Form: form, Agent: agent, AgentValues: agentValues,
+	r := &Request{ID: newID(), Conversation: conversation, Form: form, Agent: agent, AgentValues: agentValues, Attributes: attrs,
 		State: StateWaiting, Attempts: 1, Started: now}
 	t.byID[r.ID] = r
 	t.open[conversation] = r.ID

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +27,7 @@ const maxReply = 64 << 10
 
 // ClientConfig configures the validation web service client.
 type ClientConfig struct {
-	// URL receives the POST (http or https).
+	// URL receives the POST: https, or http to a loopback address.
 	URL string
 	// Timeout bounds the whole call (DefaultTimeout if zero).
 	Timeout time.Duration
@@ -43,11 +45,48 @@ type Client struct {
 	http *http.Client
 }
 
-// NewClient checks cfg and loads its certificates.
+// NewClient checks cfg and loads its certificates. The URL is https, or
+// plain http to a loopback address only.
 func NewClient(cfg ClientConfig) (*Client, error) {
-	if cfg.URL == "" || !(strings.HasPrefix(cfg.URL, "http://") || strings.HasPrefix(cfg.URL, "https://")) {
-		return nil, fmt.Errorf("secure: validation URL %q: want http:// or https://", cfg.URL)
+	if err := checkServiceURL(cfg.URL); err != nil {
+		return nil, fmt.Errorf("secure: validation URL %q: %w", redactURL(cfg.URL), err)
 	}
+	hc, err := newHTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{url: cfg.URL, http: hc}, nil
+}
+
+// checkServiceURL is the rule of every outside service the values or the
+// attributes go to: https, or http to a loopback address only.
+func checkServiceURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return errors.New("want http:// or https://")
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return errors.New("plain http is allowed only to a loopback address")
+		}
+	}
+	return nil
+}
+
+// redactURL drops a password from a URL before it is shown in an error.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return raw
+}
+
+// newHTTPClient is the HTTP client of an outside service: TLS 1.2 or later,
+// the CA directory and client certificate of cfg, no proxy, no redirect
+// (a redirect could carry the values elsewhere), the whole call bounded.
+func newHTTPClient(cfg ClientConfig) (*http.Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -70,12 +109,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		tlsCfg.Certificates = []tls.Certificate{cert}
 	}
 	transport := &http.Transport{TLSClientConfig: tlsCfg, Proxy: nil, MaxIdleConnsPerHost: 8}
-	return &Client{url: cfg.URL, http: &http.Client{
-		Timeout:   cfg.Timeout,
-		Transport: transport,
-		// A redirect could carry the values elsewhere: refuse it.
+	return &http.Client{
+		Timeout:       cfg.Timeout,
+		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}, nil
+	}, nil
 }
 
 func loadCADir(dir string) (*x509.CertPool, error) {

@@ -52,6 +52,9 @@ type Field struct {
 	Kind       Kind   `json:"kind"`
 	AgentFills bool   `json:"agent_fills"` // non-confidential, filled by the agent
 	Optional   bool   `json:"optional"`
+	// ReadOnly, for an agent field of a form with a lookup service, keeps
+	// the looked-up value: the agent cannot change it.
+	ReadOnly bool `json:"read_only,omitempty"`
 	// Brands, for a card number, are the brand ids accepted ("visa",
 	// "mastercard" …); empty accepts every brand.
 	Brands []string `json:"brands,omitempty"`

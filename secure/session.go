@@ -37,12 +37,16 @@ func (o Outcome) Result() string {
 }
 
 // Request is one secure session's input: the form's fields, the values the
-// customer typed and the values the agent filled in.
+// customer typed, the values the agent filled in (or the lookup service
+// filled for them), and the attributes of the form and of the interaction.
 type Request struct {
 	Form     string
 	Fields   []Field
 	Customer map[string]Value
 	Agent    map[string]string
+	// Attributes are posted as attr.NAME, after the fields and sorted by
+	// name, so they never collide with a field id (CheckAttributes' rules).
+	Attributes map[string]string
 }
 
 // ErrFields is wrapped by Validate's error when a field fails its rules;
@@ -109,6 +113,14 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 	if errs := Check(req.Fields, req.Customer, req.Agent, p.now()); len(errs) > 0 {
 		return Outcome{}, FieldErrors(errs)
 	}
+	if err := CheckAttributes(req.Attributes); err != nil {
+		// A bad attribute is the gateway's fault, not the customer's: an
+		// error outcome, nothing posted.
+		out := Outcome{TransactionID: newTransactionID(), Status: StatusError, Details: err.Error()}
+		p.log.Warn("secure: session refused", slog.String("transaction", out.TransactionID), slog.String("form", req.Form),
+			slog.Any("err", err))
+		return out, nil
+	}
 	out := Outcome{TransactionID: newTransactionID()}
 	params := []Param{{Name: "transactionId", Plain: out.TransactionID}, {Name: "form", Plain: req.Form}}
 	for _, f := range req.Fields {
@@ -126,6 +138,7 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 			out.Last4 = card.Last4(digits)
 		}
 	}
+	params = append(params, AttributeParams(req.Attributes)...)
 	p.log.Info("secure: session begin", slog.String("transaction", out.TransactionID), slog.String("form", req.Form))
 	status, details, err := p.client.post(ctx, params)
 	if err != nil {

@@ -114,9 +114,9 @@ func (m *Manager) afterKeys(ctx context.Context, s *session, p Progress, now tim
 	}
 	s.state = StateValidating
 	values := s.collector.Values()
-	form, fields, agentVals := s.form, s.fields, s.agentVals
+	form, fields, agentVals, attrs := s.form, s.fields, s.agentVals, s.attrs
 	m.mu.Unlock()
-	out, verr := m.cfg.Pipeline.Validate(ctx, secure.Request{Form: form, Fields: fields, Customer: values, Agent: agentVals})
+	out, verr := m.cfg.Pipeline.Validate(ctx, secure.Request{Form: form, Fields: fields, Customer: values, Agent: agentVals, Attributes: attrs})
 	if verr != nil {
 		m.end(s, nil, verr, now)
 		return p, nil

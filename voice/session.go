@@ -60,6 +60,9 @@ type Call struct {
 	Agent     string // login of the agent on the call
 	Parties   int    // caller and agent: 2
 	Monitored bool   // a supervisor listens
+	// Attributes are the call's as the telephony platform registered them
+	// (caller, account), for the forms that pass them on.
+	Attributes map[string]string
 }
 
 // Instruction is what the gateway tells the platform at the start and end
@@ -169,6 +172,7 @@ type session struct {
 
 	fields    []secure.Field
 	agentVals map[string]string
+	attrs     map[string]string
 	collector *Collector
 	seq       keySequence
 	rtp       *RTPPort
@@ -220,6 +224,8 @@ type BeginOptions struct {
 	// AgentValues hold the agent-filled ones, attached at Info Insert.
 	Fields      []secure.Field
 	AgentValues map[string]string
+	// Attributes go with the values to the validation service (attr.NAME).
+	Attributes map[string]string
 	// Now is when the session starts, for the agent values' rules and the
 	// caller's timeouts (zero: the Manager's clock).
 	Now time.Time
@@ -276,7 +282,7 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (SessionInfo, error
 		return SessionInfo{}, err
 	}
 	s := &session{id: newSessionID(), call: callID, agent: agent, mode: mode, form: form, state: StateCollecting,
-		fields: fields, agentVals: agentValues, collector: col, begun: make(chan struct{})}
+		fields: fields, agentVals: agentValues, attrs: o.Attributes, collector: col, begun: make(chan struct{})}
 	if m.cfg.Notifier != nil {
 		s.state = StateStarting
 	}

@@ -216,14 +216,19 @@ type inFrame struct {
 	Service      string `json:"service"`
 	Visitor      string `json:"visitor"` // hello: the site's id of the visitor, for erasure
 	Page         string `json:"page"`    // hello: the page the visitor is on
-	Since        int64  `json:"since"`
-	ClientID     string `json:"client_id"`
-	Text         string `json:"text"`
-	Active       bool   `json:"active"`
-	Status       string `json:"status"`
-	Workgroup    string `json:"workgroup"` // supervise
-	Call         string `json:"call"`      // voice
-	Mode         string `json:"mode"`      // voice: hold or assisted
+	// hello: the attributes the website gave its visitor, signed by the
+	// site's server (docs/chat.md#form-attributes).
+	Attributes          map[string]string `json:"attributes"`
+	AttributesExpires   int64             `json:"attributes_expires"`
+	AttributesSignature string            `json:"attributes_signature"`
+	Since               int64             `json:"since"`
+	ClientID            string            `json:"client_id"`
+	Text                string            `json:"text"`
+	Active              bool              `json:"active"`
+	Status              string            `json:"status"`
+	Workgroup           string            `json:"workgroup"` // supervise
+	Call                string            `json:"call"`      // voice
+	Mode                string            `json:"mode"`      // voice: hold or assisted
 	// Secure forms.
 	Form    string                  `json:"form"`
 	Request string                  `json:"request"`

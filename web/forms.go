@@ -18,6 +18,7 @@ import (
 // Client frame types of the secure forms (docs/protocol.md).
 const (
 	inForms       = "forms"        // agent: which forms may I send here?
+	inFormPrepare = "form_prepare" // agent: open a form (runs its lookup)
 	inFormRequest = "form_request" // agent: send a form
 	inFormRetry   = "form_retry"   // agent: ask again after a decline or an error
 	inFormCancel  = "form_cancel"  // agent or visitor
@@ -30,6 +31,9 @@ type formInfo struct {
 	Title       string         `json:"title"`
 	Description string         `json:"description"`
 	AgentFields []secure.Field `json:"agent_fields"`
+	// Lookup: the form's agent fields come from a lookup service; the
+	// console sends form_prepare and may send the form once it is ready.
+	Lookup bool `json:"lookup"`
 }
 
 // visitorForm is the form the customer fills.
@@ -65,7 +69,8 @@ func (s *Server) desk() (*chatforms.Desk, error) {
 func formInfos(forms []chatforms.Form) []formInfo {
 	out := []formInfo{}
 	for _, f := range forms {
-		out = append(out, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields()})
+		out = append(out, formInfo{Name: f.Name, Title: f.Title, Description: f.Description, AgentFields: f.AgentFields(),
+			Lookup: f.Lookup != nil})
 	}
 	return out
 }
@@ -160,6 +165,57 @@ func statusFrame(req chatforms.Request, forAgent bool) formStatusFrame {
 		}
 	}
 	return f
+}
+
+// prepareForm is an agent's form_prepare: the desk runs the form's lookup;
+// the agent gets a form_draft (the looked-up values are already redacted).
+func (s *Server) prepareForm(ctx context.Context, cl *client, login, conversation, form string, fields map[string]string) error {
+	desk, err := s.desk()
+	if err != nil {
+		return err
+	}
+	dr, err := desk.Prepare(ctx, login, conversation, form, fields)
+	if err != nil {
+		return err
+	}
+	if dr.Reasons == nil {
+		dr.Reasons = []string{}
+	}
+	cl.send(conversation, formDraftFrame{Type: frameFormDraft, Form: dr.Form, Values: dr.Values, ReadOnly: dr.ReadOnly,
+		Ready: dr.Ready, Reasons: dr.Reasons})
+	return nil
+}
+
+// identify gives the desk the attributes a website attached to the visitor
+// of a new conversation. Badly signed ones are kept apart as unverified by
+// the desk; the chat goes on either way.
+func (s *Server) identify(conversation string, hello inFrame) {
+	if s.cfg.Desk == nil || len(hello.Attributes) == 0 {
+		return
+	}
+	if err := s.cfg.Desk.Identify(conversation, hello.Page, hello.Attributes, hello.AttributesExpires, hello.AttributesSignature); err != nil {
+		s.log.Info("web: website attributes not verified", slog.String("conversation", conversation), slog.String("why", codeOf(err)))
+	}
+}
+
+// Interactions gives the chatforms desk what a live conversation's forms
+// may pass on: its service, workgroup and page (chat.Hub's, redacted).
+type Interactions struct{ Hub *chat.Hub }
+
+// Interaction implements chatforms.Interactions.
+func (i Interactions) Interaction(conversation string) chatforms.Interaction {
+	in := chatforms.Interaction{Attributes: map[string]string{}}
+	info, _, err := i.Hub.Describe(context.Background(), conversation)
+	if err != nil {
+		return in
+	}
+	for k, v := range map[string]string{chatforms.AttrService: info.Service, chatforms.AttrWorkgroup: info.Workgroup,
+		chatforms.AttrPage: info.Page} {
+		if v != "" {
+			in.Attributes[k] = v
+		}
+	}
+	return in
 }
 
 // requestForm is an agent's form_request.

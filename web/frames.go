@@ -21,14 +21,22 @@ const (
 	frameForm        = "form"        // visitor: a secure form to fill
 	frameFormStatus  = "form_status" // both: a form request's state and outcome
 	frameFormError   = "form_error"  // visitor: fields to correct before the form can be sent
+	frameFormDraft   = "form_draft"  // agent: a form as its lookup filled it, and whether it may be sent
 	frameSupervision = "supervision" // supervisor: a workgroup's live conversations and agents
 	frameCalls       = "calls"       // agent: the calls you are on
 	frameCallSession = "call_session"
+	frameHistoryEnd  = "history_end" // agent: every frame a history request asked for has been sent
 )
 
 // webFrames lists every frame type of web's own.
 var webFrames = []string{frameUndelivered, frameError, frameForms, frameForm, frameFormStatus, frameFormError,
-	frameSupervision, frameCalls, frameCallSession}
+	frameFormDraft, frameSupervision, frameCalls, frameCallSession, frameHistoryEnd}
+
+// historyEndFrame follows the frames of a history request, so a client
+// knows which frames after it are live.
+type historyEndFrame struct {
+	Type string `json:"type"`
+}
 
 // Every frame type below starts with its Type; encodeFrame adds the seq and
 // the conversation after it, as every frame of the protocol carries them.
@@ -48,6 +56,18 @@ type chatFormsFrame struct {
 	Type   string             `json:"type"`
 	Forms  []formInfo         `json:"forms"`
 	Canned []chatforms.Canned `json:"canned"`
+}
+
+// formDraftFrame is a form the agent is about to send, as its lookup
+// filled it (chatforms.Draft).
+type formDraftFrame struct {
+	Type     string            `json:"type"`
+	Call     string            `json:"call,omitempty"` // a call's form, not a chat's
+	Form     string            `json:"form"`
+	Values   map[string]string `json:"values"`
+	ReadOnly []string          `json:"read_only"`
+	Ready    bool              `json:"ready"`
+	Reasons  []string          `json:"reasons"`
 }
 
 // callFormsFrame lists the forms an agent may use on a call.

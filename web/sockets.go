@@ -270,6 +270,7 @@ func (s *Server) serveVisitor(ctx context.Context, so *socket, src netip.Addr) {
 			conn.Close(ClosePolicyViolation, codeOf(err))
 			return
 		}
+		s.identify(id, hello)
 	}
 	welcome, history, detach, err := s.hub.AttachVisitor(ctx, id, token, hello.Since, cl)
 	if err != nil {
@@ -412,12 +413,16 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session, src 
 			}
 		case inCallForms:
 			err = s.agentCallForms(cl, login, f.Call)
+		case inCallFormPrepare:
+			err = s.callFormPrepare(ctx, cl, login, f)
 		case inCallSecureInput:
 			err = s.callSecureInput(ctx, login, f)
 		case inCallCancel:
 			err = s.callCancel(login, f.Call)
 		case inCallRestart:
 			err = s.callRestart(login, f.Call)
+		case inFormPrepare:
+			err = s.prepareForm(ctx, cl, login, f.Conversation, f.Form, f.Fields)
 		case inFormRequest:
 			err = s.requestForm(ctx, login, f.Conversation, f.Form, f.Fields)
 		case inFormRetry:
@@ -428,6 +433,9 @@ func (s *Server) serveAgent(ctx context.Context, so *socket, sess *session, src 
 			var frames []chat.Frame
 			frames, err = s.hub.History(ctx, f.Conversation, login, f.Since)
 			cl.deliverAll(frames)
+			if err == nil {
+				cl.send(f.Conversation, historyEndFrame{Type: frameHistoryEnd})
+			}
 		case inPing:
 		default:
 			return errors.New("unknown frame type")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/secureinput/gateway/audit"
 	"github.com/secureinput/gateway/chat"
+	"github.com/secureinput/gateway/chatforms"
 	"github.com/secureinput/gateway/secure"
 	"github.com/secureinput/gateway/voice"
 )
@@ -36,6 +38,7 @@ type TelephonyConfig struct {
 const (
 	inCallForms       = "call_forms"        // the forms this agent may use on a call
 	inCallSecureInput = "call_secure_input" // Secure Input → Send to IVR
+	inCallFormPrepare = "call_form_prepare" // open a form for a call: runs its lookup, answers form_draft
 	inCallCancel      = "call_cancel"
 	inCallRestart     = "call_restart" // agent-assisted: ask for the current field again
 	inCalls           = "calls"        // which calls am I on?
@@ -76,6 +79,10 @@ type callRequest struct {
 	Agent     string `json:"agent"`
 	Parties   int    `json:"parties"`
 	Monitored bool   `json:"monitored"`
+	// Caller and Account are the call's as the platform registered them,
+	// for the forms that pass them on; never echoed.
+	Caller  string `json:"caller,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // registerCall is POST /calls: register or update a call.
@@ -92,11 +99,22 @@ func (s *Server) registerCall(w http.ResponseWriter, r *http.Request) {
 	if req.Parties == 0 {
 		req.Parties = 2
 	}
+	attrs := map[string]string{}
+	for k, v := range map[string]string{chatforms.AttrCaller: req.Caller, chatforms.AttrAccount: req.Account} {
+		if v != "" {
+			attrs[k] = v
+		}
+	}
+	if secure.CheckAttributes(attrs) != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "caller and account: at most 1024 bytes of UTF-8 without control characters")
+		return
+	}
 	mgr := s.cfg.Telephony.Manager
-	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored})
+	mgr.RegisterCall(voice.Call{ID: req.Call, Agent: req.Agent, Parties: req.Parties, Monitored: req.Monitored, Attributes: attrs})
 	s.log.Info("voice: call registered", slog.String("call", s.hub.MaskText(req.Call)), slog.String("agent", req.Agent), slog.Int("parties", req.Parties))
 	s.sendCalls(req.Agent)
 	req.Call = s.hub.MaskText(req.Call)
+	req.Caller, req.Account = "", ""
 	writeJSON(w, http.StatusOK, req)
 }
 
@@ -282,7 +300,15 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	if mode == "" {
 		mode = voice.ModeHold
 	}
-	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields, AgentValues: f.Fields, Now: time.Now()})
+	// The same form as in a chat: its lookup runs now, its attributes and
+	// the call's go with the values.
+	now := time.Now()
+	values, attrs, err := chatforms.Ready(ctx, form, callInteraction(c), f.Fields, now)
+	if err != nil {
+		return err
+	}
+	sess, err := s.cfg.Telephony.Manager.Begin(ctx, voice.BeginOptions{Call: f.Call, Agent: login, Mode: mode, Form: form.Name, Fields: form.Fields,
+		AgentValues: values, Attributes: attrs, Now: now})
 	if err != nil {
 		return err
 	}
@@ -293,6 +319,39 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: shown, Session: s.shownSession(sess)})
 	s.cfg.Audit.Record(ctx, audit.Event{Actor: login, Action: audit.ActionSecureInputStart, Outcome: audit.Success, Source: "voice",
 		Target: "call " + shown, Detail: "form " + form.Name + ", mode " + mode})
+	return nil
+}
+
+// callInteraction is what a form may learn of a call.
+func callInteraction(c voice.Call) chatforms.Interaction {
+	in := chatforms.Interaction{Attributes: maps.Clone(c.Attributes)}
+	if in.Attributes == nil {
+		in.Attributes = map[string]string{}
+	}
+	return in
+}
+
+// callFormPrepare is the agent's call_form_prepare: the form's lookup for
+// the call, answered as a form_draft; nothing is kept.
+func (s *Server) callFormPrepare(ctx context.Context, cl *client, login string, f inFrame) error {
+	if s.cfg.Telephony.Manager == nil || s.cfg.Desk == nil {
+		return errFormsOff
+	}
+	call := s.resolveCall(login, f.Call)
+	c, ok := s.cfg.Telephony.Manager.Call(call)
+	if !ok || c.Agent != login {
+		return voice.ErrUnknownCall
+	}
+	form, err := s.cfg.Desk.Catalog().Authorize(login, f.Form, s.hub.WorkgroupsOf(login)...)
+	if err != nil {
+		return err
+	}
+	dr := chatforms.Preview(ctx, form, callInteraction(c), f.Fields, time.Now())
+	if dr.Reasons == nil {
+		dr.Reasons = []string{}
+	}
+	cl.send("", formDraftFrame{Type: frameFormDraft, Call: s.hub.MaskText(call), Form: dr.Form, Values: dr.Values, ReadOnly: dr.ReadOnly,
+		Ready: dr.Ready, Reasons: dr.Reasons})
 	return nil
 }
 

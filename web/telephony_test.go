@@ -41,12 +41,20 @@ type telephonyEnv struct {
 	// holdValidation, when set, holds each validation request until it
 	// closes.
 	holdValidation chan struct{}
+	// validationBodies are the validation requests' bodies.
+	validationBodies []string
 }
 
 // telephonyOption changes the voice manager of a telephonyEnv.
 type telephonyOption func(*voice.ManagerConfig)
 
 func newTelephonyEnv(t *testing.T, opts ...telephonyOption) *telephonyEnv {
+	t.Helper()
+	return newTelephonyEnvForms(t, testForms, opts...)
+}
+
+// newTelephonyEnvForms is newTelephonyEnv with forms of its own.
+func newTelephonyEnvForms(t *testing.T, forms []chatforms.Form, opts ...telephonyOption) *telephonyEnv {
 	t.Helper()
 	te := &telephonyEnv{}
 	secret := []byte("webhook-secret")
@@ -76,6 +84,11 @@ func newTelephonyEnv(t *testing.T, opts ...telephonyOption) *telephonyEnv {
 	t.Cleanup(hook.Close)
 	sample := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		te.validations.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		te.mu.Lock()
+		te.validationBodies = append(te.validationBodies, string(body))
+		te.mu.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
 		if te.holdValidation != nil {
 			<-te.holdValidation
 		}
@@ -84,7 +97,7 @@ func newTelephonyEnv(t *testing.T, opts ...telephonyOption) *telephonyEnv {
 	t.Cleanup(sample.Close)
 	client, _ := secure.NewClient(secure.ClientConfig{URL: sample.URL})
 	catalog, _ := chatforms.New(chatforms.Config{
-		Forms:           testForms,
+		Forms:           forms,
 		WorkgroupRights: map[string][]chatforms.Right{"support": {chatforms.RightSecureInput, chatforms.RightInitiate}},
 		AgentWorkgroups: map[string][]string{"ann": {"support"}, "sam": {"sales"}},
 	})

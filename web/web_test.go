@@ -190,6 +190,10 @@ type frame struct {
 	Conversations any               `json:"conversations"`
 	Agents        any               `json:"agents"`
 	Errors        map[string]string `json:"errors"`
+	Values        map[string]string `json:"values"` // form_draft
+	ReadOnly      []string          `json:"read_only"`
+	Ready         bool              `json:"ready"`
+	Reasons       []string          `json:"reasons"`
 }
 
 // wsClient is a test client that reads frames in the background.

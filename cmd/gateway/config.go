@@ -41,6 +41,7 @@ type config struct {
 	Agents         []agentDef      `yaml:"agents"`
 	Validation     validationDef   `yaml:"validation"`
 	Forms          []formDef       `yaml:"forms"`
+	Sites          []siteDef       `yaml:"sites"`
 	Mailboxes      []mailboxDef    `yaml:"mailboxes"`
 	Telephony      *telephonyDef   `yaml:"telephony"`
 	Keys           keysDef         `yaml:"keys"`
@@ -146,6 +147,45 @@ type formDef struct {
 	Description string     `yaml:"description"`
 	Workgroups  []string   `yaml:"workgroups"`
 	Fields      []fieldDef `yaml:"fields"`
+	// Attributes go to the lookup and validation services only; secrets
+	// among them are SecretAttributes, read from the environment or a file.
+	Attributes            []attrDef       `yaml:"attributes"`
+	SecretAttributes      []secretAttrDef `yaml:"secret_attributes"`
+	InteractionAttributes []string        `yaml:"interaction_attributes"`
+	RequireVerified       bool            `yaml:"require_verified"`
+	Lookup                *lookupDef      `yaml:"lookup"`
+}
+
+// attrDef is an attribute of a form: its name and its (not secret) value.
+type attrDef struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
+}
+
+// siteDef is a website that signs its visitors' attributes: its origin and
+// the secret, from exactly one of secret_env and secret_file.
+type siteDef struct {
+	Origin     string `yaml:"origin"`
+	SecretEnv  string `yaml:"secret_env"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// secretAttrDef is an attribute whose value is a secret: exactly one of env
+// and file holds it.
+type secretAttrDef struct {
+	Name string `yaml:"name"`
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// lookupDef is a form's lookup service, configured as the validation
+// service is.
+type lookupDef struct {
+	URL        string   `yaml:"url"`
+	Timeout    duration `yaml:"timeout"`
+	CADir      string   `yaml:"ca_dir"`
+	ClientCert string   `yaml:"client_cert"`
+	ClientKey  string   `yaml:"client_key"`
 }
 
 type fieldDef struct {
@@ -155,6 +195,7 @@ type fieldDef struct {
 	AgentFills bool     `yaml:"agent_fills"`
 	Optional   bool     `yaml:"optional"`
 	Brands     []string `yaml:"brands"` // card_number: accepted brand ids
+	ReadOnly   bool     `yaml:"read_only"`
 }
 
 type cannedDef struct {

@@ -84,6 +84,7 @@ func (v *validator) check(c *config) {
 	v.checkListen(c.Listen)
 	v.checkTLS(c.TLS)
 	v.checkOrigins(c.AllowedOrigins)
+	v.checkSites(c.Sites)
 	v.checkRedaction(c)
 	v.checkDurability(c.Durability)
 	v.checkLimits(c.Limits)
@@ -338,10 +339,24 @@ func (v *validator) checkForms(c *config, workgroups []string) {
 				}
 			}
 		}
+		v.checkFormAttributes(p, f)
 		if v.failed(p) {
 			continue
 		}
-		if _, err := chatforms.New(chatforms.Config{Forms: []chatforms.Form{f.form()}}); err != nil {
+		form, err := f.form(checkEngine, nil)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("form %q: lookup: secure: ", f.Name))
+			lp := p.with("lookup")
+			for _, k := range lookupKeys {
+				if rest, ok := strings.CutPrefix(msg, k.prefix); ok {
+					lp, msg = v.either(lp.with(k.key), lp), strings.TrimPrefix(rest, ": ")
+					break
+				}
+			}
+			v.failf(lp, "%s", msg)
+			continue
+		}
+		if _, err := chatforms.New(chatforms.Config{Forms: []chatforms.Form{form}}); err != nil {
 			msg := strings.TrimPrefix(err.Error(), "chatforms: ")
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("form %q: ", f.Name))
 			at := p
@@ -362,7 +377,11 @@ func (v *validator) checkForms(c *config, workgroups []string) {
 		}
 	}
 	if len(c.Forms) > 0 && !v.failed(path{"forms"}) && !v.failed(path{"workgroups"}) && !v.failed(path{"agents"}) {
-		if _, err := chatforms.New(c.formsConfig()); err != nil {
+		fc, err := c.formsConfig(checkEngine, nil)
+		if err == nil {
+			_, err = chatforms.New(fc)
+		}
+		if err != nil {
 			v.failf(path{"forms"}, "%s", strings.TrimPrefix(err.Error(), "chatforms: "))
 		}
 	}

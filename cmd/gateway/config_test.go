@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secureinput/gateway/chatforms"
+	"github.com/secureinput/gateway/redact"
 )
 
 // hashHelp ends every message about a password hash.
@@ -130,6 +133,42 @@ validation:
 			`b.yaml:7: forms[0].fields[1].kind: unknown kind "txt": did you mean "text"?`,
 			`b.yaml:9: validation.url: "ftp://user:xxxxx@v.example": want http:// or https://`,
 		}, []string{"hunter2"}},
+		{"form attributes and lookup", `demo: true
+forms:
+  - name: f
+    attributes: [{name: tenant, value: north}, {name: crm_token, value: tok-live-77}]
+    secret_attributes:
+      - {name: api, env: A, file: /a}
+      - {name: "a b", env: B}
+    interaction_attributes: [page, cookie]
+    lookup: {url: "http://crm.example/lookup"}
+    fields:
+      - {id: a, kind: text, agent_fills: true, read_only: true}
+      - {id: n, kind: secure_note}
+validation: {sample: true}
+`, []string{
+			`b.yaml:4: forms[0].attributes[1].name: "crm_token" looks like a secret: never write it in the configuration; use secret_attributes (env or file)`,
+			`b.yaml:6: forms[0].secret_attributes[0]: set env or file (the variable or the file that holds the secret), exactly one`,
+			`b.yaml:7: forms[0].secret_attributes[1].name: want a name of 1 to 64 letters, digits, '_', '-' or '.'`,
+		}, []string{"tok-live-77"}},
+		{"sites", `sites:
+  - {origin: "https://shop.example/path", secret_env: S}
+  - {origin: "https://shop.example"}
+`, []string{
+			`b.yaml:2: sites[0].origin: "https://shop.example/path": want an origin like https://shop.example`,
+			`b.yaml:3: sites[1]: set secret_env or secret_file (the variable or the file that holds the signing secret), exactly one`,
+		}, nil},
+		{"a lookup's URL", `demo: true
+forms:
+  - name: f
+    interaction_attributes: [page, cookie]
+    lookup: {url: "http://crm.example/lookup"}
+    fields:
+      - {id: n, kind: secure_note}
+validation: {sample: true}
+`, []string{
+			`b.yaml:5: forms[0].lookup.url: "http://crm.example/lookup": plain http is allowed only to a loopback address`,
+		}, nil},
 		{"service hours", "workgroups: [{name: w}]\nservices:\n  - name: s\n    workgroup: w\n    hours: [\"mon-fri 09:00-17:00\", \"sat 9:00-12:00\"]\n    timezone: Europe/Pariss\n", []string{
 			`b.yaml:5: services[0].hours[1]: "sat 9:00-12:00": time "9:00": want HH:MM`,
 			`b.yaml:6: services[0].timezone: unknown time zone "Europe/Pariss": want an IANA name like Europe/Paris`,
@@ -281,5 +320,49 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+func TestFormAttributesFromTheFile(t *testing.T) {
+	t.Setenv("GW_TEST_CRM_TOKEN", "tok-from-env")
+	file := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(file, []byte("tok-from-file\n"), 0o600)
+	c, err := parseConfig("f.yaml", []byte(`demo: true
+forms:
+  - name: bill
+    workgroups: []
+    attributes: [{name: tenant, value: north}]
+    secret_attributes:
+      - {name: crm_token, env: GW_TEST_CRM_TOKEN}
+      - {name: other_token, file: `+file+`}
+    interaction_attributes: [page, site.customer_id]
+    require_verified: true
+    lookup: {url: "http://127.0.0.1:9/lookup", timeout: 2s}
+    fields:
+      - {id: amount, kind: amount, agent_fills: true, read_only: true}
+      - {id: card, kind: card_number}
+validation: {sample: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := redact.New(redact.DefaultConfig())
+	f, err := c.Forms[0].form(e, readSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"tenant": "north", "crm_token": "tok-from-env", "other_token": "tok-from-file"}
+	if fmt.Sprint(f.Attributes) != fmt.Sprint(want) {
+		t.Errorf("attributes %v, want %v", f.Attributes, want)
+	}
+	if f.Lookup == nil || !f.RequireVerified || !f.Fields[0].ReadOnly || fmt.Sprint(f.InteractionAttributes) != "[page site.customer_id]" {
+		t.Errorf("form %+v: want its lookup, require_verified, the read-only amount and the interaction attributes", f)
+	}
+	if _, err := chatforms.New(chatforms.Config{Forms: []chatforms.Form{f}}); err != nil {
+		t.Errorf("the catalog refuses the form: %v", err)
+	}
+	os.Unsetenv("GW_TEST_CRM_TOKEN")
+	if _, err := c.Forms[0].form(e, readSecret); err == nil || strings.Contains(err.Error(), "tok-") {
+		t.Errorf("an unset variable: err = %v, want an error naming no secret", err)
 	}
 }

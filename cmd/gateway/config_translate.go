@@ -17,8 +17,10 @@ import (
 	"github.com/secureinput/gateway/web"
 )
 
-// formsConfig is the chatforms configuration of the file.
-func (c *config) formsConfig() chatforms.Config {
+// formsConfig is the chatforms configuration of the file; engine redacts
+// the lookup answers, and secret reads a secret attribute (nil leaves them
+// empty, for checks).
+func (c *config) formsConfig(engine *redact.Engine, secret func(env, file string) (string, error)) (chatforms.Config, error) {
 	fc := chatforms.Config{
 		WorkgroupRights: map[string][]chatforms.Right{},
 		AgentRights:     map[string][]chatforms.Right{},
@@ -26,7 +28,11 @@ func (c *config) formsConfig() chatforms.Config {
 		Canned:          map[string][]chatforms.Canned{},
 	}
 	for _, f := range c.Forms {
-		fc.Forms = append(fc.Forms, f.form())
+		form, err := f.form(engine, secret)
+		if err != nil {
+			return fc, err
+		}
+		fc.Forms = append(fc.Forms, form)
 	}
 	for _, w := range c.Workgroups {
 		for _, r := range w.Rights {
@@ -42,12 +48,39 @@ func (c *config) formsConfig() chatforms.Config {
 			fc.AgentRights[a.Login] = append(fc.AgentRights[a.Login], chatforms.Right(r))
 		}
 	}
-	return fc
+	return fc, nil
 }
 
-// form is the chatforms form of a form of the file.
-func (f formDef) form() chatforms.Form {
-	form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups}
+// form is the chatforms form of a form of the file, with its lookup client
+// (redacting with engine) and its secret attributes read by secret (left
+// empty if secret is nil).
+func (f formDef) form(engine *redact.Engine, secret func(env, file string) (string, error)) (chatforms.Form, error) {
+	form := chatforms.Form{Name: f.Name, Title: f.Title, Description: f.Description, Workgroups: f.Workgroups,
+		InteractionAttributes: f.InteractionAttributes, RequireVerified: f.RequireVerified}
+	if len(f.Attributes) > 0 || len(f.SecretAttributes) > 0 {
+		form.Attributes = map[string]string{}
+	}
+	for _, a := range f.Attributes {
+		form.Attributes[a.Name] = a.Value
+	}
+	for _, sa := range f.SecretAttributes {
+		v := ""
+		if secret != nil {
+			var err error
+			if v, err = secret(sa.Env, sa.File); err != nil {
+				return form, fmt.Errorf("form %q: secret attribute %q: %w", f.Name, sa.Name, err)
+			}
+		}
+		form.Attributes[sa.Name] = v
+	}
+	if l := f.Lookup; l != nil {
+		lk, err := secure.NewLookup(secure.LookupConfig{Redact: engine, ClientConfig: secure.ClientConfig{URL: l.URL,
+			Timeout: time.Duration(l.Timeout), CADir: l.CADir, ClientCert: l.ClientCert, ClientKey: l.ClientKey}})
+		if err != nil {
+			return form, fmt.Errorf("form %q: lookup: %w", f.Name, err)
+		}
+		form.Lookup = lk
+	}
 	if form.Title == "" {
 		form.Title = f.Name
 	}
@@ -57,9 +90,9 @@ func (f formDef) form() chatforms.Form {
 			name = fl.ID
 		}
 		form.Fields = append(form.Fields, secure.Field{ID: fl.ID, Name: name, Kind: secure.Kind(fl.Kind), AgentFills: fl.AgentFills,
-			Optional: fl.Optional, Brands: fl.Brands})
+			Optional: fl.Optional, Brands: fl.Brands, ReadOnly: fl.ReadOnly})
 	}
-	return form
+	return form, nil
 }
 
 // ingestConfig is the mail configuration of a mailbox; secret resolves a

@@ -220,12 +220,20 @@ func newGateway(ctx context.Context, cfg *config, logger *slog.Logger) (_ *gatew
 		return nil, err
 	}
 	if pipeline != nil {
-		catalog, err := chatforms.New(cfg.formsConfig())
+		fc, err := cfg.formsConfig(engine, readSecret)
 		if err != nil {
 			return nil, err
 		}
-		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub,
-			Notifier: web.FormFrames{Hub: hub, Audit: trail, Logger: logger}, Logger: logger})
+		catalog, err := chatforms.New(fc)
+		if err != nil {
+			return nil, err
+		}
+		sites, err := siteSecrets(cfg.Sites)
+		if err != nil {
+			return nil, err
+		}
+		desk, err = chatforms.NewDesk(chatforms.DeskConfig{Catalog: catalog, Validator: pipeline, Chats: hub, Notifier: web.FormFrames{Hub: hub, Audit: trail, Logger: logger}, Logger: logger,
+			Interactions: web.Interactions{Hub: hub}, SiteSecrets: sites})
 		if err != nil {
 			return nil, err
 		}

@@ -283,7 +283,7 @@ func TestUsersAndAuditCommands(t *testing.T) {
 func TestConfigCheckRefusesDemoPartsAndPlainHTTP(t *testing.T) {
 	demoHash := "$2a$10$1g4uyuEZrGJXrRoFu/qRNes65C/UEyL4lzBIuTh3aVv0MptPr3zkq"
 	for name, c := range map[string]struct{ yaml, want string }{
-		"plain http validation": {"validation: {url: \"http://bank.example/validate\"}\n", "validation.url: plain http:// to bank.example"},
+		"plain http validation": {"validation: {url: \"http://bank.example/validate\"}\n", "validation.url: \"http://bank.example/validate\": plain http is allowed only to a loopback address"},
 		"plain http alerts":     {"alerts: {webhook_url: \"http://siem.example/hook\", secret_env: S}\n", "alerts.webhook_url: plain http:// to siem.example"},
 		"plain http telephony":  {"forms: [{name: f, fields: [{id: a, kind: text}]}]\nvalidation: {url: \"https://v.example\"}\ntelephony: {api_key_env: K, webhook_url: \"http://pbx.example/\", webhook_secret_env: S}\n", "telephony.webhook_url: plain http:// to pbx.example"},
 		"sample outside demo":   {"validation: {sample: true}\n", "the sample validation service is for the demo configuration only"},

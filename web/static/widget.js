@@ -2,11 +2,16 @@
 // Embed: <script src="https://GATEWAY/widget.js" data-service="support" async></script>
 // Optional: data-title, data-greeting, data-color="#0a7d4f", data-position="left",
 // data-lang="fr" (docs/chat.md#embedding-the-widget).
+// Visitor attributes the website's server signed: data-attributes (a JSON
+// object of strings), data-attributes-expires, data-attributes-signature, or
+// later SecureInputGateway.identify(attributes, expires, signature)
+// (docs/chat.md#form-attributes).
 //
 // It adds a launcher button and the chat in an iframe served from the
 // gateway's own origin, so scripts on the host page cannot read what the
 // visitor types. The iframe and this page talk by postMessage, and only in
-// small, fixed messages: open, close, and the number of unread messages.
+// small, fixed messages: open, close, the number of unread messages and
+// the visitor's signed attributes.
 // No conversation exists until the visitor opens the chat (chat.js).
 (function () {
   "use strict";
@@ -38,6 +43,22 @@
     page: location.origin + location.pathname });
   if (attr("data-title", 60)) q.set("title", attr("data-title", 60));
   if (attr("data-greeting", 300)) q.set("greeting", attr("data-greeting", 300));
+  // identity holds the signed attributes until the chat is ready for them.
+  var identity = null;
+  function readAttributes(raw, expires, signature) {
+    var a = raw;
+    if (typeof a === "string") { try { a = JSON.parse(a); } catch (e) { a = null; } }
+    if (!a || typeof a !== "object" || Array.isArray(a)) return null;
+    var out = {}, n = 0;
+    Object.keys(a).slice(0, 64).forEach(function (k) {
+      if (typeof a[k] === "string" || typeof a[k] === "number") { out[String(k).slice(0, 64)] = String(a[k]).slice(0, 1024); n++; }
+    });
+    if (!n) return null;
+    return { attributes: out, expires: Number(expires) || 0, signature: String(signature || "").slice(0, 128) };
+  }
+  if (script.getAttribute("data-attributes")) {
+    identity = readAttributes(script.getAttribute("data-attributes"), attr("data-attributes-expires", 20), attr("data-attributes-signature", 128));
+  }
   frame.src = origin + "/chat/?" + q.toString();
   frame.setAttribute("allow", "");
   frame.hidden = true;
@@ -107,6 +128,20 @@
   function tell(type) {
     if (frame.contentWindow) frame.contentWindow.postMessage({ sig: type }, origin);
   }
+  function tellIdentity() {
+    if (identity && frame.contentWindow) {
+      frame.contentWindow.postMessage({ sig: "identify", attributes: identity.attributes, expires: identity.expires,
+        signature: identity.signature }, origin);
+    }
+  }
+  window.SecureInputGateway = {
+    // identify attaches attributes the website's server signed to the
+    // visitor's next conversation.
+    identify: function (attributes, expires, signature) {
+      identity = readAttributes(attributes, expires, signature);
+      tellIdentity();
+    }
+  };
   function setOpen(v, focusBack) {
     open = v;
     if (open) unread = 0;
@@ -124,7 +159,7 @@
     if (ev.origin !== origin || ev.source !== frame.contentWindow || !ev.data) return;
     switch (ev.data.sig) {
       case "close": setOpen(false, true); break;
-      case "ready": tell(open ? "open" : "close"); break;
+      case "ready": tellIdentity(); tell(open ? "open" : "close"); break;
       case "unread":
         unread = Math.max(0, Math.min(999, Number(ev.data.count) || 0));
         if (open) unread = 0;

@@ -15,6 +15,7 @@
   var service = params.get("service") || "support";
   var embedded = params.get("embedded") === "1" && window.parent !== window;
   var page = (params.get("page") || "").slice(0, 800);
+  var identity = null; // the website's signed visitor attributes (widget.js)
   var key = "sig-conversation:" + service;
   var saved = null;
   try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { saved = null; }
@@ -235,6 +236,11 @@
       retry = 500;
       var hello = saved ? { type: "hello", conversation: saved.conversation, token: saved.token, since: lastSeq }
                         : { type: "hello", service: service, page: page };
+      if (!saved && identity) {
+        hello.attributes = identity.attributes;
+        hello.attributes_expires = identity.expires;
+        hello.attributes_signature = identity.signature;
+      }
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = function (ev) {
@@ -346,6 +352,10 @@
       setTimeout(function () { (input.disabled ? $("minimise") : input).focus(); }, 0);
     } else if (ev.data.sig === "close") {
       isOpen = false;
+    } else if (ev.data.sig === "identify" && ev.data.attributes && typeof ev.data.attributes === "object") {
+      // The website's signed attributes, for the next conversation; the
+      // server verifies the signature.
+      identity = { attributes: ev.data.attributes, expires: Number(ev.data.expires) || 0, signature: String(ev.data.signature || "") };
     }
   });
 

@@ -142,6 +142,7 @@
       l.htmlFor = "cf-" + field.id;
       var i = document.createElement("input");
       i.name = field.id; i.id = l.htmlFor;
+      if (field.read_only) { i.readOnly = true; i.setAttribute("aria-readonly", "true"); l.textContent += " (looked up)"; }
       wrap.appendChild(l); wrap.appendChild(i);
       fm.appendChild(wrap);
     });
@@ -158,9 +159,45 @@
     fm.appendChild(mwrap);
     var b = document.createElement("button");
     b.type = "submit"; b.className = "send-to-ivr btn primary"; b.textContent = "Send to IVR";
+    // A form with a lookup: the server fills the agent fields; Send to IVR
+    // stays disabled, with the reasons, until the form is complete (the
+    // server runs the lookup again and refuses an incomplete form).
+    var reasons = document.createElement("ul");
+    reasons.className = "draft-reasons"; reasons.id = "cf-reasons";
+    reasons.setAttribute("role", "status"); reasons.setAttribute("aria-live", "polite");
+    var lookupError = null, pending = !!form.lookup;
+    function update() {
+      if (!form.lookup) return;
+      var why = [];
+      if (pending) why.push("Looking up the caller's data…");
+      else if (lookupError) why.push(lookupError);
+      if (!pending) {
+        (form.agent_fields || []).forEach(function (field) {
+          if (!field.optional && !fm.elements[field.id].value.trim()) why.push(field.name + " is required");
+        });
+      }
+      reasons.textContent = "";
+      why.forEach(function (r) { var li = document.createElement("li"); li.textContent = r; reasons.appendChild(li); });
+      b.disabled = why.length > 0;
+    }
+    C.callDraft = function (d) {
+      if (d.form !== form.name || !fm.isConnected) return;
+      pending = false; lookupError = null;
+      (d.reasons || []).forEach(function (r) { if (/^lookup failed|verified/.test(r)) lookupError = r; });
+      if (!lookupError) {
+        Object.keys(d.values || {}).forEach(function (k) {
+          var i = fm.elements[k];
+          if (i && (i.readOnly || !i.value)) i.value = d.values[k];
+        });
+      }
+      update();
+    };
+    fm.addEventListener("input", update);
+    if (form.lookup) fm.appendChild(reasons);
     fm.appendChild(b);
     fm.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      if (b.disabled) return;
       var fields = {};
       (form.agent_fields || []).forEach(function (field) { fields[field.id] = fm.elements[field.id].value; });
       lastRequest = { type: "call_secure_input", call: call, form: form.name, mode: mode.value, fields: fields };
@@ -169,8 +206,12 @@
       $("call-state").textContent = "Waiting for caller to complete input…";
     });
     box.appendChild(fm);
-    var first = fm.querySelector("input,select");
+    var first = fm.querySelector("input:not([readonly]),select");
     if (first) first.focus();
+    if (form.lookup) {
+      update();
+      C.send({ type: "call_form_prepare", call: call, form: form.name, fields: {} });
+    }
   }
 
   function button(cls, text, fn) {

@@ -247,7 +247,7 @@
     var id = c.el.dataset.conversation;
     var box = c.el.querySelector(".form-picker");
     if (c.ended) return;
-    if (!form.agent_fields || !form.agent_fields.length) {
+    if ((!form.agent_fields || !form.agent_fields.length) && !form.lookup) {
       box.hidden = true;
       C.send({ type: "form_request", conversation: id, form: form.name, fields: {} });
       return;
@@ -259,37 +259,105 @@
     var h = document.createElement("strong");
     h.textContent = form.title + ": your part";
     f.appendChild(h);
+    var inputs = {};
     form.agent_fields.forEach(function (field) {
       var wrap = document.createElement("div");
       wrap.className = "field";
       var l = document.createElement("label");
-      l.textContent = field.name;
+      l.textContent = field.name + (field.read_only ? " (looked up)" : "");
       l.htmlFor = "af-" + id + "-" + field.id;
       var i = document.createElement("input");
       i.name = field.id;
       i.id = l.htmlFor;
       i.className = "agent-field";
       if (field.kind === "amount") i.setAttribute("inputmode", "decimal");
+      if (field.read_only) { i.readOnly = true; i.setAttribute("aria-readonly", "true"); }
+      if (!field.optional) i.setAttribute("aria-required", "true");
+      inputs[field.id] = i;
       wrap.appendChild(l); wrap.appendChild(i);
       f.appendChild(wrap);
     });
+    // A form with a lookup service: the server fills the agent fields and
+    // says when the form may be sent; until then Send form stays disabled
+    // and the reasons are shown. The server refuses a send that is not
+    // ready whatever this page does.
+    var reasons = document.createElement("ul");
+    reasons.className = "draft-reasons";
+    reasons.id = "dr-" + id;
+    reasons.setAttribute("role", "status");
+    reasons.setAttribute("aria-live", "polite");
     var b = document.createElement("button");
     b.type = "submit";
     b.className = "send-form btn primary";
     b.textContent = "Send form";
+    var lookupError = null;
+    var pending = !!form.lookup;
+    function values() {
+      var v = {};
+      form.agent_fields.forEach(function (field) { v[field.id] = inputs[field.id].value; });
+      return v;
+    }
+    function update() {
+      if (!form.lookup) return;
+      var why = [];
+      if (pending) why.push("Looking up the customer's data…");
+      else if (lookupError) why.push(lookupError);
+      if (!pending) {
+        form.agent_fields.forEach(function (field) {
+          if (!field.optional && !inputs[field.id].value.trim()) why.push(field.name + " is required");
+        });
+      }
+      reasons.textContent = "";
+      why.forEach(function (r) { var li = document.createElement("li"); li.textContent = r; reasons.appendChild(li); });
+      b.disabled = why.length > 0;
+      if (why.length) b.setAttribute("aria-describedby", reasons.id); else b.removeAttribute("aria-describedby");
+      again.hidden = pending || !lookupError;
+    }
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "lookup-again btn";
+    again.textContent = "Look up again";
+    again.hidden = true;
+    again.addEventListener("click", function () { prepare(); });
+    function prepare() {
+      pending = true; lookupError = null;
+      c.draft = { form: form.name, apply: applyDraft };
+      update();
+      C.send({ type: "form_prepare", conversation: id, form: form.name, fields: values() });
+    }
+    function applyDraft(d) {
+      pending = false;
+      lookupError = null;
+      (d.reasons || []).forEach(function (r) { if (/^lookup failed|verified/.test(r)) lookupError = r; });
+      if (!lookupError) {
+        Object.keys(d.values || {}).forEach(function (k) {
+          if (inputs[k] && (inputs[k].readOnly || !inputs[k].value)) inputs[k].value = d.values[k];
+        });
+      }
+      update();
+    }
+    f.addEventListener("input", update);
+    if (form.lookup) { f.appendChild(reasons); f.appendChild(again); }
     f.appendChild(b);
     f.appendChild(closeButton(c, box));
     f.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      var fields = {};
-      form.agent_fields.forEach(function (field) { fields[field.id] = f.elements[field.id].value; });
-      C.send({ type: "form_request", conversation: id, form: form.name, fields: fields });
+      if (b.disabled) return;
+      C.send({ type: "form_request", conversation: id, form: form.name, fields: values() });
+      c.draft = null;
       box.hidden = true;
       c.el.querySelector(".input").focus();
     });
     box.appendChild(f);
-    f.querySelector("input").focus();
+    var first = f.querySelector("input:not([readonly])") || f.querySelector("input");
+    if (first) first.focus();
+    if (form.lookup) prepare();
   }
+
+  // gotDraft applies a form_draft to the form the agent has open.
+  C.gotDraft = function (c, d) {
+    if (c.draft && c.draft.form === d.form) c.draft.apply(d);
+  };
 
   // showFormState shows a request's state: the outcome with the transaction
   // id, and the card's brand and last four digits at most. An ended chat

@@ -111,6 +111,7 @@
       case "supervision": C.renderSupervision(f); return;
       case "calls": C.renderCalls(f.conversations || []); return;
       case "call_session": C.renderCallSession(f); return;
+      case "form_draft": if (f.call) { if (C.callDraft) C.callDraft(f); return; } break;
       case "error":
         if (f.code === "forms_disabled") { if (chats[f.conversation]) chats[f.conversation].noForms = true; return; }
         if (f.code === "taken" || f.code === "busy") wantOpen = null;
@@ -124,6 +125,8 @@
     if (f.type === "typing") { c.el.querySelector(".chat-typing").textContent = f.active ? "The visitor is typing…" : ""; return; }
     if (f.type === "forms") { C.gotForms(c, f); return; }
     if (f.type === "form_status") { C.showFormState(c, f); return; }
+    if (f.type === "form_draft") { C.gotDraft(c, f); return; }
+    if (f.type === "history_end") { c.loaded = true; return; }
     // History and live frames may overlap and arrive out of order (a live
     // frame before the history asked for): apply each seq once, in place.
     if (c.seen[f.seq]) return;
@@ -330,8 +333,7 @@
     el.querySelector(".close-chat").addEventListener("click", function () { closeChat(id); });
     $("chats").appendChild(el);
     send({ type: "history", conversation: id, since: 0 });
-    // Frames from now on are live (unread counts); the history comes first.
-    setTimeout(function () { c.loaded = true; }, 1500);
+    // Frames after history_end are live (unread counts); the history comes first.
     if (!C.selected) select(id); else el.hidden = C.selected !== id;
   }
 
