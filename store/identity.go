@@ -121,20 +121,7 @@ func (s *Store) Account(ctx context.Context, login string) (Account, error) {
 
 // Accounts returns every account, by login.
 func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY login`)
-	if err != nil {
-		return nil, fmt.Errorf("store: accounts: %w", err)
-	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: accounts: %w", err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, "accounts", `SELECT `+accountColumns+` FROM accounts ORDER BY login`, scanAccount)
 }
 
 // LoginFailuresIn reads the failures of a login inside the transaction; a
@@ -276,18 +263,24 @@ func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
 
 // Sessions returns every session.
 func (s *Store) Sessions(ctx context.Context) ([]Session, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions`)
+	return queryAll(ctx, s, "sessions", `SELECT `+sessionColumns+` FROM sessions`, scanSession)
+}
+
+// queryAll runs query and scans every row with scan; what names the rows
+// in errors.
+func queryAll[T any](ctx context.Context, s *Store, what, query string, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("store: sessions: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []Session
+	var out []T
 	for rows.Next() {
-		se, err := scanSession(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: sessions: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
-		out = append(out, se)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
