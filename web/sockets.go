@@ -34,12 +34,13 @@ const (
 )
 
 // socket is one websocket from the upgrade to its close: the connection and
-// what to undo when it ends, in reverse order.
+// what to undo when it ends, in reverse order, and then what to signal.
 type socket struct {
 	conn     *websocket.Conn
 	raw      *wsconn.Conn
 	cleanups []func()
-	looping  bool // the read loop has started and ends the socket itself
+	ended    func() // runs after every cleanup: Shutdown's wait
+	looping  bool   // the read loop has started and ends the socket itself
 }
 
 // onEnd adds f to what runs when the socket ends.
@@ -50,6 +51,10 @@ func (so *socket) end() {
 		so.cleanups[i]()
 	}
 	so.cleanups = nil
+	if so.ended != nil {
+		so.ended()
+		so.ended = nil
+	}
 }
 
 // accept upgrades to a websocket, checking the origin against patterns
@@ -232,7 +237,7 @@ func (s *Server) visitorSocket(w http.ResponseWriter, r *http.Request) {
 // (serveConn); if it returns before, detach ends it.
 func (s *Server) detach(so *socket, serve func(ctx context.Context)) {
 	s.sockets.Add(1)
-	so.onEnd(s.sockets.Done)
+	so.ended = s.sockets.Done // after the counts are released, so Shutdown sees them at zero
 	go func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		so.onEnd(cancel)
