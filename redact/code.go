@@ -364,11 +364,16 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if d.n < 3 || d.n > 4 {
 		return 0, 0, false
 	}
-	// Not the first group of a longer number ("1234 5678", "123-45-6789").
+	// Not the first group of a longer number ("1234 5678", "123-45-6789"),
+	// nor of a card in any spelling the scanner reads ("cvv 6214,7036,9250"
+	// and "cvv 3528 / 1470 / …" are cards; "cvv 123, 4567" is a code).
 	if k := skipForward(text, d.end, 2); k > d.end && digitsAt(text, k).n > 0 {
 		if r, _ := utf8.DecodeRune(text[d.end:]); r != ',' && r != ';' && r != '(' {
 			return 0, 0, false
 		}
+	}
+	if cardStartsAt(text, j) {
+		return 0, 0, false
 	}
 	if d.end < len(text) {
 		if r, _ := utf8.DecodeRune(text[d.end:]); unicode.IsLetter(r) {
@@ -376,6 +381,20 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 		}
 	}
 	return j, d.end, true
+}
+
+// cardStartsAt reports whether the card scanner finds a card whose first
+// digit is text[i].
+func cardStartsAt(text []byte, i int) bool {
+	var sc cardScanner
+	var buf [4]Span
+	_, spans := sc.run(text, i, buf[:0])
+	for _, s := range spans {
+		if s.Kind == KindCard && s.Start == i {
+			return true
+		}
+	}
+	return false
 }
 
 // codesAfterCards adds the security code after each card span of

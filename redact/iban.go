@@ -1,5 +1,7 @@
 package redact
 
+import "unicode/utf8"
+
 // ibanLengths is the length of the IBAN of every country of the ISO 13616
 // registry (SWIFT's IBAN registry, release 99), by country code.
 var ibanLengths = map[[2]byte]int{
@@ -27,6 +29,18 @@ var ibanTable = func() (t [26 * 26]uint8) {
 	}
 	return t
 }()
+
+// ibanDigitsEnd is where the digits and spaces of an IBAN that start at
+// text[i] stop: its end, or its first letter after the country code. The
+// scanner skips only those, so digits after a letter of the BBAN are read
+// again: an IBAN-shaped prefix must not hide a card ("AD36533E3528 1470
+// 3692 5814 704").
+func ibanDigitsEnd(text []byte, i, end int) int {
+	for i < end && (text[i] == ' ' || '0' <= text[i] && text[i] <= '9') {
+		i++
+	}
+	return i
+}
 
 // ibanAt reports whether an IBAN starts at text[i] (two letters, then its
 // check digits and BBAN, in groups separated by single spaces or not at
@@ -74,8 +88,16 @@ func ibanAt(text []byte, i int) (end int, ok bool) {
 	if n != length {
 		return 0, false
 	}
-	if j < len(text) && ('0' <= text[j] && text[j] <= '9' || isASCIILetter(text[j])) {
-		return 0, false
+	// What follows must not go on the IBAN: format characters are
+	// invisible, so a letter or digit after them counts too.
+	if k := j; k < len(text) {
+		if text[k] >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(text[k:])
+			k = skipFormat(text, k, r, size)
+		}
+		if k < len(text) && ('0' <= text[k] && text[k] <= '9' || isASCIILetter(text[k])) {
+			return 0, false
+		}
 	}
 	if head[2] < '0' || head[2] > '9' || head[3] < '0' || head[3] > '9' {
 		return 0, false

@@ -130,7 +130,7 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 		// A run glued to two letters may be an IBAN: skip it whole.
 		if i >= 2 && isASCIILetter(text[i-1]) {
 			if end, ok := ibanAt(text, i-2); ok {
-				i = end
+				i = ibanDigitsEnd(text, i, end)
 				continue
 			}
 		}
@@ -407,7 +407,7 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 		}
 		// The uniform card wins unless it leaves more digits of the longer
 		// one than a card may have visible.
-		if bestUniform >= 0 && sc.groups[best].before-sc.groups[bestUniform].before <= 4 {
+		if bestUniform >= 0 && sc.digitsThrough(best)-sc.digitsThrough(bestUniform) <= 4 {
 			best = bestUniform
 		}
 		if best < 0 {
@@ -439,6 +439,9 @@ func (sc *cardScanner) judge(text []byte, spans []Span) []Span {
 	}
 	return spans
 }
+
+// digitsThrough is how many digits of the run come up to the end of group j.
+func (sc *cardScanner) digitsThrough(j int) int { return sc.groups[j].before + sc.groups[j].n }
 
 // cardShaped reports whether groups i..j are sized the way cards are
 // written: single digits, fours with a shorter last group (4-4-4-4,

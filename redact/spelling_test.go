@@ -20,6 +20,9 @@ func TestSpellings(t *testing.T) {
 		{"comma space", "card ", "4111, 1111, 1111, 1111"},
 		{"mixed", "card ", "4111 / 1111,\n1111_-_1111"},
 		{"slash amex", "card ", "3782/822463/10005"},
+		// A uniform 12-digit card inside a longer one with another
+		// separator: the longer one, so six digits do not stay visible.
+		{"longer than the uniform part", "card ", "6614-7036-9256 000000"},
 		{"single digits", "card ", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"},
 		{"single digits dashed", "card ", "4-0-1-2-8-8-8-8-8-8-8-8-1-8-8-1"},
 		{"lrm", "card ", "4111\u200e1111\u200e1111\u200e1111"},
@@ -144,6 +147,11 @@ func TestSecurityCodes(t *testing.T) {
 		{"Prüfnummer: 123", "Prüfnummer: ###"},
 		{"cryptogramme visuel 123", "cryptogramme visuel ###"},
 		{"CID ４３２１", "CID ####"},
+		// A card after a code word is a card, commas between its groups.
+		{"4147-0369-2581-1cvv 6214,7036,9250", "################cvv ##############"},
+		{"cvv 6214,7036,9250 ok", "cvv ############## ok"},
+		{"4147-0369-2581-1cvv 3528 / 1470 / 3692 / 5814 / 704", "################cvv ###############################"},
+		{"4111 1111 1111 1111 cvv 123, 4567", "################### cvv ###, 4567"},
 		// Decoys.
 		{"the card ending in 4907", "the card ending in 4907"},
 		{"order 123", "order 123"},
@@ -153,6 +161,26 @@ func TestSecurityCodes(t *testing.T) {
 		{"cvv 12345", "cvv 12345"},
 		{"4111111111111111 1234 5678", "################ 1234 5678"},
 		{"4111111111111111 123-45-6789", "################ 123-45-6789"},
+	} {
+		r, err := e.Redact(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Text != tc.want {
+			t.Errorf("Redact(%q)\n got %q\nwant %q", tc.in, r.Text, tc.want)
+		}
+	}
+}
+
+// TestIBANPrefixDoesNotHideACard: an IBAN's digits glued to its country
+// code stay, but digits after a letter of its BBAN are scanned again, so a
+// card written after an IBAN-shaped prefix is masked.
+func TestIBANPrefixDoesNotHideACard(t *testing.T) {
+	e := mustNew(t, DefaultConfig())
+	for _, tc := range []struct{ in, want string }{
+		{"aD36533E3528 1470 3692 5814 704", "aD36533E#######################"},
+		{"IBAN DE89 3704 0044 0532 0130 00", "IBAN DE89 3704 0044 0532 0130 00"},
+		{"IBAN GB82 WEST 1234 5698 7654 32", "IBAN GB82 WEST 1234 5698 7654 32"},
 	} {
 		r, err := e.Redact(tc.in)
 		if err != nil {
