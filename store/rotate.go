@@ -35,8 +35,8 @@ type Progress struct {
 // ErrNoRotation: Reseal found no re-encryption to run.
 var ErrNoRotation = errors.New("store: no key rotation under way")
 
-// Rotate starts a rotation: every data key wrapped by a previous KEK is
-// re-wrapped under the current one, a new data key is made, and a job to
+// Rotate starts a rotation: every data key (and the vault's index key)
+// wrapped by a previous KEK is re-wrapped under the current one, a new data key is made, and a job to
 // re-encrypt every body under it is recorded; Reseal runs it. With newKey
 // false only the re-wrapping is done. It returns the new key's id (0
 // without one); a job already under way is replaced by one for the new key.
@@ -66,7 +66,8 @@ func (s *Store) Rotate(ctx context.Context, newKey bool) (int64, error) {
 	return id, nil
 }
 
-// rewrap wraps every data key under the current KEK.
+// rewrap wraps every data key, and the vault's index key, under the
+// current KEK.
 func (tx *Tx) rewrap() error {
 	r := tx.store.ring
 	rows, err := tx.query(`SELECT id, kek, wrapped FROM data_keys WHERE kek != ?`, r.kek.ID())
@@ -107,7 +108,7 @@ func (tx *Tx) rewrap() error {
 		}
 		tx.store.log.Info("store: data key re-wrapped", "key", o.id, "from", o.kek, "to", r.kek.ID())
 	}
-	return nil
+	return tx.rewrapIndexKey()
 }
 
 // Reseal runs the rotation under way, calling progress (if not nil) after
@@ -197,11 +198,12 @@ func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
 		if id, ok := bodyKey(r.body); ok && id == cur {
 			continue
 		}
-		text, err := tx.store.reopen(tx.ctx, r.conv, r.seq, r.body)
+		plain, err := tx.store.reopen(tx.ctx, r.conv, r.seq, r.body, true)
 		if err != nil {
 			return true, p, err
 		}
-		sealed, err := tx.sealBody(r.conv, r.seq, text)
+		sealed, err := tx.seal(r.conv, r.seq, plain)
+		clear(plain)
 		if err != nil {
 			return true, p, err
 		}
