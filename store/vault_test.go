@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -348,6 +349,92 @@ func TestVaultMovedBodyDoesNotOpen(t *testing.T) {
 		t.Errorf("an event with a card's body: %v, want ErrBody", err)
 	}
 	noSecrets(t, "an error", errs...)
+}
+
+// keepMany keeps n cards of site in one transaction, numbers from first.
+func keepMany(t *testing.T, s *Store, site string, first, n int) []VaultCard {
+	t.Helper()
+	var cards []VaultCard
+	for i := range n {
+		cards = append(cards, vaultCard(t, site, fmt.Sprintf("4000%012d", first+i), vaultExpiry, t0))
+	}
+	err := s.Write(context.Background(), "test", func(tx *Tx) error {
+		for _, c := range cards {
+			if _, _, err := tx.keepCard(c, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cards
+}
+
+// TestVaultRotateAndReseal: a rotation counts the cards, re-seals them after
+// the events, resumes in the cards after a stop, and a key that still
+// seals a card is not retired; every card reads after, and is found again.
+func TestVaultRotateAndReseal(t *testing.T) {
+	ctx := context.Background()
+	kek := testKEK(t)
+	path := filepath.Join(t.TempDir(), "vault.db")
+	s, _ := openVault(t, path, kek)
+	appendMessages(t, s, "c1", 1, 10)
+	cards := keepMany(t, s, "shop", 0, 300)
+	st, err := s.KeyStatus(ctx)
+	if err != nil || len(st.Keys) != 1 || st.Keys[0].Bodies != 310 || st.Keys[0].Cards != 300 || st.Bodies != 310 || st.Cards != 300 {
+		t.Fatalf("KeyStatus = %+v, %v; want key 1 sealing 310 bodies, 300 of them cards", st, err)
+	}
+	if target, err := s.Rotate(ctx, true); err != nil || target != 2 {
+		t.Fatalf("Rotate = %d, %v; want data key 2", target, err)
+	}
+
+	stop := func() (context.Context, func(Progress)) {
+		stopped, cancel := context.WithCancel(ctx)
+		t.Cleanup(cancel)
+		return stopped, func(Progress) { cancel() }
+	}
+	stopped, after := stop()
+	var p Progress
+	err = s.Reseal(stopped, func(q Progress) { p = q; after(q) })
+	if !errors.Is(err, context.Canceled) || p.Done != 10 || p.Total != 310 || p.Finished {
+		t.Fatalf("first chunk (the events): %+v, %v", p, err)
+	}
+	err = s.RetireKey(ctx, 1)
+	if !errors.Is(err, ErrKeyInUse) || !strings.Contains(err.Error(), "300 cards") {
+		t.Errorf("retire a key that seals cards only: %v, want ErrKeyInUse naming 300 cards", err)
+	}
+	stopped, after = stop()
+	err = s.Reseal(stopped, func(q Progress) { p = q; after(q) })
+	if !errors.Is(err, context.Canceled) || p.Done != 10+resealChunk || p.Finished {
+		t.Fatalf("second chunk (cards): %+v, %v", p, err)
+	}
+	s.Close()
+
+	s, _ = openVault(t, path, kek)
+	defer s.Close()
+	st, _ = s.KeyStatus(ctx)
+	if st.Rotation == nil || st.Rotation.Done != 10+resealChunk || st.Keys[0].Cards != 300-resealChunk {
+		t.Fatalf("after the stop: %+v, rotation %+v; want it at %d, %d cards left under key 1", st, st.Rotation, 10+resealChunk, 300-resealChunk)
+	}
+	if err := s.Reseal(ctx, func(q Progress) { p = q }); err != nil || !p.Finished || p.Done != 310 {
+		t.Fatalf("resumed: %+v, %v; want finished at 310", p, err)
+	}
+	st, _ = s.KeyStatus(ctx)
+	if st.Rotation != nil || st.Keys[0].Bodies != 0 || st.Keys[0].Cards != 0 || st.Keys[1].Bodies != 310 || st.Keys[1].Cards != 300 {
+		t.Fatalf("after the rotation: %+v", st)
+	}
+	if err := s.RetireKey(ctx, 1); err != nil {
+		t.Fatalf("retire the old key: %v", err)
+	}
+	for _, c := range cards {
+		checkCard(t, s, c.Token, t0, c)
+	}
+	checkTexts(t, s, "c1", 10)
+	if tok, created := keep(t, s, vaultCard(t, "shop", string(cards[7].Number), vaultExpiry, t0), true); tok != cards[7].Token || created {
+		t.Errorf("a card kept again after the rotation: %s, %v; want %s", tok, created, cards[7].Token)
+	}
 }
 
 // TestVaultIndexKeySurvivesKEKChange re-wraps the index key under a new
