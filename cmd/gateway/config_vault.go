@@ -89,8 +89,9 @@ func (v *validator) checkVault(c *config) {
 		msg := strings.TrimPrefix(err.Error(), "secure: ")
 		q := p
 		for _, k := range vaultClientKeys {
-			if strings.Contains(msg, k.word) {
+			if strings.Contains(msg, k.field) {
 				q = v.either(p.with(k.key), p)
+				msg = strings.ReplaceAll(msg, "VaultConfig."+k.field, k.key)
 				break
 			}
 		}
@@ -98,9 +99,11 @@ func (v *validator) checkVault(c *config) {
 	}
 }
 
-// vaultClientKeys place secure.NewVault's errors: a word of the message, key.
-var vaultClientKeys = []struct{ word, key string }{
-	{"URL", "url"}, {"CA", "ca_dir"}, {"client certificate", "client_cert"}, {"site", "site"},
+// vaultClientKeys place secure.NewVault's errors: the VaultConfig field a
+// message names, and its key.
+var vaultClientKeys = []struct{ field, key string }{
+	{"URL", "url"}, {"CADir", "ca_dir"}, {"ClientCert", "client_cert"}, {"APIKey", "api_key_env"}, {"Site", "site"},
+	{"client certificate", "client_cert"}, {"CA directory", "ca_dir"},
 }
 
 // checkVaultServer checks a vault's file: the vault section and what the

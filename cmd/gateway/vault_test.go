@@ -199,6 +199,9 @@ func TestVaultEndToEnd(t *testing.T) {
 	if out, err := exec.Command(bin, "keys", "rotate", "--config", v.file).CombinedOutput(); err != nil || !strings.Contains(string(out), "rotation done") {
 		t.Fatalf("keys rotate on the vault: %v\n%s", err, out)
 	}
+	if out, _ := exec.Command(bin, "keys", "status", "--config", v.file).CombinedOutput(); !strings.Contains(string(out), "(2 of them vault cards)") {
+		t.Errorf("keys status of the vault:\n%s", out)
+	}
 	if code, m := v.detokenize(t, pay, vaultPaymentsKey, p.callToken); code != http.StatusOK || m["number"] != ivrCard {
 		t.Errorf("after rotation: %d %v", code, m)
 	}

@@ -96,7 +96,7 @@ func openVault(ctx context.Context, cfg *config, create bool, logger *slog.Logge
 			set.Close()
 		}
 	}()
-	engine, err := redact.New(redact.Config{})
+	engine, err := redact.New(redact.DefaultConfig())
 	if err != nil {
 		return nil, nil, nil, err
 	}
