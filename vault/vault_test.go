@@ -142,6 +142,9 @@ func TestTokenizeDetokenize(t *testing.T) {
 	tv := newTestVault(t, nil)
 	gw, pay := tv.caller(t, tv.ca, "gateway.internal"), tv.caller(t, tv.ca, "payments.internal")
 
+	if resp, err := gw.Get(tv.url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz: %v %v", resp, err)
+	}
 	code, m := call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop"))
 	token, _ := m["token"].(string)
 	if code != http.StatusCreated || !ValidToken(token) || m["brand"] != "Visa" || m["last4"] != "1881" || m["created"] != true {
@@ -348,5 +351,31 @@ func TestAuditNamesWhoWhenWhich(t *testing.T) {
 	}
 	if rep, err := audit.Verify(context.Background(), tv.st); err != nil || !rep.OK() {
 		t.Errorf("the chain does not verify: %+v, %v", rep, err)
+	}
+}
+
+// TestRunPurgeOnSchedule: the purge loop removes expired cards without
+// being asked, and stops with its context.
+func TestRunPurgeOnSchedule(t *testing.T) {
+	tv := newTestVault(t, func(c *Config) { c.Retention = time.Hour })
+	gw := tv.caller(t, tv.ca, "gateway.internal")
+	if code, _ := call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop")); code != http.StatusCreated {
+		t.Fatalf("tokenize: %d", code)
+	}
+	tv.clock.add(2 * time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tv.srv.RunPurge(ctx, 10*time.Millisecond) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, err := tv.st.CardCount(context.Background()); err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the scheduled purge never removed the expired card")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunPurge: %v", err)
 	}
 }
