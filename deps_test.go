@@ -29,11 +29,12 @@ var allowed = map[string][]string{
 	"identity":         {"store"},
 	"audit":            {"redact", "store"},
 	"alert":            {},
+	"vault":            {"audit", "card", "store"},
 	"web":              {"audit", "card", "chat", "chatforms", "identity", "secure", "voice", "internal/wsconn"},
 	"internal/wsconn":  {},
 	"internal/testenv": {"keys", "secure", "store"},
 	"cmd/chatload":     {},
-	"cmd/gateway":      {"alert", "audit", "card", "chat", "chatforms", "identity", "keys", "mail", "redact", "secure", "store", "voice", "web"},
+	"cmd/gateway":      {"alert", "audit", "card", "chat", "chatforms", "identity", "keys", "mail", "redact", "secure", "store", "vault", "voice", "web"},
 }
 
 // testAllowed lists what a package's tests may import beyond allowed: the
@@ -44,6 +45,7 @@ var testAllowed = map[string][]string{
 	"mail":      {"card", "keys"},
 	"web":       {"redact", "store", "keys"},
 	"store":     {"keys"},
+	"vault":     {"redact", "keys"},
 }
 
 const module = "github.com/secureinput/gateway"

@@ -41,6 +41,12 @@ const (
 	ActionAccountUnlock      = "account_unlock"
 	ActionKeyChange          = "key_change"
 	ActionAuditPrune         = "audit_prune"
+	// The card vault's (package vault): a card kept or found, deleted,
+	// read back by a payment processor, and expired cards purged.
+	ActionCardTokenize   = "card_tokenize"
+	ActionCardDelete     = "card_delete"
+	ActionCardDetokenize = "card_detokenize"
+	ActionCardPurge      = "card_purge"
 )
 
 // Outcomes of records.

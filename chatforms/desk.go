@@ -320,7 +320,13 @@ func OutcomeText(req Request) string {
 	o := req.Outcome
 	switch req.State {
 	case StateAccepted:
-		return fmt.Sprintf("Secure data accepted: %s, transaction %s", req.Form.Title, o.TransactionID)
+		text := fmt.Sprintf("Secure data accepted: %s, transaction %s", req.Form.Title, o.TransactionID)
+		if o.Token != "" {
+			// The card vault kept the card: the token is what a refund or a
+			// later charge needs, and all the transcript may hold of it.
+			text += fmt.Sprintf(", card %s ending %s kept as %s", o.Brand, o.Last4, o.Token)
+		}
+		return text
 	case StateDeclined:
 		return fmt.Sprintf("Secure data declined: %s, transaction %s: %s", req.Form.Title, o.TransactionID, o.Details)
 	}

@@ -263,3 +263,18 @@ func TestOfferedAcrossWorkgroups(t *testing.T) {
 		t.Errorf("Authorize with no workgroup: %v, want ErrNoAccess", err)
 	}
 }
+
+// TestOutcomeTextNamesTheVaultToken: the transcript of an accepted card
+// the vault kept holds its token, brand and last four, and nothing more of
+// the card; without a vault, the fact only.
+func TestOutcomeTextNamesTheVaultToken(t *testing.T) {
+	req := Request{Form: Form{Title: "Credit card"}, State: StateAccepted,
+		Outcome: &secure.Outcome{TransactionID: "T1", Status: secure.StatusAccepted, Brand: "Visa", Last4: "1881", Token: "tok_abc"}}
+	if got, want := OutcomeText(req), "Secure data accepted: Credit card, transaction T1, card Visa ending 1881 kept as tok_abc"; got != want {
+		t.Errorf("with a token:\n got %q\nwant %q", got, want)
+	}
+	req.Outcome.Token = ""
+	if got, want := OutcomeText(req), "Secure data accepted: Credit card, transaction T1"; got != want {
+		t.Errorf("without a token:\n got %q\nwant %q", got, want)
+	}
+}

@@ -341,34 +341,51 @@ func TestValueFromJSON(t *testing.T) {
 	}
 }
 
-// TestMutualTLS: a validation service that requires a client certificate
-// accepts the configured one and refuses a client without it.
-func TestMutualTLS(t *testing.T) {
+// clientPKI makes a client CA and a client certificate (common name
+// "gateway") signed by it, written as PEM files to a temporary directory.
+func clientPKI(t *testing.T) (ca *x509.Certificate, certFile, keyFile string) {
+	t.Helper()
 	dir := t.TempDir()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	caCert, _ := x509.ParseCertificate(caDER)
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	clientTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 	clientDER, _ := x509.CreateCertificate(rand.Reader, clientTmpl, caCert, &clientKey.PublicKey, caKey)
 	keyDER, _ := x509.MarshalECPrivateKey(clientKey)
-	certFile, keyFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientDER}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return caCert, certFile, keyFile
+}
 
+// serverCADir writes srv's certificate to a directory for a CADir.
+func serverCADir(t *testing.T, srv *httptest.Server) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	return dir
+}
+
+// TestMutualTLS: a validation service that requires a client certificate
+// accepts the configured one and refuses a client without it.
+func TestMutualTLS(t *testing.T) {
+	caCert, certFile, keyFile := clientPKI(t)
 	srv := httptest.NewUnstartedServer(replyWith(`<?xml version="1.0"?><outcome value="accepted" details="mtls"/>`))
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
 	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
 	srv.StartTLS()
 	defer srv.Close()
-	caDir := t.TempDir()
-	os.WriteFile(filepath.Join(caDir, "server.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	caDir := serverCADir(t, srv)
 
 	c, err := NewClient(ClientConfig{URL: srv.URL, CADir: caDir, ClientCert: certFile, ClientKey: keyFile})
 	if err != nil {

@@ -28,6 +28,10 @@ type Outcome struct {
 	Details       string `json:"details,omitempty"` // from the service ('|' removed), or the error
 	Brand         string `json:"brand,omitempty"`   // of the card, if the form had one
 	Last4         string `json:"last4,omitempty"`   // of the card, if the form had one
+	// Token is the card's token in the vault, with a vault configured and a
+	// card in the form. A token this session created for a card that was
+	// not accepted is dropped from the vault, and Token is empty then.
+	Token string `json:"token,omitempty"`
 }
 
 // Result is the result string reported to the agent side:
@@ -73,6 +77,7 @@ type Pipeline struct {
 	log     *slog.Logger
 	now     func() time.Time
 	details *redact.Engine
+	vault   *Vault
 }
 
 // PipelineConfig configures a Pipeline.
@@ -86,6 +91,13 @@ type PipelineConfig struct {
 	// details before they reach the agent and the transcript: a service
 	// that echoes the card number must not leak it.
 	Details *redact.Engine
+	// Vault, if set, keeps every card in the card vault before the
+	// validation call: its number and the form's expiry, never the
+	// security code. If the vault cannot keep it, the session ends with an
+	// error outcome and nothing is posted (fail closed). With
+	// VaultConfig.SendToken the card number's param carries the token
+	// instead of the number.
+	Vault *Vault
 }
 
 // NewPipeline returns a pipeline posting to cfg.Client.
@@ -94,12 +106,13 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{client: cfg.Client, log: logger, now: time.Now, details: cfg.Details}
+	return &Pipeline{client: cfg.Client, log: logger, now: time.Now, details: cfg.Details, vault: cfg.Vault}
 }
 
 // Validate runs one secure session: Begin (a transaction id), Info Insert
 // (the agent's values), the checks of every field (the browser is never
-// trusted), Info Validate (the POST) and End. It wipes the customer's values
+// trusted), the card kept in the vault (if one is configured), Info
+// Validate (the POST) and End. It wipes the customer's values
 // before it returns, whatever happens. A request whose fields fail their
 // rules returns FieldErrors and no outcome, so the customer can correct it;
 // every other failure is an outcome with status error.
@@ -138,6 +151,21 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 			out.Last4 = card.Last4(digits)
 		}
 	}
+	kept, keptField, err := p.keep(ctx, req)
+	if err != nil {
+		out.Status, out.Details = StatusError, "card vault unavailable"
+		p.log.Warn("secure: session refused: card vault unavailable", slog.String("transaction", out.TransactionID),
+			slog.String("form", req.Form), slog.String("fail_closed", "vault"), slog.Any("err", err))
+		return out, nil
+	}
+	out.Token = kept.Token
+	if kept.Token != "" && p.vault.sendToken {
+		for i := range params {
+			if params[i].secure && params[i].Name == keptField {
+				params[i] = Param{Name: keptField, Plain: kept.Token}
+			}
+		}
+	}
 	params = append(params, AttributeParams(req.Attributes)...)
 	p.log.Info("secure: session begin", slog.String("transaction", out.TransactionID), slog.String("form", req.Form))
 	status, details, err := p.client.post(ctx, params)
@@ -145,6 +173,10 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 		out.Status, out.Details = StatusError, err.Error()
 	} else {
 		out.Status, out.Details = status, details
+	}
+	if kept.Created && out.Status != StatusAccepted {
+		p.discard(ctx, out.TransactionID, kept.Token)
+		out.Token = ""
 	}
 	out.Details = cleanDetails(out.Details)
 	if p.details != nil {
@@ -154,6 +186,46 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 	p.log.Info("secure: session end", slog.String("transaction", out.TransactionID), slog.String("form", req.Form),
 		slog.String("status", out.Status))
 	return out, nil
+}
+
+// keep keeps the request's card in the vault: the first card number field
+// with a value (its id is returned) and the first expiry field with a value
+// (none: ""). No vault or no card: nothing to keep, no error.
+func (p *Pipeline) keep(ctx context.Context, req Request) (kept vaultToken, field string, err error) {
+	if p.vault == nil {
+		return vaultToken{}, "", nil
+	}
+	var number, expiry Value
+	for _, f := range req.Fields {
+		switch {
+		case f.Kind == KindCardNumber && !f.AgentFills && number.IsZero():
+			number, field = req.Customer[f.ID], f.ID
+		case f.Kind == KindExpiry && expiry.IsZero():
+			if f.AgentFills {
+				expiry = NewValue(req.Agent[f.ID]) // plain already
+			} else {
+				expiry = req.Customer[f.ID]
+			}
+		}
+	}
+	if number.IsZero() {
+		return vaultToken{}, "", nil
+	}
+	kept, err = p.vault.keep(ctx, number, expiry)
+	if err != nil {
+		return vaultToken{}, "", err
+	}
+	return kept, field, nil
+}
+
+// discard drops a token this session created for a card that was not
+// accepted. It runs even when ctx is done (the vault call has its own
+// timeout); a failure is logged, the outcome stays as it is.
+func (p *Pipeline) discard(ctx context.Context, transaction, token string) {
+	if err := p.vault.drop(context.WithoutCancel(ctx), token); err != nil {
+		p.log.Warn("secure: a declined card's token could not be dropped from the vault", slog.String("transaction", transaction),
+			slog.Any("err", err))
+	}
 }
 
 // cleanDetails removes '|' (the result string's reserved character) and

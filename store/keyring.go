@@ -95,6 +95,10 @@ type ring struct {
 	curAEAD     cipher.AEAD
 	used, limit int64
 	pending     []int64 // keys made in the transaction under way
+
+	// The vault's index key (vault.go), unwrapped, and the wrapped form it
+	// was read as: loaded at Open, then only the writer touches it.
+	indexWrapped, indexKey []byte
 }
 
 func newRing(cfg Config) (*ring, error) {
@@ -139,19 +143,30 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // unwrap opens the wrapped data key id with the KEK that wrapped it.
 func (r *ring) unwrap(ctx context.Context, id int64, kekID string, wrapped []byte) (cipher.AEAD, error) {
+	dk, reason := r.unwrapKey(ctx, kekID, wrapped)
+	if dk == nil {
+		return nil, &KeyError{KeyID: id, KEK: kekID, Reason: reason}
+	}
+	defer clear(dk)
+	return newAEAD(dk)
+}
+
+// unwrapKey opens a key (a data key or the vault's index key) wrapped by
+// the KEK kekID; reason says why it did not (dk nil). The caller wipes dk.
+func (r *ring) unwrapKey(ctx context.Context, kekID string, wrapped []byte) (dk []byte, reason string) {
 	k, ok := r.keks[kekID]
 	if !ok {
-		return nil, &KeyError{KeyID: id, KEK: kekID, Reason: fmt.Sprintf("that key-encryption key is not configured (configured: %s)", r.configured())}
+		return nil, fmt.Sprintf("that key-encryption key is not configured (configured: %s)", r.configured())
 	}
 	dk, err := k.Unwrap(ctx, wrapped)
 	if err != nil {
-		return nil, &KeyError{KeyID: id, KEK: kekID, Reason: "does not unwrap: a different key under the same name, or an altered key table"}
+		return nil, "does not unwrap: a different key under the same name, or an altered key table"
 	}
-	defer clear(dk)
 	if len(dk) != dataKeySize {
-		return nil, &KeyError{KeyID: id, KEK: kekID, Reason: "unwraps to a key of the wrong size"}
+		clear(dk)
+		return nil, "unwraps to a key of the wrong size"
 	}
-	return newAEAD(dk)
+	return dk, ""
 }
 
 func (r *ring) configured() string {
@@ -191,6 +206,9 @@ func (r *ring) loadAll(ctx context.Context, db *sql.DB) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: data keys: %w", err)
+	}
+	if err := r.loadIndexKey(ctx, db); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

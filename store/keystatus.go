@@ -14,7 +14,8 @@ type DataKey struct {
 	KEK         string // the ID of the KEK that wraps it
 	Created     time.Time
 	Encryptions int64 // an upper bound: encryptions reserved under it
-	Bodies      int64 // bodies sealed under it now
+	Bodies      int64 // bodies sealed under it now, the vault's cards included
+	Cards       int64 // of those, the vault's cards
 	Current     bool  // it seals new bodies
 }
 
@@ -22,7 +23,8 @@ type DataKey struct {
 type KeyStatus struct {
 	Keys     []DataKey
 	Rotation *Progress // nil if none is under way
-	Bodies   int64     // every stored body
+	Bodies   int64     // every stored body, the vault's cards included
+	Cards    int64     // of those, the vault's cards
 	Unsealed int64     // bodies not sealed (written before encryption): 0 once open
 }
 
@@ -67,21 +69,30 @@ func dataKeys(ctx context.Context, db *sql.DB) ([]DataKey, error) {
 	return out, rows.Err()
 }
 
-// KeyStatus reports every data key, how many bodies each seals, and the
-// rotation under way. It reads every body's header.
+// KeyStatus reports every data key, how many bodies (and of them, cards
+// of the vault) each seals, and the rotation under way. It reads every
+// body's header.
 func (s *Store) KeyStatus(ctx context.Context) (KeyStatus, error) {
 	var st KeyStatus
 	var err error
 	if st.Keys, err = dataKeys(ctx, s.db); err != nil {
 		return st, err
 	}
-	counts, unsealed, total, err := s.bodiesByKey(ctx)
+	bodies, err := s.bodiesByKey(ctx, `SELECT substr(body, 1, 5), count(*) FROM events WHERE body IS NOT NULL GROUP BY 1`)
 	if err != nil {
 		return st, err
 	}
-	st.Bodies, st.Unsealed = total, unsealed
+	cards, err := s.bodiesByKey(ctx, `SELECT substr(body, 1, 5), count(*) FROM vault_cards GROUP BY 1`)
+	if err != nil {
+		return st, err
+	}
+	st.Cards = cards.total
+	st.Bodies = bodies.total + cards.total
+	st.Unsealed = bodies.unsealed + cards.unsealed
 	for i := range st.Keys {
-		st.Keys[i].Bodies = counts[st.Keys[i].ID]
+		id := st.Keys[i].ID
+		st.Keys[i].Cards = cards.byKey[id]
+		st.Keys[i].Bodies = bodies.byKey[id] + cards.byKey[id]
 	}
 	var p Progress
 	err = s.db.QueryRowContext(ctx, `SELECT target, done, total FROM key_rotation WHERE id = 1`).Scan(&p.Target, &p.Done, &p.Total)
@@ -93,34 +104,40 @@ func (s *Store) KeyStatus(ctx context.Context) (KeyStatus, error) {
 	return st, nil
 }
 
-// bodiesByKey counts bodies by the data key they name.
-func (s *Store) bodiesByKey(ctx context.Context) (map[int64]int64, int64, int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT substr(body, 1, 5), count(*) FROM events WHERE body IS NOT NULL GROUP BY 1`)
+// keyCounts is how many bodies of a table each data key seals.
+type keyCounts struct {
+	byKey           map[int64]int64
+	unsealed, total int64
+}
+
+// bodiesByKey counts bodies by the data key they name; query gives each
+// header (the first 5 bytes of a body) with its count.
+func (s *Store) bodiesByKey(ctx context.Context, query string) (keyCounts, error) {
+	c := keyCounts{byKey: map[int64]int64{}}
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("store: key status: %w", err)
+		return c, fmt.Errorf("store: key status: %w", err)
 	}
 	defer rows.Close()
-	counts := map[int64]int64{}
-	var unsealed, total int64
 	for rows.Next() {
 		var h []byte
 		var n int64
 		if err := rows.Scan(&h, &n); err != nil {
-			return nil, 0, 0, err
+			return c, fmt.Errorf("store: key status: %w", err)
 		}
-		total += n
+		c.total += n
 		if len(h) == headerSize && h[0] == sealedVersion {
-			counts[int64(h[1])<<24|int64(h[2])<<16|int64(h[3])<<8|int64(h[4])] += n
+			c.byKey[int64(h[1])<<24|int64(h[2])<<16|int64(h[3])<<8|int64(h[4])] += n
 		} else {
-			unsealed += n
+			c.unsealed += n
 		}
 	}
-	return counts, unsealed, total, rows.Err()
+	return c, rows.Err()
 }
 
 // RetireKey removes data key id from the key table, only when nothing uses
-// it: not the current key, no body sealed under it, no rotation targeting
-// it. Otherwise ErrKeyInUse, saying why.
+// it: not the current key, no body (nor card of the vault) sealed under
+// it, no rotation targeting it. Otherwise ErrKeyInUse, saying why.
 func (s *Store) RetireKey(ctx context.Context, id int64) error {
 	return s.Write(ctx, "retire key", func(tx *Tx) error {
 		var n int64
@@ -139,6 +156,12 @@ func (s *Store) RetireKey(ctx context.Context, id int64) error {
 		}
 		if n > 0 {
 			return fmt.Errorf("%w: %d bodies are sealed under data key %d (run gateway keys rotate to the end)", ErrKeyInUse, n, id)
+		}
+		if err := tx.queryRow(`SELECT count(*) FROM vault_cards WHERE substr(body, 1, 5) = ?`, header).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: %d cards of the vault are sealed under data key %d (run gateway keys rotate to the end)", ErrKeyInUse, n, id)
 		}
 		if err := tx.queryRow(`SELECT count(*) FROM key_rotation WHERE target = ?`, id).Scan(&n); err != nil {
 			return err

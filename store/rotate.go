@@ -2,13 +2,14 @@ package store
 
 // Re-encryption. Rotate makes a new data key (re-wrapping every data key
 // under the current KEK first) and records a job in key_rotation; Reseal
-// walks every body in primary-key order, in chunks of one small transaction
-// each, and re-seals under the newest key each body that is under another
-// one, moving the job's cursor in the same transaction. A killed run leaves
-// the cursor where its last chunk committed: the next Reseal (the keys
-// command again, or the gateway at start-up) goes on from there. Bodies
-// written while it runs are sealed under the newest key already, so when
-// the cursor reaches the end every body is under it.
+// walks every body in primary-key order, the events' and then the vault's
+// cards', in chunks of one small transaction each, and re-seals under the
+// newest key each body that is under another one, moving the job's cursor
+// in the same transaction. A killed run leaves the cursor where its last
+// chunk committed: the next Reseal (the keys command again, or the gateway
+// at start-up) goes on from there. Bodies written while it runs are sealed
+// under the newest key already, so when the cursor reaches the end every
+// body is under it.
 
 import (
 	"context"
@@ -35,8 +36,8 @@ type Progress struct {
 // ErrNoRotation: Reseal found no re-encryption to run.
 var ErrNoRotation = errors.New("store: no key rotation under way")
 
-// Rotate starts a rotation: every data key wrapped by a previous KEK is
-// re-wrapped under the current one, a new data key is made, and a job to
+// Rotate starts a rotation: every data key (and the vault's index key)
+// wrapped by a previous KEK is re-wrapped under the current one, a new data key is made, and a job to
 // re-encrypt every body under it is recorded; Reseal runs it. With newKey
 // false only the re-wrapping is done. It returns the new key's id (0
 // without one); a job already under way is replaced by one for the new key.
@@ -54,7 +55,7 @@ func (s *Store) Rotate(ctx context.Context, newKey bool) (int64, error) {
 			return err
 		}
 		var total int64
-		if err := tx.queryRow(`SELECT count(*) FROM events WHERE body IS NOT NULL`).Scan(&total); err != nil {
+		if err := tx.queryRow(`SELECT (SELECT count(*) FROM events WHERE body IS NOT NULL) + (SELECT count(*) FROM vault_cards)`).Scan(&total); err != nil {
 			return err
 		}
 		_, err = tx.exec(`INSERT OR REPLACE INTO key_rotation (id, target, total, started_at) VALUES (1, ?, ?, ?)`, id, total, millis(s.ring.now()))
@@ -66,7 +67,8 @@ func (s *Store) Rotate(ctx context.Context, newKey bool) (int64, error) {
 	return id, nil
 }
 
-// rewrap wraps every data key under the current KEK.
+// rewrap wraps every data key, and the vault's index key, under the
+// current KEK.
 func (tx *Tx) rewrap() error {
 	r := tx.store.ring
 	rows, err := tx.query(`SELECT id, kek, wrapped FROM data_keys WHERE kek != ?`, r.kek.ID())
@@ -107,7 +109,7 @@ func (tx *Tx) rewrap() error {
 		}
 		tx.store.log.Info("store: data key re-wrapped", "key", o.id, "from", o.kek, "to", r.kek.ID())
 	}
-	return nil
+	return tx.rewrapIndexKey()
 }
 
 // Reseal runs the rotation under way, calling progress (if not nil) after
@@ -154,33 +156,71 @@ func (s *Store) Reseal(ctx context.Context, progress func(Progress)) error {
 	}
 }
 
+// resealTables are the tables a re-encryption walks, in this order, each
+// in the order of its primary key. A row is named by a key and a seq: its
+// conversation and seq in events, its token and 0 in vault_cards. Both
+// tables' queries take the same parameters, so that one loop walks both.
+var resealTables = []struct {
+	name   string
+	rows   string // ?1 key, ?2 seq, ?3 size: the chunk after (key, seq), as key, seq, body
+	update string // ?1 body, ?2 key, ?3 seq: a row's new body
+	legacy bool   // may hold bodies written before encryption
+	// row is the name of the row a body of key is bound to (body.go).
+	row func(key string) string
+}{
+	{
+		name: "events",
+		rows: `SELECT conversation, seq, body FROM events WHERE (conversation, seq) > (?1, ?2) AND body IS NOT NULL
+			ORDER BY conversation, seq LIMIT ?3`,
+		update: `UPDATE events SET body = ?1 WHERE conversation = ?2 AND seq = ?3`,
+		legacy: true,
+		row:    func(conversation string) string { return conversation },
+	},
+	{
+		name:   "vault_cards",
+		rows:   `SELECT token, 0, body FROM vault_cards WHERE token > ?1 AND ?2 = 0 ORDER BY token LIMIT ?3`,
+		update: `UPDATE vault_cards SET body = ?1 WHERE token = ?2 AND ?3 = 0`,
+		row:    cardRow,
+	},
+}
+
 // resealChunk re-seals the next chunk of the job under the newest key and
-// moves its cursor; at the end it removes the job. job is false if there
-// was none.
+// moves its cursor; at the end of a table it moves the cursor to the start
+// of the next one, at the end of the last it removes the job. job is false
+// if there was none.
 func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
-	var conv string
+	var tbl, key string
 	var seq int64
-	err = tx.queryRow(`SELECT target, conversation, seq, done, total FROM key_rotation WHERE id = 1`).Scan(&p.Target, &conv, &seq, &p.Done, &p.Total)
+	err = tx.queryRow(`SELECT tbl, target, conversation, seq, done, total FROM key_rotation WHERE id = 1`).Scan(&tbl, &p.Target, &key, &seq, &p.Done, &p.Total)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, p, nil
 	}
 	if err != nil {
 		return false, p, err
 	}
-	rows, err := tx.query(`SELECT conversation, seq, body FROM events WHERE (conversation, seq) > (?, ?) AND body IS NOT NULL
-		ORDER BY conversation, seq LIMIT ?`, conv, seq, resealChunk)
+	t := -1
+	for i := range resealTables {
+		if resealTables[i].name == tbl {
+			t = i
+		}
+	}
+	if t < 0 {
+		return true, p, fmt.Errorf("key rotation stands in table %q, which it does not walk", tbl)
+	}
+	table := resealTables[t]
+	rows, err := tx.query(table.rows, key, seq, resealChunk)
 	if err != nil {
 		return true, p, err
 	}
 	type row struct {
-		conv string
+		key  string
 		seq  int64
 		body []byte
 	}
 	var chunk []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.conv, &r.seq, &r.body); err != nil {
+		if err := rows.Scan(&r.key, &r.seq, &r.body); err != nil {
 			rows.Close()
 			return true, p, err
 		}
@@ -192,32 +232,37 @@ func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
 	}
 	cur := tx.store.ring.cur
 	for _, r := range chunk {
-		conv, seq = r.conv, r.seq
+		key, seq = r.key, r.seq
 		p.Done++
 		if id, ok := bodyKey(r.body); ok && id == cur {
 			continue
 		}
-		text, err := tx.store.reopen(tx.ctx, r.conv, r.seq, r.body)
+		plain, err := tx.store.reopen(tx.ctx, table.row(r.key), r.seq, r.body, table.legacy)
 		if err != nil {
 			return true, p, err
 		}
-		sealed, err := tx.sealBody(r.conv, r.seq, text)
+		sealed, err := tx.seal(table.row(r.key), r.seq, plain)
+		clear(plain)
 		if err != nil {
 			return true, p, err
 		}
-		if _, err := tx.exec(`UPDATE events SET body = ? WHERE conversation = ? AND seq = ?`, sealed, r.conv, r.seq); err != nil {
+		if _, err := tx.exec(table.update, sealed, r.key, r.seq); err != nil {
 			return true, p, err
 		}
 	}
 	if p.Total < p.Done {
 		p.Total = p.Done
 	}
-	if len(chunk) < resealChunk {
-		p.Finished = true
-		_, err = tx.exec(`DELETE FROM key_rotation WHERE id = 1`)
+	if len(chunk) == resealChunk {
+		_, err = tx.exec(`UPDATE key_rotation SET conversation = ?, seq = ?, done = ? WHERE id = 1`, key, seq, p.Done)
 		return true, p, err
 	}
-	_, err = tx.exec(`UPDATE key_rotation SET conversation = ?, seq = ?, done = ? WHERE id = 1`, conv, seq, p.Done)
+	if t+1 < len(resealTables) {
+		_, err = tx.exec(`UPDATE key_rotation SET tbl = ?, conversation = '', seq = 0, done = ? WHERE id = 1`, resealTables[t+1].name, p.Done)
+		return true, p, err
+	}
+	p.Finished = true
+	_, err = tx.exec(`DELETE FROM key_rotation WHERE id = 1`)
 	return true, p, err
 }
 

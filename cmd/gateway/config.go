@@ -46,6 +46,8 @@ type config struct {
 	Telephony      *telephonyDef   `yaml:"telephony"`
 	Keys           keysDef         `yaml:"keys"`
 	Retention      retentionDef    `yaml:"retention"`
+	Vault          vaultDef        `yaml:"vault"`
+	VaultServer    *vaultServerDef `yaml:"vault_server"`
 
 	// warnings are what config check reports about a file that is valid
 	// but risky, as FILE:LINE: warning: … lines.

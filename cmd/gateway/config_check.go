@@ -101,6 +101,8 @@ func (v *validator) check(c *config) {
 	v.checkMetrics(c.Metrics)
 	v.checkAudit(c.Audit)
 	v.checkAlerts(c.Alerts)
+	v.checkVault(c)
+	v.checkVaultServer(c)
 	for _, u := range []struct {
 		p   path
 		url string

@@ -402,7 +402,7 @@ func (g *gateway) Run(ctx context.Context) error {
 	for _, ing := range g.ingesters {
 		eg.Go(func() error { return ing.Run(ctx) })
 	}
-	eg.Go(func() error { return g.resumeRotation(ctx) })
+	eg.Go(func() error { return resumeRotation(ctx, g.store, g.log) })
 	if keep := time.Duration(g.retention.Transcripts); keep > 0 {
 		eg.Go(func() error { return g.purgeTranscripts(ctx, keep, time.Duration(g.retention.Interval)) })
 	}
@@ -457,7 +457,17 @@ func validationPipeline(cfg *config, base string, engine *redact.Engine, logger 
 		return nil, nil, err
 	}
 	// Details are redacted: a service echoing the card must not leak it.
-	return secure.NewPipeline(secure.PipelineConfig{Client: client, Logger: logger, Details: engine}), sample, nil
+	pc := secure.PipelineConfig{Client: client, Logger: logger, Details: engine}
+	if cfg.Vault.configured() {
+		vc, err := cfg.Vault.client(readSecret)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pc.Vault, err = secure.NewVault(vc); err != nil {
+			return nil, nil, fmt.Errorf("vault: %w", err)
+		}
+	}
+	return secure.NewPipeline(pc), sample, nil
 }
 
 // telephonyConfig sets up the voice manager (the platform's API key, the
@@ -540,24 +550,25 @@ func mailIngesters(cfg *config, engine *redact.Engine, st *store.Store, logger *
 	return out, nil
 }
 
-// resumeRotation finishes, in the background while the gateway serves, a
-// key rotation a killed `gateway keys rotate` left half done.
-func (g *gateway) resumeRotation(ctx context.Context) error {
+// resumeRotation finishes, in the background while the gateway (or the
+// vault) serves, a key rotation a killed `gateway keys rotate` left half
+// done.
+func resumeRotation(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	last := time.Now()
-	err := g.store.Reseal(ctx, func(p store.Progress) {
+	err := st.Reseal(ctx, func(p store.Progress) {
 		if time.Since(last) >= 10*time.Second || p.Finished {
 			last = time.Now()
-			g.log.Info("keys: re-encrypting under the new data key", slog.Int64("key", p.Target), slog.Int64("done", p.Done),
+			log.Info("keys: re-encrypting under the new data key", slog.Int64("key", p.Target), slog.Int64("done", p.Done),
 				slog.Int64("total", p.Total), slog.Float64("per_second", p.Rate), slog.Duration("left", p.Left))
 		}
 	})
 	switch {
 	case err == nil:
-		g.log.Info("keys: rotation finished: every body is under the newest data key")
+		log.Info("keys: rotation finished: every body is under the newest data key")
 	case errors.Is(err, store.ErrNoRotation), ctx.Err() != nil:
 	default:
 		// The serving goes on: the bodies under older keys still open.
-		g.log.Error("keys: rotation stopped", slog.Any("err", err))
+		log.Error("keys: rotation stopped", slog.Any("err", err))
 	}
 	return nil
 }

@@ -131,6 +131,9 @@ func keyStatus(ctx context.Context, st *store.Store, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-4d %-8s %-26s %-20s %12d %12d\n", k.ID, cur, k.KEK, k.Created.UTC().Format(time.DateTime), k.Encryptions, k.Bodies)
 	}
 	fmt.Fprintf(stdout, "bodies: %d", ks.Bodies)
+	if ks.Cards > 0 {
+		fmt.Fprintf(stdout, " (%d of them vault cards)", ks.Cards)
+	}
 	if ks.Unsealed > 0 {
 		fmt.Fprintf(stdout, " (%d not sealed)", ks.Unsealed)
 	}

@@ -76,8 +76,16 @@ func (p *wsPeer) next(typ string) map[string]any {
 	}
 }
 
+// planted is what plantEverywhere made: the conversation and its visitor
+// token, and the vault tokens of the card of the form and of the call (""
+// without a vault).
+type planted struct {
+	conversation, token      string
+	formCardToken, callToken string
+}
+
 // plantEverywhere drives a chat with a form through the gateway at url.
-func plantEverywhere(t *testing.T, url string) (conversation, token string) {
+func plantEverywhere(t *testing.T, url string) (p planted) {
 	ws := "ws" + strings.TrimPrefix(url, "http")
 	resp, err := http.Post(url+"/api/v1/login", "application/json", strings.NewReader(`{"login":"demo","password":"demo"}`))
 	if err != nil || resp.StatusCode != 200 {
@@ -95,7 +103,8 @@ func plantEverywhere(t *testing.T, url string) (conversation, token string) {
 	visitor := dialPeer(t, ws+"/api/v1/visitor/ws", nil)
 	visitor.send(map[string]any{"type": "hello", "service": "support"})
 	w := visitor.next("welcome")
-	conversation, token = w["conversation"].(string), w["token"].(string)
+	p.conversation, p.token = w["conversation"].(string), w["token"].(string)
+	conversation := p.conversation
 	agent.next("offer")
 	agent.send(map[string]any{"type": "accept", "conversation": conversation})
 	visitor.next("agent_joined")
@@ -112,7 +121,9 @@ func plantEverywhere(t *testing.T, url string) (conversation, token string) {
 	form = visitor.next("form")
 	visitor.send(map[string]any{"type": "form_submit", "request": form["request"],
 		"values": map[string]string{"card_number": plantedCard, "expiry": "12/40", "cvv": "123"}})
-	waitOutcome(t, agent)
+	if o, _ := waitOutcome(t, agent)["outcome"].(map[string]any); o != nil {
+		p.formCardToken, _ = o["token"].(string)
+	}
 
 	// A secure IVR session on a call, digits pushed by the platform.
 	telephony := func(method, path, body string) int {
@@ -138,20 +149,24 @@ func plantEverywhere(t *testing.T, url string) (conversation, token string) {
 	for {
 		s := agent.next("call_session")
 		if o, _ := s["outcome"].(map[string]any); o != nil && o["state"] == "ended" {
+			if out, _ := o["outcome"].(map[string]any); out != nil {
+				p.callToken, _ = out["token"].(string)
+			}
 			break
 		}
 	}
-	return conversation, token
+	return p
 }
 
-// waitOutcome waits for a form's outcome on the agent's side.
-func waitOutcome(t *testing.T, agent *wsPeer) {
+// waitOutcome waits for a form's outcome on the agent's side and returns
+// its frame.
+func waitOutcome(t *testing.T, agent *wsPeer) map[string]any {
 	t.Helper()
 	for {
 		st := agent.next("form_status")
 		switch st["status"] {
 		case "accepted", "declined":
-			return
+			return st
 		case "error", "cancelled":
 			t.Fatalf("form ended %v", st)
 		}
@@ -217,7 +232,8 @@ func TestNothingInTheClearAtRest(t *testing.T) {
 	bin := testenv.GatewayBinary(t)
 	data := filepath.Join(t.TempDir(), "data")
 	cmd, url := testenv.StartGateway(t, bin, data)
-	conv, token := plantEverywhere(t, url)
+	p := plantEverywhere(t, url)
+	conv, token := p.conversation, p.token
 	if f := dataFilesHolding(t, data); len(f) > 0 {
 		t.Errorf("while serving, in the clear: %v", f)
 	}

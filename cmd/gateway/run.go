@@ -39,6 +39,7 @@ commands:
   restore   put a backup in place as a data directory's database
   users     add, passwd, disable, enable, unlock, list the console's accounts
   audit     verify the audit trail's chain, export it as JSON Lines
+  vault     serve the card vault, purge its expired cards, hash a client's API key
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -71,11 +72,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runUsers(ctx, args[1:], stdin, stdout)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout, stderr)
+	case "vault":
+		err = runVault(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
 	default:
-		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, keys, erase, backup, restore, users, audit)", args[0])
+		err = usagef("unknown command %q (commands: serve, config, redact, redact-mail, keys, erase, backup, restore, users, audit, vault)", args[0])
 	}
 	var ue usageError
 	switch {

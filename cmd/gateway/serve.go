@@ -36,6 +36,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if cfg.VaultServer != nil {
+		return usagef("%s is a vault's file (vault_server): run it with gateway vault serve, apart from the gateway", *configFile)
+	}
 	for _, o := range []struct {
 		flag string
 		dst  *string

@@ -40,7 +40,7 @@ func GatewayBinary(t testing.TB) string {
 }
 
 // startedURL is the start-up line the gateway prints once it serves.
-var startedURL = regexp.MustCompile(`Secure Input Gateway is running on (https?://\S+)`)
+var startedURL = regexp.MustCompile(`Secure Input Gateway (?:vault )?is running on (https?://\S+)`)
 
 // StartGateway runs `bin serve --listen 127.0.0.1:0 --data data` with the
 // given extra flags, waits for its start-up line and returns the process

@@ -243,7 +243,7 @@
       return;
     }
     var o = s.outcome;
-    line.textContent = o ? (o.status + " — transaction " + o.transaction_id + (o.brand ? " — " + o.brand + " ending " + o.last4 : "") +
+    line.textContent = o ? (o.status + " — transaction " + o.transaction_id + (o.brand ? " — " + o.brand + " ending " + o.last4 : "") + (o.token ? " — kept as " + o.token : "") +
       (o.status !== "accepted" && o.details ? " — " + o.details : "")) : ("ended without an outcome: " + (s.error || ""));
     line.className = "call-status " + (o ? o.status : "error");
     el.appendChild(line);

@@ -375,6 +375,7 @@
     if (f.status === "waiting") text += " (the customer is filling it in)";
     if (out.transaction_id) text += " — transaction " + out.transaction_id;
     if (out.brand || out.last4) text += " — " + (out.brand || "card") + " ending " + (out.last4 || "");
+    if (out.token) text += " — kept as " + out.token;
     if ((f.status === "declined" || f.status === "error") && out.details) text += " — " + out.details;
     s.textContent = text;
     box.appendChild(s);

@@ -1,0 +1,32 @@
+-- The card vault (issue 23): the cards a vault process keeps, each under a
+-- random token. The number and expiry are sealed by store/body.go (bound to
+-- the row "vault/" || token); the security code is never kept. fingerprint
+-- is an HMAC-SHA256, under the index key below, of the site and the number,
+-- so that the same card for the same site finds its token without the
+-- number being stored in the clear, or hashed in a way one could guess.
+CREATE TABLE vault_cards (
+    token        TEXT PRIMARY KEY,        -- tok_…, random, made by the vault
+    site         TEXT NOT NULL,
+    fingerprint  BLOB NOT NULL,
+    brand        TEXT NOT NULL DEFAULT '',
+    last4        TEXT NOT NULL DEFAULT '',
+    body         BLOB NOT NULL,           -- number and expiry, sealed by store/body.go
+    created_at   INTEGER NOT NULL,        -- unix milliseconds
+    expires_at   INTEGER NOT NULL         -- unix milliseconds: not read after, purged after
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX vault_cards_fingerprint ON vault_cards(site, fingerprint);
+CREATE INDEX vault_cards_expires ON vault_cards(expires_at);
+
+-- The key of the fingerprints: random, made with the first card, wrapped by
+-- the KEK like a data key (never in the clear), re-wrapped by a rotation.
+CREATE TABLE index_keys (
+    id          INTEGER PRIMARY KEY CHECK (id = 1), -- one key
+    kek         TEXT NOT NULL,            -- the ID of the KEK that wraps it
+    wrapped     BLOB NOT NULL,
+    created_at  INTEGER NOT NULL          -- unix milliseconds
+) STRICT;
+
+-- A re-encryption walks the events, then the vault's cards: tbl is the
+-- table it stands in. In vault_cards, conversation is the last token done.
+ALTER TABLE key_rotation ADD COLUMN tbl TEXT NOT NULL DEFAULT 'events' CHECK (tbl IN ('events', 'vault_cards'));

@@ -1,0 +1,395 @@
+package store
+
+// The card vault's rows (issue 23). A vault process opens a store of its
+// own and keeps here the cards it tokenizes: number and expiry sealed like
+// every body (body.go), bound to the row "vault/"+token, under the data
+// keys of the ring, so rotation, retirement, backups and `gateway keys`
+// cover them unchanged. The security code is never given to the store.
+//
+// The same card for the same site is found again by a fingerprint,
+// HMAC-SHA256 under the index key of the site and the number: a plain hash
+// of a card number can be reversed by trying every number of a BIN range,
+// a keyed one cannot without the key. The index key is random, made with
+// the first card, kept only wrapped by the KEK (index_keys), and re-wrapped
+// by Rotate like the data keys. Tokens are the caller's (random); nothing
+// here derives anything from the number but the fingerprint.
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// cardRowPrefix makes the row name a card's body is bound to: a
+// conversation id (lower-case base32) never holds a "/".
+const cardRowPrefix = "vault/"
+
+// cardRow is the row name of the body of the card of token.
+func cardRow(token string) string { return cardRowPrefix + token }
+
+// VaultCard is one card kept in the vault.
+type VaultCard struct {
+	Token, Site, Brand, Last4 string
+	Number, Expiry            []byte // plain: the caller wipes them
+	Created, Expires          time.Time
+}
+
+// ErrNoCard: no card has that token (or it expired).
+var ErrNoCard = errors.New("store: no card has that token (or it expired)")
+
+// check says what a card to keep lacks, never its number or expiry.
+func (c *VaultCard) check() error {
+	switch {
+	case c.Token == "":
+		return errors.New("store: keep card: empty token")
+	case c.Site == "":
+		return errors.New("store: keep card: empty site")
+	case len(c.Number) == 0:
+		return errors.New("store: keep card: empty number")
+	case c.Created.IsZero() || c.Expires.IsZero():
+		return errors.New("store: keep card: Created and Expires must be set")
+	}
+	return nil
+}
+
+// KeepCard stores c (Token is a fresh random token the caller made;
+// Created/Expires set by the caller). With unique true and a live card
+// (Expires after c.Created) of the same number for the same site already
+// kept, it keeps nothing new, moves that card's expiry to c.Expires and
+// re-seals it with c's expiry if that changed, and returns its token with
+// created false. Returns the token kept and whether it is new.
+func (s *Store) KeepCard(ctx context.Context, c VaultCard, unique bool) (token string, created bool, err error) {
+	if err := c.check(); err != nil {
+		return "", false, err
+	}
+	// The lookup and the insert run in one write transaction: the writer
+	// runs writes one after the other, so two keeps of the same card at
+	// once end with one token.
+	err = s.Write(ctx, "keep card", func(tx *Tx) error {
+		var err error
+		token, created, err = tx.keepCard(c, unique)
+		return err
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("store: keep card: %w", err)
+	}
+	return token, created, nil
+}
+
+func (tx *Tx) keepCard(c VaultCard, unique bool) (string, bool, error) {
+	key, err := tx.indexKey()
+	if err != nil {
+		return "", false, err
+	}
+	fp := fingerprint(key, c.Site, c.Number)
+	if unique {
+		var token string
+		var body []byte
+		err := tx.queryRow(`SELECT token, body FROM vault_cards WHERE site = ? AND fingerprint = ? AND expires_at > ?
+			ORDER BY created_at, token LIMIT 1`, c.Site, fp, millis(c.Created)).Scan(&token, &body)
+		switch {
+		case err == nil:
+			return token, false, tx.renewCard(token, body, c)
+		case !errors.Is(err, sql.ErrNoRows):
+			return "", false, err
+		}
+	}
+	plain := encodeCard(c.Number, c.Expiry)
+	defer clear(plain)
+	sealed, err := tx.seal(cardRow(c.Token), 0, plain)
+	if err != nil {
+		return "", false, err
+	}
+	_, err = tx.exec(`INSERT INTO vault_cards (token, site, fingerprint, brand, last4, body, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Token, c.Site, fp, c.Brand, c.Last4, sealed, millis(c.Created), millis(c.Expires))
+	if err != nil {
+		return "", false, err
+	}
+	return c.Token, true, nil
+}
+
+// renewCard moves the expiry of the card kept under token (whose body is
+// body) to c's, and re-seals it if c's expiry date differs from the kept
+// one.
+func (tx *Tx) renewCard(token string, body []byte, c VaultCard) error {
+	plain, err := tx.store.open(tx.ctx, cardRow(token), 0, body)
+	if err != nil {
+		return err
+	}
+	defer clear(plain)
+	number, expiry, err := decodeCard(plain)
+	if err != nil {
+		return fmt.Errorf("vault card %s: %w", token, err)
+	}
+	if subtle.ConstantTimeCompare(number, c.Number) != 1 {
+		// Two numbers of one fingerprint: an altered table, not chance.
+		return fmt.Errorf("vault card %s: its fingerprint matches another number: %w", token, ErrBody)
+	}
+	if !bytes.Equal(expiry, c.Expiry) {
+		fresh := encodeCard(c.Number, c.Expiry)
+		defer clear(fresh)
+		if body, err = tx.seal(cardRow(token), 0, fresh); err != nil {
+			return err
+		}
+	}
+	_, err = tx.exec(`UPDATE vault_cards SET body = ?, expires_at = ? WHERE token = ?`, body, millis(c.Expires), token)
+	return err
+}
+
+// Card returns the live card of token (Expires after now), ErrNoCard
+// otherwise.
+func (s *Store) Card(ctx context.Context, token string, now time.Time) (VaultCard, error) {
+	c := VaultCard{Token: token}
+	var body []byte
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT site, brand, last4, body, created_at, expires_at FROM vault_cards
+		WHERE token = ? AND expires_at > ?`, token, millis(now)).Scan(&c.Site, &c.Brand, &c.Last4, &body, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VaultCard{}, ErrNoCard
+	}
+	if err != nil {
+		return VaultCard{}, fmt.Errorf("store: card: %w", err)
+	}
+	plain, err := s.open(ctx, cardRow(token), 0, body)
+	if err != nil {
+		return VaultCard{}, fmt.Errorf("store: card: %w", err)
+	}
+	defer clear(plain)
+	number, expiry, err := decodeCard(plain)
+	if err != nil {
+		return VaultCard{}, fmt.Errorf("store: vault card %s: %w", token, err)
+	}
+	c.Number, c.Expiry = bytes.Clone(number), bytes.Clone(expiry)
+	if c.Expiry == nil {
+		c.Expiry = []byte{}
+	}
+	c.Created, c.Expires = time.UnixMilli(created), time.UnixMilli(expires)
+	return c, nil
+}
+
+// DropCard removes the card of token; ErrNoCard if there is none.
+func (s *Store) DropCard(ctx context.Context, token string) error {
+	err := s.Write(ctx, "drop card", func(tx *Tx) error {
+		res, err := tx.exec(`DELETE FROM vault_cards WHERE token = ?`, token)
+		if err != nil {
+			return fmt.Errorf("store: drop card: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: drop card: %w", err)
+		}
+		if n == 0 {
+			return ErrNoCard
+		}
+		return nil
+	})
+	if err == nil {
+		s.checkpoint(ctx)
+	}
+	return err
+}
+
+// PurgeCards removes every card whose expiry is before cutoff
+// (secure_delete, in small transactions, WAL truncated after, like Purge),
+// returns how many.
+func (s *Store) PurgeCards(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.Write(ctx, "purge cards", func(tx *Tx) error {
+			res, err := tx.exec(`DELETE FROM vault_cards WHERE token IN
+				(SELECT token FROM vault_cards WHERE expires_at < ? LIMIT ?)`, millis(cutoff), purgeChunk)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("store: purge cards: %w", err)
+		}
+		total += n
+		if n < purgeChunk {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+	if total > 0 {
+		s.checkpoint(ctx)
+	}
+	return total, nil
+}
+
+// CardCount is how many cards are kept (for metrics and status).
+func (s *Store) CardCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM vault_cards`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: card count: %w", err)
+	}
+	return n, nil
+}
+
+// encodeCard is the plain text of a card's body: the number and the expiry,
+// each after its length (uvarint).
+func encodeCard(number, expiry []byte) []byte {
+	b := make([]byte, 0, 2*binary.MaxVarintLen64+len(number)+len(expiry))
+	b = binary.AppendUvarint(b, uint64(len(number)))
+	b = append(b, number...)
+	b = binary.AppendUvarint(b, uint64(len(expiry)))
+	return append(b, expiry...)
+}
+
+// decodeCard is the inverse of encodeCard; number and expiry alias b.
+func decodeCard(b []byte) (number, expiry []byte, err error) {
+	bad := errors.New("its body is not a card")
+	field := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, bad
+		}
+		f := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return f, nil
+	}
+	if number, err = field(); err != nil {
+		return nil, nil, err
+	}
+	if expiry, err = field(); err != nil {
+		return nil, nil, err
+	}
+	if len(b) != 0 || len(number) == 0 {
+		return nil, nil, bad
+	}
+	return number, expiry, nil
+}
+
+// fingerprint is the HMAC-SHA256 under key of the site (after its length,
+// so no site and number run into another pair) and the number.
+func fingerprint(key []byte, site string, number []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	var n [binary.MaxVarintLen64]byte
+	m.Write(n[:binary.PutUvarint(n[:], uint64(len(site)))])
+	m.Write([]byte(site))
+	m.Write(number)
+	return m.Sum(nil)
+}
+
+// indexKey is the vault's index key, made with the first card. The row is
+// read in every transaction that needs it, so a key made by a transaction
+// that did not commit, or re-wrapped by another process, is not used from
+// the cache: it is unwrapped again only if its wrapped form changed.
+func (tx *Tx) indexKey() ([]byte, error) {
+	r := tx.store.ring
+	var kek string
+	var wrapped []byte
+	err := tx.queryRow(`SELECT kek, wrapped FROM index_keys WHERE id = 1`).Scan(&kek, &wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tx.createIndexKey()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: the vault's index key: %w", err)
+	}
+	if r.indexKey != nil && bytes.Equal(wrapped, r.indexWrapped) {
+		return r.indexKey, nil
+	}
+	key, reason := r.unwrapKey(tx.ctx, kek, wrapped)
+	if key == nil {
+		return nil, indexKeyError(kek, reason)
+	}
+	r.cacheIndexKey(wrapped, key)
+	return key, nil
+}
+
+// createIndexKey makes the index key, wrapped by the KEK.
+func (tx *Tx) createIndexKey() ([]byte, error) {
+	r := tx.store.ring
+	key := make([]byte, dataKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("store: new index key: %w", err)
+	}
+	wrapped, err := r.kek.Wrap(tx.ctx, key)
+	if err != nil {
+		clear(key)
+		return nil, fmt.Errorf("store: wrap the new index key with %s: %w", r.kek.ID(), err)
+	}
+	if _, err := tx.exec(`INSERT INTO index_keys (id, kek, wrapped, created_at) VALUES (1, ?, ?, ?)`,
+		r.kek.ID(), wrapped, millis(r.now())); err != nil {
+		clear(key)
+		return nil, fmt.Errorf("store: new index key: %w", err)
+	}
+	r.cacheIndexKey(wrapped, key)
+	tx.store.log.Info("store: new index key of the vault", "kek", r.kek.ID())
+	return key, nil
+}
+
+// rewrapIndexKey wraps the index key under the current KEK (Rotate).
+func (tx *Tx) rewrapIndexKey() error {
+	r := tx.store.ring
+	var kek string
+	var wrapped []byte
+	err := tx.queryRow(`SELECT kek, wrapped FROM index_keys WHERE id = 1 AND kek != ?`, r.kek.ID()).Scan(&kek, &wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: the vault's index key: %w", err)
+	}
+	key, reason := r.unwrapKey(tx.ctx, kek, wrapped)
+	if key == nil {
+		return indexKeyError(kek, reason+": it cannot be re-wrapped")
+	}
+	w, err := r.kek.Wrap(tx.ctx, key)
+	if err != nil {
+		clear(key)
+		return fmt.Errorf("store: re-wrap the vault's index key with %s: %w", r.kek.ID(), err)
+	}
+	if _, err := tx.exec(`UPDATE index_keys SET kek = ?, wrapped = ? WHERE id = 1`, r.kek.ID(), w); err != nil {
+		clear(key)
+		return err
+	}
+	r.cacheIndexKey(w, key)
+	tx.store.log.Info("store: the vault's index key re-wrapped", "from", kek, "to", r.kek.ID())
+	return nil
+}
+
+// loadIndexKey unwraps the index key at Open, if there is one: a key that
+// cannot be used is an error at start-up, as a data key's is.
+func (r *ring) loadIndexKey(ctx context.Context, db *sql.DB) error {
+	var kek string
+	var wrapped []byte
+	err := db.QueryRowContext(ctx, `SELECT kek, wrapped FROM index_keys WHERE id = 1`).Scan(&kek, &wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: the vault's index key: %w", err)
+	}
+	key, reason := r.unwrapKey(ctx, kek, wrapped)
+	if key == nil {
+		return indexKeyError(kek, reason)
+	}
+	r.cacheIndexKey(wrapped, key)
+	return nil
+}
+
+// cacheIndexKey keeps key, read as wrapped, wiping the one it replaces.
+func (r *ring) cacheIndexKey(wrapped, key []byte) {
+	if r.indexKey != nil && &r.indexKey[0] != &key[0] {
+		clear(r.indexKey)
+	}
+	r.indexWrapped, r.indexKey = wrapped, key
+}
+
+func indexKeyError(kek, reason string) error {
+	return fmt.Errorf("store: the vault's index key (wrapped by key-encryption key %s): %s", kek, reason)
+}
