@@ -134,6 +134,17 @@ func TestKeysCommands(t *testing.T) {
 	if out, errs, code := runGateway(t, "", "keys", "retire", "--data", data, "1"); code != exitOK || !strings.Contains(out, "data key 1 retired") {
 		t.Errorf("retire the old key: exit %d %q %q", code, out, errs)
 	}
+	// Every key change is in the audit trail, a failed one too.
+	out, _, _ = runGateway(t, "", "audit", "export", "--data", data)
+	for _, want := range []string{
+		`"actor":"cli","action":"key_change","outcome":"success","source":"local","target":"data keys","detail":"rotate: a new data key`,
+		`"action":"key_change","outcome":"failure","source":"local","target":"data key 2","detail":"retire"`,
+		`"action":"key_change","outcome":"success","source":"local","target":"data key 1","detail":"retire"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the audit trail lacks %s:\n%s", want, out)
+		}
+	}
 	g = startDemo(t, data, "")
 	evs, err := g.store.Events(context.Background(), "c1", 0, 10)
 	if err != nil || len(evs) != 1 || evs[0].Text != "a planted sentence" {

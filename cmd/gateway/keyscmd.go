@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/secureinput/gateway/audit"
+	"github.com/secureinput/gateway/redact"
 	"github.com/secureinput/gateway/store"
 )
 
@@ -107,14 +109,39 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "status":
 		return keyStatus(ctx, st, stdout)
 	case "rotate":
-		return rotateKeys(ctx, st, !*rewrap, stdout)
+		what := "rotate: a new data key, every body re-encrypted under it"
+		if *rewrap {
+			what = "rotate --rewrap-only: every data key re-wrapped under keys.kek"
+		}
+		err := rotateKeys(ctx, st, !*rewrap, stdout)
+		return errors.Join(err, recordKeyChange(ctx, st, "data keys", what, err))
 	default:
-		if err := st.RetireKey(ctx, id); err != nil {
-			return err
+		err := st.RetireKey(ctx, id)
+		if rerr := recordKeyChange(ctx, st, fmt.Sprintf("data key %d", id), "retire", err); err != nil || rerr != nil {
+			return errors.Join(err, rerr)
 		}
 		fmt.Fprintf(stdout, "data key %d retired\n", id)
 		return nil
 	}
+}
+
+// recordKeyChange records a key change made at the command line, and
+// whether it failed (err), in the audit trail of st (PCI DSS 10.2.1.7).
+func recordKeyChange(ctx context.Context, st *store.Store, target, detail string, err error) error {
+	engine, eerr := redact.New(redact.DefaultConfig())
+	if eerr != nil {
+		return eerr
+	}
+	trail, aerr := audit.New(audit.Config{Store: st, Engine: engine})
+	if aerr != nil {
+		return aerr
+	}
+	outcome := audit.Success
+	if err != nil {
+		outcome = audit.Failure
+	}
+	return trail.Record(ctx, audit.Event{Actor: audit.ActorCLI, Action: audit.ActionKeyChange, Outcome: outcome,
+		Source: audit.SourceLocal, Target: target, Detail: detail})
 }
 
 func keyStatus(ctx context.Context, st *store.Store, stdout io.Writer) error {
