@@ -13,8 +13,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -153,18 +151,7 @@ func (l *Log) Redact(s string) string {
 func (l *Log) Record(ctx context.Context, e Event) error {
 	r := store.AuditRecord{At: l.now(), Actor: l.Redact(e.Actor), Action: e.Action, Outcome: e.Outcome,
 		Source: l.Redact(e.Source), Target: l.Redact(e.Target), Detail: l.Redact(e.Detail)}
-	err := l.cfg.Store.Write(ctx, "audit record", func(tx *store.Tx) error {
-		seq, prev, err := tx.LastAudit()
-		if err != nil {
-			return err
-		}
-		if prev == nil {
-			prev = make([]byte, sha256.Size)
-		}
-		r.Seq, r.Prev = seq+1, prev
-		r.Hash = Hash(r)
-		return tx.AppendAudit(r)
-	})
+	err := l.cfg.Store.Write(ctx, "audit record", func(tx *store.Tx) error { return tx.AppendChained(r) })
 	if err != nil {
 		l.log.Error("audit: record not written", slog.String("action", e.Action), slog.String("fail_closed", "audit"), slog.Any("err", err))
 		return fmt.Errorf("audit: %s: %w", e.Action, err)
@@ -180,23 +167,4 @@ func (l *Log) Prune(ctx context.Context) error {
 		return fmt.Errorf("audit: prune: %w", err)
 	}
 	return nil
-}
-
-// Hash is the hash of a record: SHA-256 over the previous hash, the seq,
-// the time and each text with its length, so that no two records share an
-// encoding.
-func Hash(r store.AuditRecord) []byte {
-	h := sha256.New()
-	h.Write(r.Prev)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(r.Seq))
-	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(r.At.UnixMilli()))
-	h.Write(n[:])
-	for _, s := range []string{r.Actor, r.Action, r.Outcome, r.Source, r.Target, r.Detail} {
-		binary.BigEndian.PutUint32(n[:4], uint32(len(s)))
-		h.Write(n[:4])
-		h.Write([]byte(s))
-	}
-	return h.Sum(nil)
 }

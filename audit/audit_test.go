@@ -109,7 +109,7 @@ func TestRehashedRecordBreaksTheNext(t *testing.T) {
 	recs, _ := e.st.AuditRecords(context.Background(), 2, 1)
 	r := recs[0]
 	r.Detail = "forged"
-	forged := Hash(r)
+	forged := r.Sum()
 	db := e.attacker(t)
 	db.Exec("DROP TRIGGER audit_no_update")
 	if _, err := db.Exec("UPDATE audit SET detail = ?, hash = ? WHERE seq = 3", r.Detail, forged); err != nil {

@@ -62,7 +62,7 @@ func Verify(ctx context.Context, st Store) (Report, error) {
 					return rep, nil
 				}
 			}
-			if !bytes.Equal(Hash(r), r.Hash) {
+			if !bytes.Equal(r.Sum(), r.Hash) {
 				rep.Broken, rep.Problem = r.Seq, "its content does not match its hash: it was changed"
 				return rep, nil
 			}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -39,6 +41,40 @@ func (tx *Tx) LastAudit() (int64, []byte, error) {
 		return 0, nil, fmt.Errorf("store: last audit record: %w", err)
 	}
 	return seq, hash, nil
+}
+
+// Sum is the hash of a record: SHA-256 over the previous hash, the seq,
+// the time and each text with its length, so that no two records share an
+// encoding.
+func (r AuditRecord) Sum() []byte {
+	h := sha256.New()
+	h.Write(r.Prev)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(r.Seq))
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(r.At.UnixMilli()))
+	h.Write(n[:])
+	for _, s := range []string{r.Actor, r.Action, r.Outcome, r.Source, r.Target, r.Detail} {
+		binary.BigEndian.PutUint32(n[:4], uint32(len(s)))
+		h.Write(n[:4])
+		h.Write([]byte(s))
+	}
+	return h.Sum(nil)
+}
+
+// AppendChained appends r after the latest record inside the transaction:
+// its Seq, Prev and Hash are set here (32 zero bytes precede the first).
+func (tx *Tx) AppendChained(r AuditRecord) error {
+	seq, prev, err := tx.LastAudit()
+	if err != nil {
+		return err
+	}
+	if prev == nil {
+		prev = make([]byte, sha256.Size)
+	}
+	r.Seq, r.Prev = seq+1, prev
+	r.Hash = r.Sum()
+	return tx.AppendAudit(r)
 }
 
 // AppendAudit inserts r, whose Seq must follow LastAudit's.

@@ -4,7 +4,8 @@ package store
 // removes the conversations that ended before a time (the retention
 // schedule), Erase and EraseVisitor remove one conversation or every
 // conversation of a visitor on request. Each removal is audited, with ids
-// and counts and never a text, in the erasures table, which neither touches.
+// and counts and never a text, in the audit trail's hash chain (audit.go),
+// in the same transaction as the removal.
 // Rows are removed with secure_delete on, and the WAL is truncated after,
 // so the sealed bodies do not linger in free pages or old frames.
 
@@ -62,10 +63,12 @@ func (tx *Tx) removeConversation(id string) error {
 	return nil
 }
 
+// audit records an erasure or a purge in the audit trail's hash chain, in
+// the transaction that removes the rows: erased if and only if recorded.
 func (tx *Tx) audit(action, actor, subject string, count int64) error {
-	_, err := tx.exec(`INSERT INTO erasures (at, action, actor, subject, count) VALUES (?, ?, ?, ?, ?)`,
-		millis(tx.store.ring.now()), action, actor, subject, count)
-	if err != nil {
+	r := AuditRecord{At: tx.store.ring.now(), Actor: actor, Action: action, Outcome: "success", Source: "local",
+		Target: subject, Detail: fmt.Sprintf("%d conversations", count)}
+	if err := tx.AppendChained(r); err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
@@ -184,9 +187,12 @@ func (s *Store) EraseVisitor(ctx context.Context, visitor, actor string) (int64,
 }
 
 // Erasures returns the erasure log (what was erased or purged, by whom,
-// never a text), oldest first.
+// never a text), oldest first: the erase and purge records of the audit
+// trail, after those an older version kept in a table of their own.
 func (s *Store) Erasures(ctx context.Context) ([]ErasureRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT at, action, actor, subject, count FROM erasures ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT at, action, actor, subject, count FROM erasures
+		UNION ALL SELECT at, action, actor, target, CAST(detail AS INTEGER) FROM audit WHERE action IN (?, ?)
+		ORDER BY at`, AuditErase, AuditPurge)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit: %w", err)
 	}

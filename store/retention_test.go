@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,6 +134,19 @@ func TestPurgeAndErase(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// They are records of the audit trail's hash chain, each linked to the
+	// one before.
+	recs, err := s.AuditRecords(ctx, 0, 100)
+	if err != nil || len(recs) != len(want) {
+		t.Fatalf("audit trail: %d records, %v; want %d", len(recs), err, len(want))
+	}
+	prev := make([]byte, 32)
+	for _, r := range recs {
+		if !bytes.Equal(r.Prev, prev) || !bytes.Equal(r.Sum(), r.Hash) {
+			t.Errorf("record %d breaks the chain: %+v", r.Seq, r)
+		}
+		prev = r.Hash
 	}
 }
 
