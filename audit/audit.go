@@ -39,9 +39,11 @@ const (
 	ActionAccountUnlock      = "account_unlock"
 	ActionKeyChange          = "key_change"
 	ActionAuditPrune         = "audit_prune"
-	// The card vault's (package vault): a card kept or found, deleted,
-	// read back by a payment processor, and expired cards purged.
+	// The card vault's (package vault): a card kept or found, kept for
+	// good after its acceptance, erased, read back by a payment processor,
+	// and expired cards purged.
 	ActionCardTokenize   = "card_tokenize"
+	ActionCardConfirm    = "card_confirm"
 	ActionCardDelete     = "card_delete"
 	ActionCardDetokenize = "card_detokenize"
 	ActionCardPurge      = "card_purge"
@@ -149,14 +151,22 @@ func (l *Log) Redact(s string) string {
 // cannot be, the error is logged (as a fail-closed event, which alerts)
 // and returned: a caller that must not act unrecorded refuses.
 func (l *Log) Record(ctx context.Context, e Event) error {
-	r := store.AuditRecord{At: l.now(), Actor: l.Redact(e.Actor), Action: e.Action, Outcome: e.Outcome,
-		Source: l.Redact(e.Source), Target: l.Redact(e.Target), Detail: l.Redact(e.Detail)}
+	r := l.Prepare(e)
 	err := l.cfg.Store.Write(ctx, "audit record", func(tx *store.Tx) error { return tx.AppendChained(r) })
 	if err != nil {
 		l.log.Error("audit: record not written", slog.String("action", e.Action), slog.String("fail_closed", "audit"), slog.Any("err", err))
 		return fmt.Errorf("audit: %s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// Prepare is the record of e as Record writes it, its time now and every
+// text redacted, for a caller that appends it in a transaction of its own
+// (store.Tx.AppendChained), so that what it records and what it does
+// commit together.
+func (l *Log) Prepare(e Event) store.AuditRecord {
+	return store.AuditRecord{At: l.now(), Actor: l.Redact(e.Actor), Action: e.Action, Outcome: e.Outcome,
+		Source: l.Redact(e.Source), Target: l.Redact(e.Target), Detail: l.Redact(e.Detail)}
 }
 
 // Prune removes the records older than the retention time and records

@@ -151,7 +151,7 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 			out.Last4 = card.Last4(digits)
 		}
 	}
-	kept, keptField, err := p.keep(ctx, req)
+	kept, keptField, expiry, err := p.keep(ctx, req)
 	if err != nil {
 		out.Status, out.Details = StatusError, "card vault unavailable"
 		p.log.Warn("secure: session refused: card vault unavailable", slog.String("transaction", out.TransactionID),
@@ -174,9 +174,8 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 	} else {
 		out.Status, out.Details = status, details
 	}
-	if kept.Created && out.Status != StatusAccepted {
-		p.discard(ctx, out.TransactionID, kept.Token)
-		out.Token = ""
+	if out.Token != "" {
+		p.confirm(ctx, &out, expiry)
 	}
 	out.Details = cleanDetails(out.Details)
 	if p.details != nil {
@@ -188,14 +187,15 @@ func (p *Pipeline) Validate(ctx context.Context, req Request) (Outcome, error) {
 	return out, nil
 }
 
-// keep keeps the request's card in the vault: the first card number field
-// with a value (its id is returned) and the first expiry field with a value
-// (none: ""). No vault or no card: nothing to keep, no error.
-func (p *Pipeline) keep(ctx context.Context, req Request) (kept vaultToken, field string, err error) {
+// keep keeps the request's card in the vault, pending until confirm: the
+// first card number field with a value (its id is returned) and the first
+// expiry field with a value (none: zero), which is returned for confirm. No
+// vault or no card: nothing to keep, no error.
+func (p *Pipeline) keep(ctx context.Context, req Request) (kept vaultToken, field string, expiry Value, err error) {
 	if p.vault == nil {
-		return vaultToken{}, "", nil
+		return vaultToken{}, "", Value{}, nil
 	}
-	var number, expiry Value
+	var number Value
 	for _, f := range req.Fields {
 		switch {
 		case f.Kind == KindCardNumber && !f.AgentFills && number.IsZero():
@@ -209,22 +209,30 @@ func (p *Pipeline) keep(ctx context.Context, req Request) (kept vaultToken, fiel
 		}
 	}
 	if number.IsZero() {
-		return vaultToken{}, "", nil
+		return vaultToken{}, "", Value{}, nil
 	}
-	kept, err = p.vault.keep(ctx, number, expiry)
-	if err != nil {
-		return vaultToken{}, "", err
+	if kept, err = p.vault.keep(ctx, number, expiry); err != nil {
+		return vaultToken{}, "", Value{}, err
 	}
-	return kept, field, nil
+	return kept, field, expiry, nil
 }
 
-// discard drops a token this session created for a card that was not
-// accepted. It runs even when ctx is done (the vault call has its own
-// timeout); a failure is logged, the outcome stays as it is.
-func (p *Pipeline) discard(ctx context.Context, transaction, token string) {
-	if err := p.vault.drop(context.WithoutCancel(ctx), token); err != nil {
-		p.log.Warn("secure: a declined card's token could not be dropped from the vault", slog.String("transaction", transaction),
-			slog.Any("err", err))
+// confirm ends the vault's part of a session: an accepted card is kept for
+// good (its expiry as the customer gave it this time); any other outcome
+// leaves the card pending, and the vault forgets it after a few minutes
+// unless another session confirms it (docs/vault.md). The token is in the
+// outcome only when the card is kept. A failed confirmation runs even when
+// ctx is done (the vault call has its own timeout) and is logged; the
+// outcome stays accepted, without a token.
+func (p *Pipeline) confirm(ctx context.Context, out *Outcome, expiry Value) {
+	if out.Status != StatusAccepted {
+		out.Token = ""
+		return
+	}
+	if err := p.vault.confirm(context.WithoutCancel(ctx), out.Token, expiry); err != nil {
+		out.Token = ""
+		p.log.Error("secure: an accepted card could not be kept in the vault", slog.String("transaction", out.TransactionID),
+			slog.String("fail_closed", "vault"), slog.Any("err", err))
 	}
 }
 

@@ -185,20 +185,32 @@ func (v *Vault) keep(ctx context.Context, number, expiry Value) (vaultToken, err
 	return vaultToken{Token: r.Token, Brand: r.Brand, Last4: r.Last4, Created: *r.Created}, nil
 }
 
-// drop removes token from the vault: DELETE /v1/tokens/{token}. A token the
-// vault does not know (404 unknown_token) is gone already: no error.
-func (v *Vault) drop(ctx context.Context, token string) error {
+// confirm keeps the pending card of token for good after its acceptance:
+// POST /v1/tokens/{token}/confirm, with the expiry (MM/YY) if not empty.
+func (v *Vault) confirm(ctx context.Context, token string, expiry Value) error {
 	if !validToken(token) {
 		return errors.New("card vault: not a token")
 	}
-	status, reply, err := v.do(ctx, http.MethodDelete, "/v1/tokens/"+token, nil)
+	const head = `{"expiry":"`
+	body := make([]byte, 0, len(head)+len("MM/YY")+len(`"}`))
+	defer func() { clear(body[:cap(body)]) }()
+	if expiry.IsZero() {
+		body = append(body, `{}`...)
+	} else {
+		var ok bool
+		if body, ok = appendExpiry(append(body, head...), expiry.b); !ok {
+			return errors.New("card vault: the expiry is not MM/YY")
+		}
+		body = append(body, `"}`...)
+	}
+	status, reply, err := v.do(ctx, http.MethodPost, "/v1/tokens/"+token+"/confirm", body)
 	if err != nil {
 		return err
 	}
-	if status == http.StatusNoContent || (status == http.StatusNotFound && errorCode(reply) == "unknown_token") {
-		return nil
+	if status != http.StatusOK {
+		return vaultError(status, reply)
 	}
-	return vaultError(status, reply)
+	return nil
 }
 
 // do makes one call with the API key and returns the status and the

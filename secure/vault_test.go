@@ -41,11 +41,12 @@ type fakeVault struct {
 	mu     sync.Mutex
 	calls  []vaultCall
 	tokens map[string]string // site+number → token
-	cards  map[string]bool   // live tokens
+	cards  map[string]bool   // live tokens: false pending, true kept
+	expiry map[string]string // the expiry a token was confirmed with
 	// answer, if set, answers POST /v1/tokens instead of the protocol.
 	answer http.HandlerFunc
-	// deleteFails answers DELETE with a 500.
-	deleteFails bool
+	// confirmFails answers a confirmation with a 500.
+	confirmFails bool
 }
 
 func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -84,27 +85,32 @@ func (f *fakeVault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, tok := http.StatusOK, f.tokens[*req.Site+"/"+n]
 		if tok == "" {
 			status, tok = http.StatusCreated, newTestToken()
-			f.tokens[*req.Site+"/"+n], f.cards[tok] = tok, true
+			f.tokens[*req.Site+"/"+n], f.cards[tok] = tok, false
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"token": tok, "brand": b.Name, "last4": card.Last4(n),
 			"created": status == http.StatusCreated, "expires_at": "2027-01-01T00:00:00Z"})
-	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/v1/tokens/"):
-		tok := strings.TrimPrefix(r.URL.Path, "/v1/tokens/")
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/tokens/") && strings.HasSuffix(r.URL.Path, "/confirm"):
+		tok := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/tokens/"), "/confirm")
+		var req struct{ Expiry string }
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		_, live := f.cards[tok]
 		switch {
-		case f.deleteFails:
+		case f.confirmFails:
 			vaultFail(w, http.StatusInternalServerError, "internal")
-		case !f.cards[tok]:
+		case dec.Decode(&req) != nil:
+			vaultFail(w, http.StatusBadRequest, "bad_request")
+		case !live:
 			vaultFail(w, http.StatusNotFound, "unknown_token")
 		default:
-			delete(f.cards, tok)
-			for k, v := range f.tokens {
-				if v == tok {
-					delete(f.tokens, k)
-				}
+			f.cards[tok] = true
+			if req.Expiry != "" {
+				f.expiry[tok] = req.Expiry
 			}
-			w.WriteHeader(http.StatusNoContent)
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"token": tok, "expires_at": "2027-01-01T00:00:00Z"})
 		}
 	default:
 		vaultFail(w, http.StatusNotFound, "not_found")
@@ -117,14 +123,8 @@ func (f *fakeVault) recorded() []vaultCall {
 	return append([]vaultCall(nil), f.calls...)
 }
 
-// count is how many cards the vault keeps; holds reports whether it keeps tok.
-func (f *fakeVault) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.cards)
-}
-
-func (f *fakeVault) holds(tok string) bool {
+// kept reports whether the vault keeps tok for good (confirmed).
+func (f *fakeVault) kept(tok string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cards[tok]
@@ -157,7 +157,7 @@ type vaultEnv struct {
 
 func newVaultEnv(t *testing.T, configure func(*VaultConfig)) *vaultEnv {
 	t.Helper()
-	env := &vaultEnv{vault: &fakeVault{tokens: map[string]string{}, cards: map[string]bool{}}, reply: acceptBody}
+	env := &vaultEnv{vault: &fakeVault{tokens: map[string]string{}, cards: map[string]bool{}, expiry: map[string]string{}}, reply: acceptBody}
 	ca, certFile, keyFile := clientPKI(t)
 	env.srv = httptest.NewUnstartedServer(env.vault)
 	pool := x509.NewCertPool()
@@ -225,18 +225,23 @@ func TestVaultKeepsAcceptedCard(t *testing.T) {
 		t.Fatalf("outcome %+v, want accepted with a token, Visa, 1111", out)
 	}
 	calls := env.vault.recorded()
-	if len(calls) != 1 || calls[0].Method != http.MethodPost || calls[0].Path != "/v1/tokens" || calls[0].Client != "gateway" {
-		t.Fatalf("vault calls %+v, want one POST /v1/tokens with the client certificate", calls)
+	if len(calls) != 2 || calls[0].Method != http.MethodPost || calls[0].Path != "/v1/tokens" || calls[0].Client != "gateway" {
+		t.Fatalf("vault calls %+v, want POST /v1/tokens with the client certificate, then the confirmation", calls)
 	}
 	want := `{"site":"shop","number":"` + testDigits + `","expiry":"` + testExpiry + `"}`
 	if calls[0].Body != want {
 		t.Errorf("vault request\n got %s\nwant %s", calls[0].Body, want)
 	}
-	if strings.Contains(calls[0].Body, testCVV) || strings.Contains(calls[0].Body, "cvv") {
-		t.Errorf("the security code reached the vault: %s", calls[0].Body)
+	if calls[1].Path != "/v1/tokens/"+out.Token+"/confirm" || calls[1].Body != `{"expiry":"`+testExpiry+`"}` {
+		t.Errorf("confirmation %+v, want POST /v1/tokens/%s/confirm with the expiry", calls[1], out.Token)
 	}
-	if !env.vault.holds(out.Token) {
-		t.Error("the vault does not hold the outcome's token")
+	for _, c := range calls {
+		if strings.Contains(c.Body, testCVV) || strings.Contains(c.Body, "cvv") {
+			t.Errorf("the security code reached the vault: %s", c.Body)
+		}
+	}
+	if !env.vault.kept(out.Token) {
+		t.Error("the vault does not keep the outcome's token")
 	}
 	posted := env.postedBodies()
 	if len(posted) != 1 || !strings.Contains(posted[0], `<param name="card_number" value="`+testCard+`" />`) ||
@@ -267,8 +272,11 @@ func TestVaultSendToken(t *testing.T) {
 	}
 }
 
+// TestVaultDeclinedCard: a card the service did not accept is never
+// confirmed (the vault forgets a pending card by itself) and its outcome
+// has no token; a card kept before stays as it was, its expiry too.
 func TestVaultDeclinedCard(t *testing.T) {
-	t.Run("created token dropped", func(t *testing.T) {
+	t.Run("new card left pending", func(t *testing.T) {
 		env := newVaultEnv(t, nil)
 		env.reply = declineBody
 		out := env.validate(t)
@@ -276,43 +284,39 @@ func TestVaultDeclinedCard(t *testing.T) {
 			t.Errorf("outcome %+v, want declined without a token", out)
 		}
 		calls := env.vault.recorded()
-		if len(calls) != 2 || calls[1].Method != http.MethodDelete || !validToken(strings.TrimPrefix(calls[1].Path, "/v1/tokens/")) {
-			t.Fatalf("vault calls %+v, want POST then DELETE /v1/tokens/{token}", calls)
-		}
-		if env.vault.count() != 0 {
-			t.Errorf("the vault still keeps %d cards", env.vault.count())
+		if len(calls) != 1 || calls[0].Path != "/v1/tokens" {
+			t.Fatalf("vault calls %+v, want only the POST /v1/tokens", calls)
 		}
 	})
-	t.Run("existing token kept", func(t *testing.T) {
+	t.Run("kept card untouched", func(t *testing.T) {
 		env := newVaultEnv(t, nil)
 		first := env.validate(t)
 		env.reply = declineBody
 		out := env.validate(t)
-		if out.Status != StatusDeclined || out.Token != first.Token {
-			t.Errorf("outcome %+v, want declined with the existing token %s", out, first.Token)
+		if out.Status != StatusDeclined || out.Token != "" {
+			t.Errorf("outcome %+v, want declined without a token", out)
 		}
-		for _, c := range env.vault.recorded() {
-			if c.Method == http.MethodDelete {
-				t.Errorf("a token created before was dropped: %+v", c)
-			}
+		if calls := env.vault.recorded(); len(calls) != 3 || !env.vault.kept(first.Token) {
+			t.Errorf("vault calls %+v: want keep, confirm, keep; the first card still kept", calls)
 		}
 	})
-	t.Run("validation error drops it too", func(t *testing.T) {
+	t.Run("validation error", func(t *testing.T) {
 		env := newVaultEnv(t, nil)
 		env.reply = "not xml"
-		if out := env.validate(t); out.Status != StatusError || out.Token != "" || env.vault.count() != 0 {
-			t.Errorf("outcome %+v with %d cards kept, want error and none", out, env.vault.count())
+		if out := env.validate(t); out.Status != StatusError || out.Token != "" || len(env.vault.recorded()) != 1 {
+			t.Errorf("outcome %+v, vault calls %+v: want error, no token, no confirmation", out, env.vault.recorded())
 		}
 	})
-	t.Run("drop failure logged", func(t *testing.T) {
+	t.Run("confirmation failure logged", func(t *testing.T) {
 		env := newVaultEnv(t, nil)
-		env.reply, env.vault.deleteFails = declineBody, true
+		env.vault.confirmFails = true
 		out := env.validate(t)
-		if out.Status != StatusDeclined || out.Details != "insufficient funds" || out.Token != "" {
-			t.Errorf("outcome %+v, want declined as the service said", out)
+		if out.Status != StatusAccepted || out.Token != "" {
+			t.Errorf("outcome %+v, want accepted (the service said so) without a token", out)
 		}
-		if !strings.Contains(env.logs.String(), "could not be dropped") || !strings.Contains(env.logs.String(), "HTTP 500 internal") {
-			t.Errorf("the failed drop is not logged: %s", env.logs.String())
+		logs := env.logs.String()
+		if !strings.Contains(logs, "could not be kept") || !strings.Contains(logs, "fail_closed=vault") || !strings.Contains(logs, "HTTP 500 internal") {
+			t.Errorf("the failed confirmation is not logged: %s", logs)
 		}
 	})
 }
@@ -385,16 +389,16 @@ func TestVaultWithoutCard(t *testing.T) {
 	}
 }
 
-func TestVaultDropUnknownToken(t *testing.T) {
+func TestVaultConfirmUnknownToken(t *testing.T) {
 	env := newVaultEnv(t, nil)
-	if err := env.pipeline.vault.drop(context.Background(), newTestToken()); err != nil {
-		t.Errorf("dropping an unknown token: %v, want nil (it is gone)", err)
+	if err := env.pipeline.vault.confirm(context.Background(), newTestToken(), Value{}); err == nil || !strings.Contains(err.Error(), "unknown_token") {
+		t.Errorf("confirming an unknown token: %v, want unknown_token", err)
 	}
-	if err := env.pipeline.vault.drop(context.Background(), "../v1/detokenize"); err == nil {
-		t.Error("drop sent a string that is not a token")
+	if err := env.pipeline.vault.confirm(context.Background(), "../v1/detokenize", Value{}); err == nil {
+		t.Error("confirm sent a string that is not a token")
 	}
-	if n := len(env.vault.recorded()); n != 1 {
-		t.Errorf("%d vault calls, want 1", n)
+	if calls := env.vault.recorded(); len(calls) != 1 || calls[0].Body != "{}" {
+		t.Errorf("vault calls %+v, want 1 with an empty object", calls)
 	}
 }
 
@@ -456,15 +460,16 @@ func TestVaultExpiryAsMMYY(t *testing.T) {
 	if out, _ := env.pipeline.Validate(context.Background(), req); out.Status != StatusAccepted {
 		t.Fatalf("outcome %+v", out)
 	}
-	if calls := env.vault.recorded(); len(calls) != 1 || !strings.Contains(calls[0].Body, `"expiry":"01/28"`) {
-		t.Errorf("vault calls %+v, want expiry 01/28", calls)
+	if calls := env.vault.recorded(); len(calls) != 2 || !strings.Contains(calls[0].Body, `"expiry":"01/28"`) || calls[1].Body != `{"expiry":"01/28"}` {
+		t.Errorf("vault calls %+v, want expiry 01/28 kept and confirmed", calls)
 	}
-	// An optional expiry left empty: "" to the vault.
+	// An optional expiry left empty: "" to the vault, and a confirmation
+	// that leaves the kept expiry as it is.
 	req = cardRequest()
 	req.Fields[2].Optional = true
 	delete(req.Customer, "expiry")
 	env.pipeline.Validate(context.Background(), req)
-	if calls := env.vault.recorded(); len(calls) != 2 || !strings.Contains(calls[1].Body, `"expiry":""`) {
-		t.Errorf("vault calls %+v, want an empty expiry", calls)
+	if calls := env.vault.recorded(); len(calls) != 4 || !strings.Contains(calls[2].Body, `"expiry":""`) || calls[3].Body != "{}" {
+		t.Errorf("vault calls %+v, want an empty expiry and an empty confirmation", calls)
 	}
 }

@@ -40,6 +40,7 @@ type VaultCard struct {
 	Token, Site, Brand, Last4 string
 	Number, Expiry            []byte // plain: the caller wipes them
 	Created, Expires          time.Time
+	Kept                      bool // confirmed (ConfirmCard), not only pending
 }
 
 // ErrNoCard: no card has that token (or it expired).
@@ -60,13 +61,18 @@ func (c *VaultCard) check() error {
 	return nil
 }
 
-// KeepCard stores c (Token is a fresh random token the caller made;
-// Created/Expires set by the caller). With unique true and a live card
-// (Expires after c.Created) of the same number for the same site already
-// kept, it keeps nothing new, moves that card's expiry to c.Expires and
-// re-seals it with c's expiry if that changed, and returns its token with
-// created false. Returns the token kept and whether it is new.
-func (s *Store) KeepCard(ctx context.Context, c VaultCard, unique bool) (token string, created bool, err error) {
+// CardRecord makes the audit record of a keep, once its token is known
+// (created: a new card), for KeepCard to append in its transaction.
+type CardRecord func(token string, created bool) AuditRecord
+
+// KeepCard stores c as a pending card (Token is a fresh random token the
+// caller made; Created is now and Expires the pending card's deadline, the
+// caller's; ConfirmCard keeps it for good). With unique true and a live card
+// (pending or kept: Expires after c.Created) of the same number for the
+// same site, it changes nothing and returns that card's token with created
+// false. If record is not nil, its record is appended to the audit trail in
+// the same transaction: kept if and only if recorded.
+func (s *Store) KeepCard(ctx context.Context, c VaultCard, unique bool, record CardRecord) (token string, created bool, err error) {
 	if err := c.check(); err != nil {
 		return "", false, err
 	}
@@ -75,8 +81,13 @@ func (s *Store) KeepCard(ctx context.Context, c VaultCard, unique bool) (token s
 	// once end with one token.
 	err = s.Write(ctx, "keep card", func(tx *Tx) error {
 		var err error
-		token, created, err = tx.keepCard(c, unique)
-		return err
+		if token, created, err = tx.keepCard(c, unique); err != nil {
+			return err
+		}
+		if record == nil {
+			return nil
+		}
+		return tx.AppendChained(record(token, created))
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("store: keep card: %w", err)
@@ -97,7 +108,7 @@ func (tx *Tx) keepCard(c VaultCard, unique bool) (string, bool, error) {
 			ORDER BY created_at, token LIMIT 1`, c.Site, fp, millis(c.Created)).Scan(&token, &body)
 		switch {
 		case err == nil:
-			return token, false, tx.renewCard(token, body, c)
+			return token, false, tx.sameNumber(token, body, c.Number)
 		case !errors.Is(err, sql.ErrNoRows):
 			return "", false, err
 		}
@@ -116,32 +127,79 @@ func (tx *Tx) keepCard(c VaultCard, unique bool) (string, bool, error) {
 	return c.Token, true, nil
 }
 
-// renewCard moves the expiry of the card kept under token (whose body is
-// body) to c's, and re-seals it if c's expiry date differs from the kept
-// one.
-func (tx *Tx) renewCard(token string, body []byte, c VaultCard) error {
+// sameNumber checks that the card of token (whose body is body), found by
+// its fingerprint, holds number.
+func (tx *Tx) sameNumber(token string, body, number []byte) error {
 	plain, err := tx.store.open(tx.ctx, cardRow(token), 0, body)
 	if err != nil {
 		return err
 	}
 	defer clear(plain)
-	number, expiry, err := decodeCard(plain)
+	kept, _, err := decodeCard(plain)
 	if err != nil {
 		return fmt.Errorf("vault card %s: %w", token, err)
 	}
-	if subtle.ConstantTimeCompare(number, c.Number) != 1 {
+	if subtle.ConstantTimeCompare(kept, number) != 1 {
 		// Two numbers of one fingerprint: an altered table, not chance.
 		return fmt.Errorf("vault card %s: its fingerprint matches another number: %w", token, ErrBody)
 	}
-	if !bytes.Equal(expiry, c.Expiry) {
-		fresh := encodeCard(c.Number, c.Expiry)
-		defer clear(fresh)
-		if body, err = tx.seal(cardRow(token), 0, fresh); err != nil {
+	return nil
+}
+
+// ConfirmCard keeps the live card of token for good, until expires, once
+// the validation service accepted it: its state becomes kept and, if expiry
+// is not empty and differs from the one kept, the card is re-sealed with it
+// (a session that was not accepted never changes a card). ErrNoCard if no
+// live card (Expires after now) has that token. The record, if not nil, is
+// appended to the audit trail in the same transaction.
+func (s *Store) ConfirmCard(ctx context.Context, token string, expiry []byte, expires, now time.Time, record *AuditRecord) error {
+	err := s.Write(ctx, "confirm card", func(tx *Tx) error {
+		var body []byte
+		err := tx.queryRow(`SELECT body FROM vault_cards WHERE token = ? AND expires_at > ?`, token, millis(now)).Scan(&body)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNoCard
+		}
+		if err != nil {
 			return err
 		}
+		if len(expiry) > 0 {
+			if body, err = tx.resealExpiry(token, body, expiry); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.exec(`UPDATE vault_cards SET body = ?, kept = 1, expires_at = max(expires_at, ?) WHERE token = ?`,
+			body, millis(expires), token); err != nil {
+			return err
+		}
+		if record == nil {
+			return nil
+		}
+		return tx.AppendChained(*record)
+	})
+	if err != nil {
+		return fmt.Errorf("store: confirm card: %w", err)
 	}
-	_, err = tx.exec(`UPDATE vault_cards SET body = ?, expires_at = ? WHERE token = ?`, body, millis(c.Expires), token)
-	return err
+	return nil
+}
+
+// resealExpiry returns the body of the card of token with expiry, sealed
+// again if it differs from the one in body.
+func (tx *Tx) resealExpiry(token string, body, expiry []byte) ([]byte, error) {
+	plain, err := tx.store.open(tx.ctx, cardRow(token), 0, body)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	number, kept, err := decodeCard(plain)
+	if err != nil {
+		return nil, fmt.Errorf("vault card %s: %w", token, err)
+	}
+	if bytes.Equal(kept, expiry) {
+		return body, nil
+	}
+	fresh := encodeCard(number, expiry)
+	defer clear(fresh)
+	return tx.seal(cardRow(token), 0, fresh)
 }
 
 // Card returns the live card of token (Expires after now), ErrNoCard
@@ -150,8 +208,8 @@ func (s *Store) Card(ctx context.Context, token string, now time.Time) (VaultCar
 	c := VaultCard{Token: token}
 	var body []byte
 	var created, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT site, brand, last4, body, created_at, expires_at FROM vault_cards
-		WHERE token = ? AND expires_at > ?`, token, millis(now)).Scan(&c.Site, &c.Brand, &c.Last4, &body, &created, &expires)
+	err := s.db.QueryRowContext(ctx, `SELECT site, brand, last4, body, created_at, expires_at, kept FROM vault_cards
+		WHERE token = ? AND expires_at > ?`, token, millis(now)).Scan(&c.Site, &c.Brand, &c.Last4, &body, &created, &expires, &c.Kept)
 	if errors.Is(err, sql.ErrNoRows) {
 		return VaultCard{}, ErrNoCard
 	}
@@ -175,8 +233,10 @@ func (s *Store) Card(ctx context.Context, token string, now time.Time) (VaultCar
 	return c, nil
 }
 
-// DropCard removes the card of token; ErrNoCard if there is none.
-func (s *Store) DropCard(ctx context.Context, token string) error {
+// DropCard removes the card of token (an erasure on request); ErrNoCard
+// if there is none. The record, if not nil, is appended to the audit trail
+// in the same transaction.
+func (s *Store) DropCard(ctx context.Context, token string, record *AuditRecord) error {
 	err := s.Write(ctx, "drop card", func(tx *Tx) error {
 		res, err := tx.exec(`DELETE FROM vault_cards WHERE token = ?`, token)
 		if err != nil {
@@ -189,7 +249,10 @@ func (s *Store) DropCard(ctx context.Context, token string) error {
 		if n == 0 {
 			return ErrNoCard
 		}
-		return nil
+		if record == nil {
+			return nil
+		}
+		return tx.AppendChained(*record)
 	})
 	if err == nil {
 		s.checkpoint(ctx)
@@ -197,7 +260,7 @@ func (s *Store) DropCard(ctx context.Context, token string) error {
 	return err
 }
 
-// PurgeCards removes every card whose expiry is before cutoff
+// PurgeCards removes every card whose expiry is not after cutoff
 // (secure_delete, in small transactions, WAL truncated after, like Purge),
 // returns how many.
 func (s *Store) PurgeCards(ctx context.Context, cutoff time.Time) (int64, error) {
@@ -206,7 +269,7 @@ func (s *Store) PurgeCards(ctx context.Context, cutoff time.Time) (int64, error)
 		var n int64
 		err := s.Write(ctx, "purge cards", func(tx *Tx) error {
 			res, err := tx.exec(`DELETE FROM vault_cards WHERE token IN
-				(SELECT token FROM vault_cards WHERE expires_at < ? LIMIT ?)`, millis(cutoff), purgeChunk)
+				(SELECT token FROM vault_cards WHERE expires_at <= ? LIMIT ?)`, millis(cutoff), purgeChunk)
 			if err != nil {
 				return err
 			}

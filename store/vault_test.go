@@ -56,7 +56,7 @@ func openVault(t *testing.T, path string, kek KeyWrapper, previous ...KeyWrapper
 
 func keep(t *testing.T, s *Store, c VaultCard, unique bool) (string, bool) {
 	t.Helper()
-	token, created, err := s.KeepCard(context.Background(), c, unique)
+	token, created, err := s.KeepCard(context.Background(), c, unique, nil)
 	if err != nil {
 		t.Fatalf("KeepCard: %v", err)
 	}
@@ -120,13 +120,13 @@ func TestVaultKeepReadDrop(t *testing.T) {
 	if _, err := s.Card(ctx, newToken(t), t0); !errors.Is(err, ErrNoCard) {
 		t.Errorf("Card of an unknown token: %v, want ErrNoCard", err)
 	}
-	if err := s.DropCard(ctx, token); err != nil {
+	if err := s.DropCard(ctx, token, nil); err != nil {
 		t.Fatalf("DropCard: %v", err)
 	}
 	if _, err := s.Card(ctx, token, t0); !errors.Is(err, ErrNoCard) {
 		t.Errorf("Card of a dropped token: %v, want ErrNoCard", err)
 	}
-	if err := s.DropCard(ctx, token); !errors.Is(err, ErrNoCard) {
+	if err := s.DropCard(ctx, token, nil); !errors.Is(err, ErrNoCard) {
 		t.Errorf("DropCard again: %v, want ErrNoCard", err)
 	}
 	if n, _ := s.CardCount(ctx); n != 1 {
@@ -140,7 +140,7 @@ func TestVaultKeepReadDrop(t *testing.T) {
 	} {
 		c := vaultCard(t, "shop", vaultNumber, vaultExpiry, t0)
 		bad(&c)
-		_, _, err := s.KeepCard(ctx, c, true)
+		_, _, err := s.KeepCard(ctx, c, true, nil)
 		if err == nil {
 			t.Errorf("%s: kept", name)
 			continue
@@ -219,43 +219,65 @@ func setRawCardBody(t *testing.T, s *Store, token string, b []byte) {
 	}
 }
 
-// TestVaultExpiryMovesOnReKeep: keeping a kept card moves its expiry; the
-// body is re-sealed only when the card's expiry date changed.
-func TestVaultExpiryMovesOnReKeep(t *testing.T) {
+// TestVaultConfirm: keeping a card already kept changes nothing (a session
+// the validation service has not accepted yet, or never will, must not
+// touch it); confirming it keeps it as long as asked, never shorter, and
+// re-seals it only when the confirmed expiry differs; an empty expiry keeps
+// the card's own; the audit record goes in the same transaction.
+func TestVaultConfirm(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openVault(t, filepath.Join(t.TempDir(), "vault.db"), testKEK(t))
 	defer s.Close()
 	c := vaultCard(t, "shop", vaultNumber, vaultExpiry, t0)
 	token, _ := keep(t, s, c, true)
 	body := rawCardColumn(t, s, token, "body")
+	if got, _ := s.Card(ctx, token, t0); got.Kept {
+		t.Error("a card kept before its validation reads as confirmed")
+	}
 
-	c2 := vaultCard(t, "shop", vaultNumber, vaultExpiry, t0.Add(10*24*time.Hour))
+	c2 := vaultCard(t, "shop", vaultNumber, "01/31", t0.Add(time.Hour))
 	c2.Expires = t0.Add(90 * 24 * time.Hour)
 	if tok, created := keep(t, s, c2, true); tok != token || created {
 		t.Fatalf("re-keep: %s, %v; want %s, not created", tok, created, token)
 	}
+	checkCard(t, s, token, t0, c)
+	if !bytes.Equal(rawCardColumn(t, s, token, "body"), body) {
+		t.Error("a re-keep changed the card")
+	}
+
+	rec := AuditRecord{At: t0, Actor: "cc", Action: "card_confirm", Outcome: "success", Source: "local", Target: token}
+	if err := s.ConfirmCard(ctx, token, nil, t0.Add(60*24*time.Hour), t0, &rec); err != nil {
+		t.Fatal(err)
+	}
 	want := c
-	want.Expires = c2.Expires
+	want.Expires = t0.Add(60 * 24 * time.Hour)
 	checkCard(t, s, token, t0, want)
 	if !bytes.Equal(rawCardColumn(t, s, token, "body"), body) {
-		t.Error("the body was re-sealed though the card's expiry did not change")
+		t.Error("an empty expiry re-sealed the card")
 	}
-
-	c3 := vaultCard(t, "shop", vaultNumber, "01/31", t0.Add(20*24*time.Hour))
-	c3.Expires = t0.Add(40 * 24 * time.Hour) // earlier: it moves all the same
-	if tok, created := keep(t, s, c3, true); tok != token || created {
-		t.Fatalf("re-keep with a new expiry: %s, %v; want %s, not created", tok, created, token)
+	if got, _ := s.Card(ctx, token, t0); !got.Kept {
+		t.Error("a confirmed card does not read as kept")
 	}
-	want.Expires, want.Expiry = c3.Expires, []byte("01/31")
+	if err := s.ConfirmCard(ctx, token, []byte("01/31"), t0.Add(40*24*time.Hour), t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	want.Expiry = []byte("01/31") // the expiry is the new one; the card is kept as long as before, not shorter
 	checkCard(t, s, token, t0, want)
 	if bytes.Equal(rawCardColumn(t, s, token, "body"), body) {
-		t.Error("the body was not re-sealed with the card's new expiry")
+		t.Error("the body was not re-sealed with the confirmed expiry")
+	}
+	recs, err := s.AuditRecords(ctx, 0, 10)
+	if err != nil || len(recs) != 1 || recs[0].Action != "card_confirm" || recs[0].Target != token {
+		t.Errorf("audit records %+v, %v; want the confirmation's", recs, err)
 	}
 
-	checkCard(t, s, token, c3.Expires.Add(-time.Millisecond), want)
-	for name, now := range map[string]time.Time{"at its expiry": c3.Expires, "after": c3.Expires.Add(time.Hour)} {
+	checkCard(t, s, token, want.Expires.Add(-time.Millisecond), want)
+	for name, now := range map[string]time.Time{"at its expiry": want.Expires, "after": want.Expires.Add(time.Hour)} {
 		if _, err := s.Card(ctx, token, now); !errors.Is(err, ErrNoCard) {
 			t.Errorf("Card %s: %v, want ErrNoCard", name, err)
+		}
+		if err := s.ConfirmCard(ctx, token, nil, now.Add(time.Hour), now, nil); !errors.Is(err, ErrNoCard) {
+			t.Errorf("ConfirmCard %s: %v, want ErrNoCard", name, err)
 		}
 	}
 }
@@ -338,7 +360,7 @@ func TestVaultMovedBodyDoesNotOpen(t *testing.T) {
 		} else {
 			errs = append(errs, err.Error())
 		}
-		if _, _, err := s.KeepCard(ctx, b, true); !errors.Is(err, ErrBody) {
+		if _, _, err := s.KeepCard(ctx, b, true, nil); !errors.Is(err, ErrBody) {
 			t.Errorf("re-keep of card b with %s: %v, want ErrBody", name, err)
 		}
 	}
@@ -523,7 +545,7 @@ func TestVaultConcurrentKeep(t *testing.T) {
 	errs := make([]error, n)
 	for i := range n {
 		c := vaultCard(t, "shop", vaultNumber, vaultExpiry, t0)
-		wg.Go(func() { tokens[i], made[i], errs[i] = s.KeepCard(ctx, c, true) })
+		wg.Go(func() { tokens[i], made[i], errs[i] = s.KeepCard(ctx, c, true, nil) })
 	}
 	wg.Wait()
 	var created int

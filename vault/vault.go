@@ -8,10 +8,10 @@
 //
 // The HTTP API (JSON over mutual TLS, an API key on every request):
 //
-//	POST   /v1/tokens         tokenize   {site, number, expiry} → {token, brand, last4, created, expires_at}
-//	DELETE /v1/tokens/{token} tokenize   drop a card (a declined one)
-//	POST   /v1/detokenize     detokenize {token} → {token, site, number, expiry, brand, last4, expires_at}
-//	GET    /healthz
+//	POST /v1/tokens                 tokenize   {site, number, expiry} → {token, brand, last4, created, expires_at}: pending
+//	POST /v1/tokens/{token}/confirm tokenize   {expiry} → {token, expires_at}: kept for the retention time
+//	POST /v1/detokenize             detokenize {token} → {token, site, number, expiry, brand, last4, kept, expires_at}
+//	GET  /healthz
 package vault
 
 import (
@@ -36,11 +36,18 @@ const DefaultRetention = 30 * 24 * time.Hour
 // maxBody bounds a request body.
 const maxBody = 16 << 10
 
+// PendingTTL is how long a card tokenised before its validation is kept
+// unless the gateway confirms it (its validation accepted it): long enough
+// for any validation call, short enough that a declined card, or one of a
+// session that never ended, is soon forgotten.
+const PendingTTL = 15 * time.Minute
+
 // Store is what the vault needs of a store; *store.Store is one.
 type Store interface {
-	KeepCard(ctx context.Context, c store.VaultCard, unique bool) (token string, created bool, err error)
+	KeepCard(ctx context.Context, c store.VaultCard, unique bool, record store.CardRecord) (token string, created bool, err error)
+	ConfirmCard(ctx context.Context, token string, expiry []byte, expires, now time.Time, record *store.AuditRecord) error
 	Card(ctx context.Context, token string, now time.Time) (store.VaultCard, error)
-	DropCard(ctx context.Context, token string) error
+	DropCard(ctx context.Context, token string, record *store.AuditRecord) error
 	PurgeCards(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -96,9 +103,13 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
-// Purge removes every card whose retention ended and records that it did.
+// Purge removes every card whose retention ended (or that stayed pending
+// past PendingTTL) and records that it did, when it removed any or failed.
 func (s *Server) Purge(ctx context.Context, actor string) (int64, error) {
 	n, err := s.cfg.Store.PurgeCards(ctx, s.now())
+	if n == 0 && err == nil {
+		return 0, nil
+	}
 	outcome := audit.Success
 	if err != nil {
 		outcome = audit.Failure
@@ -110,19 +121,35 @@ func (s *Server) Purge(ctx context.Context, actor string) (int64, error) {
 	if err != nil {
 		return n, fmt.Errorf("vault: purge: %w", err)
 	}
-	if n > 0 {
-		s.log.Info("vault: expired cards purged", slog.Int64("cards", n))
-	}
+	s.log.Info("vault: expired cards purged", slog.Int64("cards", n))
 	return n, nil
 }
 
-// RunPurge purges expired cards every interval until ctx ends.
+// Erase removes the card of token at once, on request (a customer's
+// erasure), recorded in the same transaction.
+func (s *Server) Erase(ctx context.Context, token, actor string) error {
+	if !ValidToken(token) {
+		return fmt.Errorf("vault: %q is not a token", token)
+	}
+	rec := s.cfg.Audit.Prepare(audit.Event{Actor: actor, Action: audit.ActionCardDelete, Outcome: audit.Success,
+		Source: audit.SourceLocal, Target: token})
+	if err := s.cfg.Store.DropCard(ctx, token, &rec); err != nil {
+		return fmt.Errorf("vault: erase %s: %w", token, err)
+	}
+	return nil
+}
+
+// RunPurge purges expired cards, and audit records past their retention,
+// every interval until ctx ends.
 func (s *Server) RunPurge(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if _, err := s.Purge(ctx, audit.ActorSystem); err != nil && ctx.Err() == nil {
 			s.log.Error("vault: purge failed", slog.Any("err", err))
+		}
+		if err := s.cfg.Audit.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("vault: audit prune failed", slog.Any("err", err))
 		}
 		select {
 		case <-ctx.Done():

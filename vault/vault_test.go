@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -131,6 +133,15 @@ func errCode(m map[string]any) string {
 	return s
 }
 
+// confirmCall confirms token as the gateway, with expiry ("" for none).
+func confirmCall(t *testing.T, tv *testVault, c *http.Client, token, expiry string) (int, map[string]any) {
+	body := "{}"
+	if expiry != "" {
+		body = `{"expiry":"` + expiry + `"}`
+	}
+	return call(t, c, "POST", tv.url+"/v1/tokens/"+token+"/confirm", gatewayKey, body)
+}
+
 func keep(site string) string {
 	return `{"site":"` + site + `","number":"` + testCard + `","expiry":"` + testExpiry + `"}`
 }
@@ -150,8 +161,12 @@ func TestTokenizeDetokenize(t *testing.T) {
 	if code != http.StatusCreated || !ValidToken(token) || m["brand"] != "Visa" || m["last4"] != "1881" || m["created"] != true {
 		t.Fatalf("tokenize: %d %v", code, m)
 	}
-	if exp, _ := time.Parse(time.RFC3339, m["expires_at"].(string)); !exp.Equal(tv.clock.Now().Add(DefaultRetention)) {
-		t.Errorf("expires_at %v, want now + %v", m["expires_at"], DefaultRetention)
+	if exp, _ := time.Parse(time.RFC3339, m["expires_at"].(string)); !exp.Equal(tv.clock.Now().Add(PendingTTL)) {
+		t.Errorf("expires_at %v, want now + %v (pending)", m["expires_at"], PendingTTL)
+	}
+	code, m = confirmCall(t, tv, gw, token, testExpiry)
+	if exp, _ := time.Parse(time.RFC3339, fmt.Sprint(m["expires_at"])); code != http.StatusOK || !exp.Equal(tv.clock.Now().Add(DefaultRetention)) {
+		t.Errorf("confirm: %d %v, want 200 and now + %v", code, m, DefaultRetention)
 	}
 	if strings.Contains(token, testCard[len(testCard)-4:]) && strings.Contains(token, testCard[:6]) {
 		t.Errorf("token %s looks derived from the number", token)
@@ -177,19 +192,25 @@ func TestTokenizeDetokenize(t *testing.T) {
 	if code, _ := call(t, pay, "POST", tv.url+"/v1/tokens", paymentsKey, keep("shop")); code != http.StatusForbidden {
 		t.Errorf("payments tokenizes: %d, want 403", code)
 	}
-	if code, _ := call(t, pay, "DELETE", tv.url+"/v1/tokens/"+token, paymentsKey, ""); code != http.StatusForbidden {
-		t.Errorf("payments deletes: %d, want 403", code)
+	if code, _ := confirmCall(t, tv, pay, token, ""); code != http.StatusUnauthorized {
+		t.Errorf("payments confirms with the gateway's key: %d, want 401", code)
+	}
+	if code, _ := call(t, pay, "POST", tv.url+"/v1/tokens/"+token+"/confirm", paymentsKey, "{}"); code != http.StatusForbidden {
+		t.Errorf("payments confirms: %d, want 403", code)
+	}
+	if code, m := confirmCall(t, tv, gw, "tok_"+strings.Repeat("a", 26), ""); code != http.StatusNotFound || errCode(m) != "unknown_token" {
+		t.Errorf("confirm an unknown token: %d %v", code, m)
 	}
 
-	// Delete, then the token is unknown.
-	if code, _ := call(t, gw, "DELETE", tv.url+"/v1/tokens/"+token, gatewayKey, ""); code != http.StatusNoContent {
-		t.Errorf("delete: %d, want 204", code)
+	// Erased on request, then the token is unknown.
+	if err := tv.srv.Erase(context.Background(), token, audit.ActorCLI); err != nil {
+		t.Fatalf("erase: %v", err)
 	}
 	if code, m := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+token+`"}`); code != http.StatusNotFound || errCode(m) != "unknown_token" {
-		t.Errorf("detokenize a deleted token: %d %v", code, m)
+		t.Errorf("detokenize an erased token: %d %v", code, m)
 	}
-	if code, _ := call(t, gw, "DELETE", tv.url+"/v1/tokens/"+token, gatewayKey, ""); code != http.StatusNotFound {
-		t.Errorf("delete twice: %d, want 404", code)
+	if err := tv.srv.Erase(context.Background(), token, audit.ActorCLI); !errors.Is(err, store.ErrNoCard) {
+		t.Errorf("erase twice: %v, want ErrNoCard", err)
 	}
 	if tv.log.String() != "" && strings.Contains(tv.log.String(), testCard) {
 		t.Errorf("the log holds the number:\n%s", tv.log)
@@ -276,31 +297,65 @@ func TestBadRequests(t *testing.T) {
 	if n, _ := tv.st.CardCount(context.Background()); n != 0 {
 		t.Errorf("%d cards kept after bad requests, want 0", n)
 	}
+	// Each refusal is in the audit trail, without the number.
+	recs, _ := tv.st.AuditRecords(context.Background(), 0, 100)
+	failures := 0
+	for _, r := range recs {
+		if r.Action == audit.ActionCardTokenize && r.Outcome == audit.Failure && r.Actor == "contact-center" {
+			failures++
+		}
+		if strings.Contains(r.Detail+r.Target, "88888") {
+			t.Errorf("a record holds the number: %+v", r)
+		}
+	}
+	if failures != 9 {
+		t.Errorf("%d refusals recorded, want 9", failures)
+	}
 }
 
-// TestRetentionAndPurge: a card expires after the retention time (a new
-// tokenisation moves it on), reads as unknown then, and the purge removes
-// it and records that it did.
+// TestRetentionAndPurge: a card tokenised and never confirmed (declined,
+// or its session never ended) is forgotten after PendingTTL; a confirmed
+// one after the retention time from its last confirmation; a tokenisation
+// alone moves nothing; the purge removes what expired and records it.
 func TestRetentionAndPurge(t *testing.T) {
 	tv := newTestVault(t, func(c *Config) { c.Retention = 48 * time.Hour })
 	gw, pay := tv.caller(t, tv.ca, "gateway.internal"), tv.caller(t, tv.ca, "payments.internal")
 	_, m := call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop"))
 	token := m["token"].(string)
+	confirmCall(t, tv, gw, token, testExpiry)
 	_, m = call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, `{"site":"shop","number":"5555555555554444"}`)
-	other := m["token"].(string)
+	declined := m["token"].(string)
+	if code, m := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+declined+`"}`); code != http.StatusOK || m["kept"] != false {
+		t.Errorf("a pending card (send_token: the processor reads it while it validates): %d %v", code, m)
+	}
+
+	tv.clock.add(PendingTTL)
+	if code, _ := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+declined+`"}`); code != http.StatusNotFound {
+		t.Errorf("a card never confirmed, after %v: %d, want 404", PendingTTL, code)
+	}
+	if n, err := tv.srv.Purge(context.Background(), audit.ActorCLI); err != nil || n != 1 {
+		t.Errorf("purge of the pending card: %d, %v; want 1", n, err)
+	}
 
 	tv.clock.add(24 * time.Hour)
-	call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop")) // used again: kept 48 h from now
-	tv.clock.add(36 * time.Hour)
-	if code, _ := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+other+`"}`); code != http.StatusNotFound {
-		t.Errorf("an expired card: %d, want 404", code)
+	// A declined session of the kept card, with another expiry: nothing moves.
+	call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, `{"site":"shop","number":"`+testCard+`","expiry":"01/31"}`)
+	tv.clock.add(24 * time.Hour)
+	if code, _ := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+token+`"}`); code != http.StatusNotFound {
+		t.Errorf("a card past its retention: %d, want 404 (an unconfirmed tokenisation must not keep it)", code)
 	}
-	if code, m := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+token+`"}`); code != http.StatusOK || m["number"] != testCard {
-		t.Errorf("a card used again: %d %v, want it still kept", code, m)
+
+	// Confirmed again in time, it is kept on, with the new expiry.
+	_, m = call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop"))
+	again := m["token"].(string)
+	confirmCall(t, tv, gw, again, "01/31")
+	tv.clock.add(47 * time.Hour)
+	if code, m := call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+again+`"}`); code != http.StatusOK || m["expiry"] != "01/31" || m["kept"] != true {
+		t.Errorf("a card confirmed again: %d %v, want it kept with expiry 01/31", code, m)
 	}
 	n, err := tv.srv.Purge(context.Background(), audit.ActorCLI)
 	if err != nil || n != 1 {
-		t.Fatalf("purge: %d, %v; want 1", n, err)
+		t.Fatalf("purge: %d, %v; want 1 (the first card)", n, err)
 	}
 	if c, _ := tv.st.CardCount(context.Background()); c != 1 {
 		t.Errorf("%d cards after the purge, want 1", c)
@@ -308,6 +363,13 @@ func TestRetentionAndPurge(t *testing.T) {
 	recs, _ := tv.st.AuditRecords(context.Background(), 0, 100)
 	if last := recs[len(recs)-1]; last.Action != audit.ActionCardPurge || last.Actor != audit.ActorCLI || !strings.Contains(last.Detail, "1 cards") {
 		t.Errorf("last record %+v, want the purge", last)
+	}
+	before := len(recs)
+	if n, err := tv.srv.Purge(context.Background(), audit.ActorCLI); err != nil || n != 0 {
+		t.Errorf("a purge with nothing to do: %d, %v", n, err)
+	}
+	if recs, _ := tv.st.AuditRecords(context.Background(), 0, 100); len(recs) != before {
+		t.Error("a purge that removed nothing was recorded")
 	}
 }
 
@@ -330,13 +392,15 @@ func TestAuditNamesWhoWhenWhich(t *testing.T) {
 	gw, pay := tv.caller(t, tv.ca, "gateway.internal"), tv.caller(t, tv.ca, "payments.internal")
 	_, m := call(t, gw, "POST", tv.url+"/v1/tokens", gatewayKey, keep("shop"))
 	token := m["token"].(string)
+	confirmCall(t, tv, gw, token, testExpiry)
 	call(t, pay, "POST", tv.url+"/v1/detokenize", paymentsKey, `{"token":"`+token+`"}`)
 
 	recs, err := tv.st.AuditRecords(context.Background(), 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []struct{ actor, action string }{{"contact-center", audit.ActionCardTokenize}, {"payments", audit.ActionCardDetokenize}}
+	want := []struct{ actor, action string }{{"contact-center", audit.ActionCardTokenize}, {"contact-center", audit.ActionCardConfirm},
+		{"payments", audit.ActionCardDetokenize}}
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d: %+v", len(recs), len(want), recs)
 	}

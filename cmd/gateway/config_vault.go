@@ -128,6 +128,9 @@ func (v *validator) checkVaultServer(c *config) {
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
 		v.failf(v.either(path{"tls"}, p), "the vault serves mutual TLS only: set tls.cert and tls.key")
 	}
+	if c.Data == "" {
+		v.failf(p, "set data: the vault's own data directory (never a gateway's: the default ./data is the gateway's)")
+	}
 	if s.ClientCA == "" {
 		v.failf(p, "set client_ca: the CA file that signs the certificates of the vault's clients")
 	} else if _, err := clientCAPool(s.ClientCA); err != nil {
@@ -163,6 +166,9 @@ func (v *validator) checkVaultServer(c *config) {
 			if r != string(vault.RoleTokenize) && r != string(vault.RoleDetokenize) {
 				v.failf(cp.with("roles", j), "%q: want tokenize or detokenize", r)
 			}
+		}
+		if slices.Contains(cl.Roles, string(vault.RoleTokenize)) && slices.Contains(cl.Roles, string(vault.RoleDetokenize)) {
+			v.warnf(cp.with("roles"), "one client both tokenizes and detokenizes: a contact center that can read cards back is in scope again")
 		}
 	}
 }

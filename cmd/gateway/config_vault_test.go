@@ -24,7 +24,7 @@ func TestConfigCheckVault(t *testing.T) {
 	os.WriteFile(filepath.Join(caDir, "ca.pem"), pem, 0o600)
 	hash := strings.Repeat("ab", 32)
 	client := "vault:\n  url: https://vault.example:8443\n  ca_dir: " + caDir + "\n  client_cert: " + cert + "\n  client_key: " + key + "\n  api_key_env: K\n  site: shop\n"
-	server := "tls: {cert: " + cert + ", key: " + key + "}\nvault_server:\n  client_ca: " + ca.CertPEM +
+	server := "data: " + filepath.Join(dir, "vault-data") + "\ntls: {cert: " + cert + ", key: " + key + "}\nvault_server:\n  client_ca: " + ca.CertPEM +
 		"\n  clients: [{name: cc, subject: gateway.internal, api_key_sha256: " + hash + ", roles: [tokenize]}]\n"
 	for name, yaml := range map[string]string{"client": client, "server": server} {
 		if _, err := parseConfig("c.yaml", []byte(yaml)); err != nil {
@@ -42,6 +42,7 @@ func TestConfigCheckVault(t *testing.T) {
 		"bad hash":         {strings.Replace(server, hash, "abc", 1), "api_key_sha256: want the SHA-256"},
 		"bad role":         {strings.Replace(server, "[tokenize]", "[read]", 1), "\"read\": want tokenize or detokenize"},
 		"bad tokens":       {server + "  tokens: always\n", "vault_server.tokens: \"always\""},
+		"no data":          {strings.Replace(server, "data: "+filepath.Join(dir, "vault-data")+"\n", "", 1), "set data: the vault's own data directory"},
 		"short retention":  {server + "  retention: 10m\n", "vault_server.retention: at least 1h"},
 		"no clients":       {strings.Replace(server, "  clients: [{name: cc, subject: gateway.internal, api_key_sha256: "+hash+", roles: [tokenize]}]\n", "", 1), "set clients"},
 		"contact center":   {server + "forms: [{name: f, fields: [{id: a, kind: text}]}]\n", "forms: a vault's file configures the vault only"},
@@ -51,6 +52,11 @@ func TestConfigCheckVault(t *testing.T) {
 		if _, err := parseConfig("c.yaml", []byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
+	}
+
+	both, err := parseConfig("c.yaml", []byte(strings.Replace(server, "roles: [tokenize]", "roles: [tokenize, detokenize]", 1)))
+	if err != nil || len(both.warnings) != 1 || !strings.Contains(both.warnings[0], "both tokenizes and detokenizes") {
+		t.Errorf("a client with both roles: %v %q, want a warning", err, both.warnings)
 	}
 
 	file := filepath.Join(dir, "vault.yaml")

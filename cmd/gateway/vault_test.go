@@ -164,7 +164,8 @@ func TestVaultEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("audit export: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"actor":"payments","action":"card_detokenize"`, `"actor":"contact-center","action":"card_tokenize"`, p.callToken, `"action":"denied"`} {
+	for _, want := range []string{`"actor":"payments","action":"card_detokenize"`, `"actor":"contact-center","action":"card_tokenize"`,
+		`"actor":"contact-center","action":"card_confirm"`, p.callToken, `"action":"denied"`} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("the vault's audit trail has no %s:\n%s", want, out)
 		}
@@ -210,5 +211,15 @@ func TestVaultEndToEnd(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "vault", "purge", "--config", v.file).CombinedOutput(); err != nil || !strings.Contains(string(out), "0 expired cards purged") {
 		t.Errorf("vault purge: %v\n%s", err, out)
+	}
+	// A customer's erasure: the card is gone at once, and the erasure recorded.
+	if out, err := exec.Command(bin, "vault", "erase", p.formCardToken, "--config", v.file).CombinedOutput(); err != nil || !strings.Contains(string(out), "erased") {
+		t.Fatalf("vault erase: %v\n%s", err, out)
+	}
+	if code, _ := v.detokenize(t, pay, vaultPaymentsKey, p.formCardToken); code != http.StatusNotFound {
+		t.Errorf("detokenize an erased card: %d, want 404", code)
+	}
+	if out, _ := exec.Command(bin, "audit", "export", "--config", v.file).CombinedOutput(); !bytes.Contains(out, []byte(`"actor":"cli","action":"card_delete","outcome":"success","source":"local","target":"`+p.formCardToken)) {
+		t.Errorf("the erasure is not in the vault's audit trail:\n%s", out)
 	}
 }

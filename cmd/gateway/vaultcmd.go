@@ -24,12 +24,13 @@ import (
 	"github.com/secureinput/gateway/vault"
 )
 
-const vaultUsage = `usage: gateway vault serve|purge|hash-key [flags]
+const vaultUsage = `usage: gateway vault serve|purge|erase|hash-key [flags]
 
   serve      run the card vault of the file's vault_server section: its own
              listener (mutual TLS), data directory and keys (docs/vault.md)
   purge      remove the cards whose retention ended, now (serve does it on
              vault_server.purge_interval)
+  erase TOKEN  remove one card at once (a customer's erasure request), audited
   hash-key   read an API key on stdin, print its SHA-256 for a client's
              api_key_sha256
 
@@ -42,20 +43,22 @@ gateway audit verify ….
 // runVault is `gateway vault`.
 func runVault(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: serve, purge or hash-key")
+		return usagef("want a subcommand: serve, purge, erase or hash-key")
 	}
 	switch args[0] {
 	case "serve":
 		return runVaultServe(ctx, args[1:], stdout, stderr)
 	case "purge":
 		return runVaultPurge(ctx, args[1:], stdout, stderr)
+	case "erase":
+		return runVaultErase(ctx, args[1:], stdout, stderr)
 	case "hash-key":
 		return hashKey(stdin, stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, vaultUsage)
 		return nil
 	}
-	return usagef("unknown subcommand %q (serve, purge, hash-key)", args[0])
+	return usagef("unknown subcommand %q (serve, purge, erase, hash-key)", args[0])
 }
 
 // loadVaultConfig reads a vault's file: one with a vault_server section.
@@ -204,6 +207,42 @@ func runVaultPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
+// runVaultErase is `gateway vault erase TOKEN`.
+func runVaultErase(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vault erase", flag.ContinueOnError)
+	configFile := fs.String("config", "", "the vault's YAML configuration `file` (required)")
+	// The token may come before or after the flags.
+	var token string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		token, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args, stdout, vaultUsage); err != nil {
+		return err
+	}
+	if token == "" && fs.NArg() == 1 {
+		token = fs.Arg(0)
+	}
+	if !vault.ValidToken(token) {
+		return usagef("want the token of the card to erase (tok_ and 26 characters)")
+	}
+	cfg, err := loadVaultConfig(*configFile)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, st, set, err := openVault(ctx, cfg, false, logger)
+	if err != nil {
+		return err
+	}
+	defer set.Close()
+	defer st.Close()
+	if err := srv.Erase(ctx, token, audit.ActorCLI); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "card %s erased\n", token)
+	return nil
+}
+
 // hashKey prints the SHA-256 of the API key on the first line of stdin.
 func hashKey(stdin io.Reader, stdout io.Writer) error {
 	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
@@ -211,8 +250,8 @@ func hashKey(stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	key := strings.TrimRight(line, "\r\n")
-	if len(key) < 16 {
-		return usagef("an API key of at least 16 characters on stdin, please (e.g. openssl rand -hex 32)")
+	if len(key) < 16 || strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return usagef("an API key of at least 16 printable ASCII characters, no spaces, on stdin, please (e.g. openssl rand -hex 32)")
 	}
 	sum := vault.HashAPIKey(key)
 	fmt.Fprintln(stdout, hex.EncodeToString(sum[:]))

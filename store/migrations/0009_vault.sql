@@ -12,7 +12,8 @@ CREATE TABLE vault_cards (
     last4        TEXT NOT NULL DEFAULT '',
     body         BLOB NOT NULL,           -- number and expiry, sealed by store/body.go
     created_at   INTEGER NOT NULL,        -- unix milliseconds
-    expires_at   INTEGER NOT NULL         -- unix milliseconds: not read after, purged after
+    expires_at   INTEGER NOT NULL,        -- unix milliseconds: not read after, purged after
+    kept         INTEGER NOT NULL DEFAULT 0 -- 0 pending (tokenised before the validation), 1 kept (accepted)
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX vault_cards_fingerprint ON vault_cards(site, fingerprint);
