@@ -60,9 +60,13 @@ test: deps lint unit pkcs11 race fuzz
 
 # The edit loop: formatting, vet and the short tests, no race detector, no
 # fuzzing, no package installs (tests that need Chromium or Dovecot skip
-# without CI set when they are missing).
+# without CI set when they are missing). The mail tests that run on either
+# IMAP server run on go-imap's in-memory one (internal/testenv.StartIMAP);
+# make test-fast GATEWAY_TEST_IMAP=dovecot runs them on Dovecot, and make
+# test (CI) always does.
+GATEWAY_TEST_IMAP ?= memory
 test-fast: fmt-check vet
-	$(GO) test -short -count=1 ./...
+	GATEWAY_TEST_IMAP=$(GATEWAY_TEST_IMAP) $(GO) test -short -count=1 ./...
 
 unit:
 	$(GO) test -count=1 ./...

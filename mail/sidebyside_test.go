@@ -47,9 +47,9 @@ func mixedMessages(b *testing.B, n int) [][]byte {
 }
 
 // fill appends msgs to folder of user (pipelined, untimed).
-func fill(b *testing.B, d *testenv.Dovecot, user, folder string, msgs [][]byte) {
+func fill(b *testing.B, srv *testenv.IMAPServer, user, folder string, msgs [][]byte) {
 	b.Helper()
-	c := client(b, d, user)
+	c := client(b, srv, user)
 	if err := ensureFolder(c, folder); err != nil {
 		b.Fatal(err)
 	}
@@ -96,13 +96,14 @@ func BenchmarkSideBySide(b *testing.B) {
 		testenv.Missing(b, "mbsync (package isync)")
 	}
 	d := testenv.StartDovecot(b, "alice", "bob", "carol")
+	srv := d.IMAP()
 	msgs := mixedMessages(b, sideBySideMessages)
 	var mbsyncRate, gatewayRate, firstHalf, secondHalf float64
 	var mbsyncCPU, gatewayCPU time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		// mbsync: alice's INBOX to carol's Copy-i.
-		fill(b, d, "alice", "INBOX", msgs)
+		fill(b, srv, "alice", "INBOX", msgs)
 		dir := b.TempDir()
 		rc := filepath.Join(dir, "mbsyncrc")
 		if err := os.WriteFile(rc, []byte(mbsyncConfig(dir, d, "alice", "carol", fmt.Sprintf("Copy%d", i))), 0o600); err != nil {
@@ -117,7 +118,7 @@ func BenchmarkSideBySide(b *testing.B) {
 		b.StopTimer()
 		mbsyncCPU += settledCPU(d) - cpu0
 		// Empty alice's INBOX again (the gateway moves from it next).
-		c := client(b, d, "alice")
+		c := client(b, srv, "alice")
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			b.Fatal(err)
 		}
@@ -126,13 +127,13 @@ func BenchmarkSideBySide(b *testing.B) {
 		c.Close()
 
 		// The gateway: alice's INBOX to bob's Redacted-i, originals moved.
-		fill(b, d, "alice", "INBOX", msgs)
+		fill(b, srv, "alice", "INBOX", msgs)
 		st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(b.TempDir(), "gw.db"), KEK: testKEK})
 		if err != nil {
 			b.Fatal(err)
 		}
-		dest := endpoint(d, "bob")
-		g, err := NewIngester(MailboxConfig{Name: fmt.Sprintf("bench%d", i), Source: endpoint(d, "alice"), Dest: &dest,
+		dest := endpoint(srv, "bob")
+		g, err := NewIngester(MailboxConfig{Name: fmt.Sprintf("bench%d", i), Source: endpoint(srv, "alice"), Dest: &dest,
 			DestFolder: fmt.Sprintf("Redacted%d", i), After: "move", MoveTo: fmt.Sprintf("Processed%d", i)}, newRedactor(b), st, nil)
 		if err != nil {
 			b.Fatal(err)

@@ -1,7 +1,8 @@
 // Package testenv finds and starts the real servers and programs integration
 // tests need (Chromium, Dovecot). A missing one skips the test on a
 // developer's machine and fails it when CI is set: CI must never pass by
-// skipping.
+// skipping. For the edit loop, StartIMAP can stand go-imap's in-memory IMAP
+// server in for Dovecot (GATEWAY_TEST_IMAP=memory), never under CI.
 package testenv
 
 import (
