@@ -215,9 +215,13 @@ func TestBrowserSecureIVR(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`.call-fields input[name="amount"]`), "19.90"),
 		chromedp.Click(chromedp.CSS(".send-to-ivr")),
 	)
-	poll(t, agent, "waiting for the caller", `document.getElementById("call-state").textContent.includes("Waiting for caller")`)
+	// The console says "Waiting for caller" as soon as the agent sends the
+	// form; the keys go in once the server's frame says the session collects.
+	poll(t, agent, "the session collects", `!!document.querySelector("#call-state .call-status.collecting")`)
 	for _, k := range []string{"4", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "#", "1", "2", "4", "0"} {
-		te.api(t, "POST", "/calls/browser-call/session/digits", `{"digits":"`+k+`"}`)
+		if code, body := te.api(t, "POST", "/calls/browser-call/session/digits", `{"digits":"`+k+`"}`); code != 200 {
+			t.Fatalf("digit %s: %d %s", k, code, body)
+		}
 	}
 	poll(t, agent, "the agent sees the outcome", `(document.querySelector("#call-state .call-status") || {}).className?.includes("accepted")`)
 	state := eval[string](t, agent, "state", `document.getElementById("call-state").textContent`)
