@@ -188,23 +188,14 @@ func runVaultPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args, stdout, vaultUsage); err != nil {
 		return err
 	}
-	cfg, err := loadVaultConfig(*configFile)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, st, set, err := openVault(ctx, cfg, false, logger)
-	if err != nil {
-		return err
-	}
-	defer set.Close()
-	defer st.Close()
-	n, err := srv.Purge(ctx, audit.ActorCLI)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d expired cards purged from %s\n", n, filepath.Join(cfg.dataDir(), dbFileName))
-	return nil
+	return offlineVault(ctx, *configFile, stderr, func(srv *vault.Server, cfg *config) error {
+		n, err := srv.Purge(ctx, audit.ActorCLI)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d expired cards purged from %s\n", n, filepath.Join(cfg.dataDir(), dbFileName))
+		return nil
+	})
 }
 
 // runVaultErase is `gateway vault erase TOKEN`.
@@ -225,7 +216,20 @@ func runVaultErase(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !vault.ValidToken(token) {
 		return usagef("want the token of the card to erase (tok_ and 26 characters)")
 	}
-	cfg, err := loadVaultConfig(*configFile)
+	return offlineVault(ctx, *configFile, stderr, func(srv *vault.Server, _ *config) error {
+		if err := srv.Erase(ctx, token, audit.ActorCLI); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "card %s erased\n", token)
+		return nil
+	})
+}
+
+// offlineVault opens the vault of file (never making a key file), runs fn
+// on it, and closes it: the vault's commands other than serve, which run
+// beside a serving vault as the keys command does beside a gateway.
+func offlineVault(ctx context.Context, file string, stderr io.Writer, fn func(*vault.Server, *config) error) error {
+	cfg, err := loadVaultConfig(file)
 	if err != nil {
 		return err
 	}
@@ -236,11 +240,7 @@ func runVaultErase(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer set.Close()
 	defer st.Close()
-	if err := srv.Erase(ctx, token, audit.ActorCLI); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "card %s erased\n", token)
-	return nil
+	return fn(srv, cfg)
 }
 
 // hashKey prints the SHA-256 of the API key on the first line of stdin.
