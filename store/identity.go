@@ -109,14 +109,7 @@ func (tx *Tx) DeleteSessionsOf(login string) error {
 
 // Account reads one account (ErrNotFound if none).
 func (s *Store) Account(ctx context.Context, login string) (Account, error) {
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE login = ?`, login))
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, ErrNotFound
-	}
-	if err != nil {
-		return a, fmt.Errorf("store: account: %w", err)
-	}
-	return a, nil
+	return queryOne(ctx, s, "account", `SELECT `+accountColumns+` FROM accounts WHERE login = ?`, scanAccount, login)
 }
 
 // Accounts returns every account, by login.
@@ -251,19 +244,25 @@ func (tx *Tx) DeleteStaleSessions(now, idleBefore time.Time) error {
 // Session reads one session by the hash of its cookie (ErrNotFound if
 // none).
 func (s *Store) Session(ctx context.Context, idHash []byte) (Session, error) {
-	se, err := scanSession(s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = ?`, idHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return se, ErrNotFound
-	}
-	if err != nil {
-		return se, fmt.Errorf("store: session: %w", err)
-	}
-	return se, nil
+	return queryOne(ctx, s, "session", `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = ?`, scanSession, idHash)
 }
 
 // Sessions returns every session.
 func (s *Store) Sessions(ctx context.Context) ([]Session, error) {
 	return queryAll(ctx, s, "sessions", `SELECT `+sessionColumns+` FROM sessions`, scanSession)
+}
+
+// queryOne runs query with args and scans its row with scan: ErrNotFound
+// if there is none; what names the row in errors.
+func queryOne[T any](ctx context.Context, s *Store, what, query string, scan func(scanner) (T, error), args ...any) (T, error) {
+	v, err := scan(s.db.QueryRowContext(ctx, query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, ErrNotFound
+	}
+	if err != nil {
+		return v, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return v, nil
 }
 
 // queryAll runs query and scans every row with scan; what names the rows
