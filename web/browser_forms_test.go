@@ -93,26 +93,12 @@ func TestBrowserSecureForm(t *testing.T) {
 	e := formsEnv(t, map[string][]chatforms.Right{"ann": {chatforms.RightInitiate, chatforms.RightSupervisor}})
 	base := e.srv.URL
 
-	agent := newContext()
-	consoleLogin(t, agent, base, "ann")
-	visitor := newContext()
-	run(t, visitor, "open the demo shop", chromedp.Navigate(base+"/demo/"))
-	frame := chatFrame(t, visitor)
-	visitorSays(t, visitor, frame, "I'd like to pay my bill")
-	run(t, agent, "accept",
-		chromedp.WaitVisible(chromedp.CSS("#queue button.accept")),
-		chromedp.Click(chromedp.CSS("#queue button.accept")),
-		chromedp.WaitVisible(chromedp.CSS(".chat .msg .text")),
-	)
+	agent, visitor, frame := openChatWithAnn(t, newContext, base)
 
 	requestCard := func() {
 		t.Helper()
 		run(t, agent, "type /form",
-			chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
-			chromedp.Click(chromedp.CSS(".chat .send")),
-			chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="credit_card"]`)),
-			chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="credit_card"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+			pickForm("credit_card"),
 			chromedp.SendKeys(chromedp.CSS(`.chat .agent-fields input[name="amount"]`), "42.00"),
 			chromedp.Click(chromedp.CSS(".chat .send-form")),
 		)

@@ -137,3 +137,33 @@ func pressEnter() chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// openChatWithAnn logs ann into the console, opens the demo shop as a
+// visitor who asks to pay a bill, and has ann accept the chat.
+func openChatWithAnn(t *testing.T, newContext func() context.Context, base string) (agent, visitor context.Context, frame *chromedp.Node) {
+	t.Helper()
+	agent = newContext()
+	consoleLogin(t, agent, base, "ann")
+	visitor = newContext()
+	run(t, visitor, "open the demo shop", chromedp.Navigate(base+"/demo/"))
+	frame = chatFrame(t, visitor)
+	visitorSays(t, visitor, frame, "I'd like to pay my bill")
+	run(t, agent, "accept",
+		chromedp.WaitVisible(chromedp.CSS("#queue button.accept")),
+		chromedp.Click(chromedp.CSS("#queue button.accept")),
+		chromedp.WaitVisible(chromedp.CSS(".chat .msg .text")),
+	)
+	return agent, visitor, frame
+}
+
+// pickForm types /form in the open chat and picks form, up to its agent
+// fields.
+func pickForm(form string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
+		chromedp.Click(chromedp.CSS(".chat .send")),
+		chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="` + form + `"]`)),
+		chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="` + form + `"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+	)
+}

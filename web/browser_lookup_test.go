@@ -29,25 +29,11 @@ func TestBrowserAgentFormFillsItself(t *testing.T) {
 	e := lookupFormsEnv(t, crm)
 	base := e.srv.URL
 
-	agent := newContext()
-	consoleLogin(t, agent, base, "ann")
-	visitor := newContext()
-	run(t, visitor, "open the demo shop", chromedp.Navigate(base+"/demo/"))
-	frame := chatFrame(t, visitor)
-	visitorSays(t, visitor, frame, "I'd like to pay my bill")
-	run(t, agent, "accept",
-		chromedp.WaitVisible(chromedp.CSS("#queue button.accept")),
-		chromedp.Click(chromedp.CSS("#queue button.accept")),
-		chromedp.WaitVisible(chromedp.CSS(".chat .msg .text")),
-	)
+	agent, _, _ := openChatWithAnn(t, newContext, base)
 	openBill := func() {
 		t.Helper()
 		run(t, agent, "open the bill form",
-			chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
-			chromedp.Click(chromedp.CSS(".chat .send")),
-			chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="bill"]`)),
-			chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="bill"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
+			pickForm("bill"),
 		)
 	}
 	openBill()
