@@ -96,9 +96,9 @@ type ring struct {
 	used, limit int64
 	pending     []int64 // keys made in the transaction under way
 
-	// The vault's index key (vault.go), unwrapped, and the wrapped form it
-	// was read as: loaded at Open, then only the writer touches it.
-	indexWrapped, indexKey []byte
+	// The vault's index keys (indexkeys.go) by id, unwrapped: loaded at
+	// Open, then only the writer touches them.
+	indexKeys map[int64]cachedIndexKey
 }
 
 func newRing(cfg Config) (*ring, error) {
@@ -106,7 +106,7 @@ func newRing(cfg Config) (*ring, error) {
 		return nil, errors.New("store: Config.KEK is nil: bodies are never stored unencrypted")
 	}
 	r := &ring{kek: cfg.KEK, keks: map[string]KeyWrapper{}, rot: cfg.Rotation, now: cfg.Now, keys: map[int64]cipher.AEAD{},
-		block: reserveBlock, room: headroom}
+		block: reserveBlock, room: headroom, indexKeys: map[int64]cachedIndexKey{}}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -207,7 +207,7 @@ func (r *ring) loadAll(ctx context.Context, db *sql.DB) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: data keys: %w", err)
 	}
-	if err := r.loadIndexKey(ctx, db); err != nil {
+	if err := r.loadIndexKeys(ctx, db); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

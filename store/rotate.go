@@ -54,6 +54,9 @@ func (s *Store) Rotate(ctx context.Context, newKey bool) (int64, error) {
 		if id, err = s.ring.create(tx, s.ring.now()); err != nil {
 			return err
 		}
+		if err := tx.rotateIndexKey(); err != nil {
+			return err
+		}
 		var total int64
 		if err := tx.queryRow(`SELECT (SELECT count(*) FROM events WHERE body IS NOT NULL) + (SELECT count(*) FROM vault_cards)`).Scan(&total); err != nil {
 			return err
@@ -109,7 +112,7 @@ func (tx *Tx) rewrap() error {
 		}
 		tx.store.log.Info("store: data key re-wrapped", "key", o.id, "from", o.kek, "to", r.kek.ID())
 	}
-	return tx.rewrapIndexKey()
+	return tx.rewrapIndexKeys()
 }
 
 // Reseal runs the rotation under way, calling progress (if not nil) after
@@ -162,15 +165,16 @@ func (s *Store) Reseal(ctx context.Context, progress func(Progress)) error {
 // tables' queries take the same parameters, so that one loop walks both.
 var resealTables = []struct {
 	name   string
-	rows   string // ?1 key, ?2 seq, ?3 size: the chunk after (key, seq), as key, seq, body
+	rows   string // ?1 key, ?2 seq, ?3 size: the chunk after (key, seq), as key, seq, body, index key
 	update string // ?1 body, ?2 key, ?3 seq: a row's new body
 	legacy bool   // may hold bodies written before encryption
+	cards  bool   // the vault's cards: their fingerprints move to the newest index key too
 	// row is the name of the row a body of key is bound to (body.go).
 	row func(key string) string
 }{
 	{
 		name: "events",
-		rows: `SELECT conversation, seq, body FROM events WHERE (conversation, seq) > (?1, ?2) AND body IS NOT NULL
+		rows: `SELECT conversation, seq, body, 0 FROM events WHERE (conversation, seq) > (?1, ?2) AND body IS NOT NULL
 			ORDER BY conversation, seq LIMIT ?3`,
 		update: `UPDATE events SET body = ?1 WHERE conversation = ?2 AND seq = ?3`,
 		legacy: true,
@@ -178,8 +182,9 @@ var resealTables = []struct {
 	},
 	{
 		name:   "vault_cards",
-		rows:   `SELECT token, 0, body FROM vault_cards WHERE token > ?1 AND ?2 = 0 ORDER BY token LIMIT ?3`,
+		rows:   `SELECT token, 0, body, index_key FROM vault_cards WHERE token > ?1 AND ?2 = 0 ORDER BY token LIMIT ?3`,
 		update: `UPDATE vault_cards SET body = ?1 WHERE token = ?2 AND ?3 = 0`,
+		cards:  true,
 		row:    cardRow,
 	},
 }
@@ -213,14 +218,15 @@ func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
 		return true, p, err
 	}
 	type row struct {
-		key  string
-		seq  int64
-		body []byte
+		key      string
+		seq      int64
+		body     []byte
+		indexKey int64
 	}
 	var chunk []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.key, &r.seq, &r.body); err != nil {
+		if err := rows.Scan(&r.key, &r.seq, &r.body, &r.indexKey); err != nil {
 			rows.Close()
 			return true, p, err
 		}
@@ -231,22 +237,21 @@ func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
 		return true, p, err
 	}
 	cur := tx.store.ring.cur
+	var index indexKey // the newest, for the cards' fingerprints
+	if table.cards && len(chunk) > 0 {
+		keys, err := tx.indexKeys()
+		if err != nil {
+			return true, p, err
+		}
+		index = keys[0]
+	}
 	for _, r := range chunk {
 		key, seq = r.key, r.seq
 		p.Done++
-		if id, ok := bodyKey(r.body); ok && id == cur {
+		if id, ok := bodyKey(r.body); ok && id == cur && (!table.cards || r.indexKey == index.id) {
 			continue
 		}
-		plain, err := tx.store.reopen(tx.ctx, table.row(r.key), r.seq, r.body, table.legacy)
-		if err != nil {
-			return true, p, err
-		}
-		sealed, err := tx.seal(table.row(r.key), r.seq, plain)
-		clear(plain)
-		if err != nil {
-			return true, p, err
-		}
-		if _, err := tx.exec(table.update, sealed, r.key, r.seq); err != nil {
+		if err := tx.resealRow(table.row(r.key), r.key, r.seq, r.body, table.legacy, table.update, table.cards, index); err != nil {
 			return true, p, err
 		}
 	}
@@ -262,8 +267,33 @@ func (tx *Tx) resealChunk() (job bool, p Progress, err error) {
 		return true, p, err
 	}
 	p.Finished = true
+	if err := tx.retireIndexKeys(); err != nil {
+		return true, p, err
+	}
 	_, err = tx.exec(`DELETE FROM key_rotation WHERE id = 1`)
 	return true, p, err
+}
+
+// resealRow seals the body of one row (named row in body.go, key and seq
+// in its table) again under the newest data key, with update; a card's
+// fingerprint moves to the index key index.
+func (tx *Tx) resealRow(row, key string, seq int64, body []byte, legacy bool, update string, card bool, index indexKey) error {
+	plain, err := tx.store.reopen(tx.ctx, row, seq, body, legacy)
+	if err != nil {
+		return err
+	}
+	defer clear(plain)
+	sealed, err := tx.seal(row, seq, plain)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(update, sealed, key, seq); err != nil {
+		return err
+	}
+	if card {
+		return tx.refingerprint(key, plain, index)
+	}
+	return nil
 }
 
 // sealLegacy seals the bodies written before encryption (version 0), when

@@ -7,18 +7,17 @@ package store
 // cover them unchanged. The security code is never given to the store.
 //
 // The same card for the same site is found again by a fingerprint,
-// HMAC-SHA256 under the index key of the site and the number: a plain hash
+// HMAC-SHA256 under an index key of the site and the number: a plain hash
 // of a card number can be reversed by trying every number of a BIN range,
-// a keyed one cannot without the key. The index key is random, made with
-// the first card, kept only wrapped by the KEK (index_keys), and re-wrapped
-// by Rotate like the data keys. Tokens are the caller's (random); nothing
+// a keyed one cannot without the key. Index keys (indexkeys.go) are
+// random, kept only wrapped by the KEK, and replaced by a rotation, which
+// computes every fingerprint again. Tokens are the caller's (random); nothing
 // here derives anything from the number but the fingerprint.
 
 import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
@@ -96,31 +95,35 @@ func (s *Store) KeepCard(ctx context.Context, c VaultCard, unique bool, record C
 }
 
 func (tx *Tx) keepCard(c VaultCard, unique bool) (string, bool, error) {
-	key, err := tx.indexKey()
+	keys, err := tx.indexKeys()
 	if err != nil {
 		return "", false, err
 	}
-	fp := fingerprint(key, c.Site, c.Number)
 	if unique {
-		var token string
-		var body []byte
-		err := tx.queryRow(`SELECT token, body FROM vault_cards WHERE site = ? AND fingerprint = ? AND expires_at > ?
-			ORDER BY created_at, token LIMIT 1`, c.Site, fp, millis(c.Created)).Scan(&token, &body)
-		switch {
-		case err == nil:
-			return token, false, tx.sameNumber(token, body, c.Number)
-		case !errors.Is(err, sql.ErrNoRows):
-			return "", false, err
+		// Under every index key: while a rotation runs, cards not yet
+		// walked still have their fingerprint under the one before.
+		for _, k := range keys {
+			var token string
+			var body []byte
+			err := tx.queryRow(`SELECT token, body FROM vault_cards WHERE site = ? AND index_key = ? AND fingerprint = ? AND expires_at > ?
+				ORDER BY created_at, token LIMIT 1`, c.Site, k.id, fingerprint(k.key, c.Site, c.Number), millis(c.Created)).Scan(&token, &body)
+			switch {
+			case err == nil:
+				return token, false, tx.sameNumber(token, body, c.Number)
+			case !errors.Is(err, sql.ErrNoRows):
+				return "", false, err
+			}
 		}
 	}
+	fp := fingerprint(keys[0].key, c.Site, c.Number)
 	plain := encodeCard(c.Number, c.Expiry)
 	defer clear(plain)
 	sealed, err := tx.seal(cardRow(c.Token), 0, plain)
 	if err != nil {
 		return "", false, err
 	}
-	_, err = tx.exec(`INSERT INTO vault_cards (token, site, fingerprint, brand, last4, body, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Token, c.Site, fp, c.Brand, c.Last4, sealed, millis(c.Created), millis(c.Expires))
+	_, err = tx.exec(`INSERT INTO vault_cards (token, site, index_key, fingerprint, brand, last4, body, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Token, c.Site, keys[0].id, fp, c.Brand, c.Last4, sealed, millis(c.Created), millis(c.Expires))
 	if err != nil {
 		return "", false, err
 	}
@@ -345,112 +348,6 @@ func fingerprint(key []byte, site string, number []byte) []byte {
 	m.Write([]byte(site))
 	m.Write(number)
 	return m.Sum(nil)
-}
-
-// indexKey is the vault's index key, made with the first card. The row is
-// read in every transaction that needs it, so a key made by a transaction
-// that did not commit, or re-wrapped by another process, is not used from
-// the cache: it is unwrapped again only if its wrapped form changed.
-func (tx *Tx) indexKey() ([]byte, error) {
-	r := tx.store.ring
-	var kek string
-	var wrapped []byte
-	err := tx.queryRow(`SELECT kek, wrapped FROM index_keys WHERE id = 1`).Scan(&kek, &wrapped)
-	if errors.Is(err, sql.ErrNoRows) {
-		return tx.createIndexKey()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: the vault's index key: %w", err)
-	}
-	if r.indexKey != nil && bytes.Equal(wrapped, r.indexWrapped) {
-		return r.indexKey, nil
-	}
-	key, reason := r.unwrapKey(tx.ctx, kek, wrapped)
-	if key == nil {
-		return nil, indexKeyError(kek, reason)
-	}
-	r.cacheIndexKey(wrapped, key)
-	return key, nil
-}
-
-// createIndexKey makes the index key, wrapped by the KEK.
-func (tx *Tx) createIndexKey() ([]byte, error) {
-	r := tx.store.ring
-	key := make([]byte, dataKeySize)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("store: new index key: %w", err)
-	}
-	wrapped, err := r.kek.Wrap(tx.ctx, key)
-	if err != nil {
-		clear(key)
-		return nil, fmt.Errorf("store: wrap the new index key with %s: %w", r.kek.ID(), err)
-	}
-	if _, err := tx.exec(`INSERT INTO index_keys (id, kek, wrapped, created_at) VALUES (1, ?, ?, ?)`,
-		r.kek.ID(), wrapped, millis(r.now())); err != nil {
-		clear(key)
-		return nil, fmt.Errorf("store: new index key: %w", err)
-	}
-	r.cacheIndexKey(wrapped, key)
-	tx.store.log.Info("store: new index key of the vault", "kek", r.kek.ID())
-	return key, nil
-}
-
-// rewrapIndexKey wraps the index key under the current KEK (Rotate).
-func (tx *Tx) rewrapIndexKey() error {
-	r := tx.store.ring
-	var kek string
-	var wrapped []byte
-	err := tx.queryRow(`SELECT kek, wrapped FROM index_keys WHERE id = 1 AND kek != ?`, r.kek.ID()).Scan(&kek, &wrapped)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("store: the vault's index key: %w", err)
-	}
-	key, reason := r.unwrapKey(tx.ctx, kek, wrapped)
-	if key == nil {
-		return indexKeyError(kek, reason+": it cannot be re-wrapped")
-	}
-	w, err := r.kek.Wrap(tx.ctx, key)
-	if err != nil {
-		clear(key)
-		return fmt.Errorf("store: re-wrap the vault's index key with %s: %w", r.kek.ID(), err)
-	}
-	if _, err := tx.exec(`UPDATE index_keys SET kek = ?, wrapped = ? WHERE id = 1`, r.kek.ID(), w); err != nil {
-		clear(key)
-		return err
-	}
-	r.cacheIndexKey(w, key)
-	tx.store.log.Info("store: the vault's index key re-wrapped", "from", kek, "to", r.kek.ID())
-	return nil
-}
-
-// loadIndexKey unwraps the index key at Open, if there is one: a key that
-// cannot be used is an error at start-up, as a data key's is.
-func (r *ring) loadIndexKey(ctx context.Context, db *sql.DB) error {
-	var kek string
-	var wrapped []byte
-	err := db.QueryRowContext(ctx, `SELECT kek, wrapped FROM index_keys WHERE id = 1`).Scan(&kek, &wrapped)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("store: the vault's index key: %w", err)
-	}
-	key, reason := r.unwrapKey(ctx, kek, wrapped)
-	if key == nil {
-		return indexKeyError(kek, reason)
-	}
-	r.cacheIndexKey(wrapped, key)
-	return nil
-}
-
-// cacheIndexKey keeps key, read as wrapped, wiping the one it replaces.
-func (r *ring) cacheIndexKey(wrapped, key []byte) {
-	if r.indexKey != nil && &r.indexKey[0] != &key[0] {
-		clear(r.indexKey)
-	}
-	r.indexWrapped, r.indexKey = wrapped, key
 }
 
 func indexKeyError(kek, reason string) error {

@@ -300,7 +300,7 @@ func TestVaultPurgeLeavesNothing(t *testing.T) {
 	if f := filesHolding(t, dir, secrets...); len(f) > 0 {
 		t.Fatalf("a number or an expiry in the clear while the cards are kept: %v", f)
 	}
-	if f := filesHolding(t, dir, string(s.ring.indexKey)); len(f) > 0 {
+	if f := filesHolding(t, dir, string(s.ring.indexKeys[1].key)); len(f) > 0 {
 		t.Errorf("the index key in the clear: %v", f)
 	}
 	var traces []string
@@ -440,6 +440,21 @@ func TestVaultRotateAndReseal(t *testing.T) {
 	if st.Rotation == nil || st.Rotation.Done != 10+resealChunk || st.Keys[0].Cards != 300-resealChunk {
 		t.Fatalf("after the stop: %+v, rotation %+v; want it at %d, %d cards left under key 1", st, st.Rotation, 10+resealChunk, 300-resealChunk)
 	}
+	// Half way, the cards' fingerprints are under two index keys: a card
+	// not yet walked is still found under the old one, a walked one under
+	// the new.
+	if n := countWhere(t, s, "vault_cards", "index_key = 2"); n != resealChunk {
+		t.Errorf("%d cards under index key 2 half way, want %d", n, resealChunk)
+	}
+	last := cards[len(cards)-1] // tokens are random: find one of each kind
+	for _, c := range cards {
+		if idx := rawCardColumn(t, s, c.Token, "index_key"); string(idx) == "1" {
+			last = c
+		}
+	}
+	if tok, created := keep(t, s, vaultCard(t, "shop", string(last.Number), vaultExpiry, t0), true); tok != last.Token || created {
+		t.Errorf("a card not yet walked, kept again half way: %s, %v; want %s", tok, created, last.Token)
+	}
 	if err := s.Reseal(ctx, func(q Progress) { p = q }); err != nil || !p.Finished || p.Done != 310 {
 		t.Fatalf("resumed: %+v, %v; want finished at 310", p, err)
 	}
@@ -457,6 +472,23 @@ func TestVaultRotateAndReseal(t *testing.T) {
 	if tok, created := keep(t, s, vaultCard(t, "shop", string(cards[7].Number), vaultExpiry, t0), true); tok != cards[7].Token || created {
 		t.Errorf("a card kept again after the rotation: %s, %v; want %s", tok, created, cards[7].Token)
 	}
+	// Every fingerprint moved to the new index key, and the old one is gone.
+	if n := countWhere(t, s, "vault_cards", "index_key != 2"); n != 0 {
+		t.Errorf("%d cards not under index key 2 after the rotation", n)
+	}
+	if n := countWhere(t, s, "index_keys", "1 = 1"); n != 1 {
+		t.Errorf("%d index keys after the rotation, want 1 (the new one)", n)
+	}
+}
+
+// countWhere counts the rows of table that satisfy cond.
+func countWhere(t *testing.T, s *Store, table, cond string) int {
+	t.Helper()
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM ` + table + ` WHERE ` + cond).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestVaultIndexKeySurvivesKEKChange re-wraps the index key under a new

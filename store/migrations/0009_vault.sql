@@ -7,6 +7,7 @@
 CREATE TABLE vault_cards (
     token        TEXT PRIMARY KEY,        -- tok_…, random, made by the vault
     site         TEXT NOT NULL,
+    index_key    INTEGER NOT NULL,        -- the id of the index key of its fingerprint
     fingerprint  BLOB NOT NULL,
     brand        TEXT NOT NULL DEFAULT '',
     last4        TEXT NOT NULL DEFAULT '',
@@ -16,13 +17,15 @@ CREATE TABLE vault_cards (
     kept         INTEGER NOT NULL DEFAULT 0 -- 0 pending (tokenised before the validation), 1 kept (accepted)
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX vault_cards_fingerprint ON vault_cards(site, fingerprint);
+CREATE INDEX vault_cards_fingerprint ON vault_cards(site, index_key, fingerprint);
 CREATE INDEX vault_cards_expires ON vault_cards(expires_at);
 
--- The key of the fingerprints: random, made with the first card, wrapped by
--- the KEK like a data key (never in the clear), re-wrapped by a rotation.
+-- The keys of the fingerprints: random, the first made with the first card,
+-- a new one by each rotation (which computes every fingerprint again, then
+-- removes the older keys), wrapped by the KEK like a data key (never in the
+-- clear), re-wrapped by a rotation.
 CREATE TABLE index_keys (
-    id          INTEGER PRIMARY KEY CHECK (id = 1), -- one key
+    id          INTEGER PRIMARY KEY,      -- 1, 2, 3 …: the newest fingerprints new cards
     kek         TEXT NOT NULL,            -- the ID of the KEK that wraps it
     wrapped     BLOB NOT NULL,
     created_at  INTEGER NOT NULL          -- unix milliseconds
