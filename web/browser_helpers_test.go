@@ -162,8 +162,8 @@ func pickForm(form string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.SendKeys(chromedp.CSS(".chat .input"), "/form"),
 		chromedp.Click(chromedp.CSS(".chat .send")),
-		chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="` + form + `"]`)),
-		chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="` + form + `"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.chat .pick-form[data-form="`+form+`"]`)),
+		chromedp.Click(chromedp.CSS(`.chat .pick-form[data-form="`+form+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.chat .agent-fields input[name="amount"]`)),
 	)
 }
