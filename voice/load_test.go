@@ -31,6 +31,7 @@ func (o *latencyObserver) Progress(s SessionInfo, p Progress) {
 
 func (o *latencyObserver) Ended(SessionInfo) {}
 
+func (o *latencyObserver) Started(SessionInfo)    {}
 func (o *latencyObserver) Collecting(SessionInfo) {}
 
 // BenchmarkConcurrentSessions runs 1,000 agent-assisted secure sessions at

@@ -98,10 +98,12 @@ var (
 	}
 )
 
-// Observer learns how sessions go, for the agent's screen: the start of
-// collection (the platform acknowledged), progress, and the end. It must
-// not block.
+// Observer learns how sessions go, for the agent's screen, in order: the
+// start (starting, waiting for the platform, or collecting at once when
+// there is none), the start of collection (the platform acknowledged),
+// progress, and the end. It must not block.
 type Observer interface {
+	Started(s SessionInfo)
 	Collecting(s SessionInfo)
 	Progress(s SessionInfo, p Progress)
 	Ended(s SessionInfo)
@@ -295,13 +297,21 @@ func (m *Manager) Begin(ctx context.Context, o BeginOptions) (SessionInfo, error
 	}
 	u.Requests++
 	info := s.info()
-	if m.cfg.Notifier == nil {
-		close(s.begun)
-	} else {
+	notify := m.cfg.Notifier != nil
+	if notify {
 		m.wg.Add(1)
-		go m.deliverBegin(s, Instruction{Type: "secure_session_begin", Call: callID, Session: s.id, Mode: mode, Actions: beginActions[mode], At: now})
+	} else {
+		close(s.begun)
 	}
 	m.mu.Unlock()
+	// The start is told before the platform is: its acknowledgement, and
+	// the collecting that follows, come after it.
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.Started(info)
+	}
+	if notify {
+		go m.deliverBegin(s, Instruction{Type: "secure_session_begin", Call: callID, Session: s.id, Mode: mode, Actions: beginActions[mode], At: now})
+	}
 	return info, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ func newEvents() *events {
 	return &events{collecting: make(chan SessionInfo, 16), progress: make(chan Progress, 256), ended: make(chan SessionInfo, 16)}
 }
 
+func (e *events) Started(SessionInfo)                {}
 func (e *events) Collecting(s SessionInfo)           { e.collecting <- s }
 func (e *events) Progress(_ SessionInfo, p Progress) { e.progress <- p }
 func (e *events) Ended(s SessionInfo)                { e.ended <- s }
@@ -606,5 +608,54 @@ func TestHoldModeProgress(t *testing.T) {
 	b, _ := json.Marshal(last)
 	if strings.Contains(string(b), "4111") {
 		t.Errorf("progress holds digits: %s", b)
+	}
+}
+
+// orderObserver records the states the observer is told, in order.
+type orderObserver struct {
+	mu     sync.Mutex
+	states []string
+}
+
+func (o *orderObserver) add(s string) { o.mu.Lock(); o.states = append(o.states, s); o.mu.Unlock() }
+
+func (o *orderObserver) Started(s SessionInfo)          { o.add("started:" + s.State) }
+func (o *orderObserver) Collecting(SessionInfo)         { o.add("collecting") }
+func (o *orderObserver) Progress(SessionInfo, Progress) {}
+func (o *orderObserver) Ended(SessionInfo)              { o.add("ended") }
+
+// instantAck acknowledges every instruction at once.
+type instantAck struct{}
+
+func (instantAck) Notify(context.Context, Instruction) error { return nil }
+
+// TestObserverHearsTheStartFirst: the start is told before the platform
+// is asked, so a platform that acknowledges at once cannot put collecting
+// before it on the agent's screen; without a platform the start is told
+// as collecting.
+func TestObserverHearsTheStartFirst(t *testing.T) {
+	for _, tc := range []struct {
+		notifier Notifier
+		want     []string
+	}{{instantAck{}, []string{"started:starting", "collecting"}}, {nil, []string{"started:collecting"}}} {
+		for i := 0; i < 50; i++ {
+			o := &orderObserver{}
+			m := NewManager(ManagerConfig{Notifier: tc.notifier, Observer: o})
+			m.RegisterCall(Call{ID: "c1", Agent: "ann", Parties: 2})
+			if _, err := m.Begin(context.Background(), BeginOptions{Call: "c1", Agent: "ann", Mode: ModeHold, Form: "Credit Card",
+				Fields: cardFields, AgentValues: map[string]string{"amount": "1"}, Now: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			m.Close(context.Background()) // waits for the begin instruction's goroutine
+			o.mu.Lock()
+			got := slices.Clone(o.states)
+			o.mu.Unlock()
+			if len(got) > len(tc.want) {
+				got = got[:len(tc.want)] // Close may end the session after
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("run %d: observer heard %q, want %q first", i, got, tc.want)
+			}
+		}
 	}
 }

@@ -163,6 +163,14 @@ func TestPlatformCallIDsAreMasked(t *testing.T) {
 	if _, got := te.api(t, "GET", "/calls/"+call, ""); got["call"] != "CA################" {
 		t.Errorf("GET /calls: %v", got)
 	}
+	// A secure session on it: every call_session frame shows it masked.
+	agent.send(map[string]any{"type": "call_secure_input", "call": "CA################", "form": "credit_card", "mode": "hold",
+		"fields": map[string]string{"amount": "1"}})
+	for _, state := range []string{"starting", "collecting"} {
+		if got := sessionState(t, agent, state); got["call"] != "CA################" {
+			t.Errorf("%s frame shows call %v, want it masked", state, got["call"])
+		}
+	}
 	if strings.Contains(te.logs.String(), "4111111111111111") {
 		t.Error("the log holds the call id unmasked")
 	}

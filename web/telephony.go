@@ -314,9 +314,8 @@ func (s *Server) callSecureInput(ctx context.Context, login string, f inFrame) e
 	}
 	shown := s.hub.MaskText(f.Call)
 	s.log.Info("voice: secure session begun", slog.Bool("audit", true), slog.String("call", shown), slog.String("session", sess.ID), slog.String("form", form.Name), slog.String("mode", mode))
-	// The starting frame goes out before the audit write: the platform's
-	// acknowledgement may come back at once, and its frame must follow.
-	s.hub.NotifyAgent(login, callSessionFrame{Type: frameCallSession, Call: shown, Session: s.shownSession(sess)})
+	// The agent's frame of the start went out from the manager's observer
+	// (CallFrames.Started), before the platform could acknowledge.
 	s.cfg.Audit.Record(ctx, audit.Event{Actor: login, Action: audit.ActionSecureInputStart, Outcome: audit.Success, Source: "voice",
 		Target: "call " + shown, Detail: "form " + form.Name + ", mode " + mode})
 	return nil
@@ -377,17 +376,23 @@ type CallFrames struct {
 	Audit  Auditor      // records each session's start and outcome, if set
 }
 
+// Started implements voice.Observer: the session began, waiting for the
+// platform or collecting at once.
+func (o CallFrames) Started(info voice.SessionInfo) { o.notify(info, nil) }
+
 // Collecting implements voice.Observer: the platform acknowledged, the
 // caller is prompted.
-func (o CallFrames) Collecting(info voice.SessionInfo) {
-	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info})
+func (o CallFrames) Collecting(info voice.SessionInfo) { o.notify(info, nil) }
+
+// notify sends the agent a call_session frame of info (its call id masked)
+// and of progress, if any.
+func (o CallFrames) notify(info voice.SessionInfo, p *voice.Progress) {
+	info.Call = o.Hub.MaskText(info.Call)
+	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info, Progress: p})
 }
 
 // Progress implements voice.Observer.
-func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) {
-	info.Call = o.Hub.MaskText(info.Call)
-	o.Hub.NotifyAgent(info.Agent, callSessionFrame{Type: frameCallSession, Call: info.Call, Session: info, Progress: &p})
-}
+func (o CallFrames) Progress(info voice.SessionInfo, p voice.Progress) { o.notify(info, &p) }
 
 // Ended implements voice.Observer.
 func (o CallFrames) Ended(info voice.SessionInfo) {

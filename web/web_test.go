@@ -305,7 +305,10 @@ func (e *env) agent(t *testing.T, login string) *wsClient {
 	}
 	a.next(chat.FrameWelcome)
 	a.send(map[string]any{"type": "status", "status": "available"})
-	a.next(chat.FrameStatus)
+	// The initial frames hold a status frame too ("away"): wait for the
+	// answer to this one, or the agent may not be available yet.
+	for a.next(chat.FrameStatus).Status != "available" {
+	}
 	return a
 }
 
