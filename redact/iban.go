@@ -1,6 +1,9 @@
 package redact
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // ibanLengths is the length of the IBAN of every country of the ISO 13616
 // registry (SWIFT's IBAN registry, release 99), by country code.
@@ -42,6 +45,19 @@ func ibanDigitsEnd(text []byte, i, end int) int {
 	return i
 }
 
+// letterBefore reports whether an ASCII letter comes right before text[i],
+// format characters (invisible) skipped: "a\u200bDE89…" is one word.
+func letterBefore(text []byte, i int) bool {
+	for i > 0 {
+		r, size := utf8.DecodeLastRune(text[:i])
+		if !unicode.Is(unicode.Cf, r) {
+			return r < utf8.RuneSelf && isASCIILetter(byte(r))
+		}
+		i -= size
+	}
+	return false
+}
+
 // ibanAt reports whether an IBAN starts at text[i] (two letters, then its
 // check digits and BBAN, in groups separated by single spaces or not at
 // all) and where it ends. It is one only if the country is in the registry,
@@ -49,7 +65,7 @@ func ibanDigitsEnd(text []byte, i, end int) int {
 // the whole passes the ISO 7064 mod-97 check; the letters must not be the
 // end of a longer word.
 func ibanAt(text []byte, i int) (end int, ok bool) {
-	if !isASCIILetter(text[i]) || !isASCIILetter(text[i+1]) || i > 0 && isASCIILetter(text[i-1]) {
+	if !isASCIILetter(text[i]) || !isASCIILetter(text[i+1]) || letterBefore(text, i) {
 		return 0, false
 	}
 	length := int(ibanTable[int(text[i]&^0x20-'A')*26+int(text[i+1]&^0x20-'A')])

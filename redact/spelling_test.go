@@ -179,6 +179,9 @@ func TestIBANPrefixDoesNotHideACard(t *testing.T) {
 	e := mustNew(t, DefaultConfig())
 	for _, tc := range []struct{ in, want string }{
 		{"aD36533E3528 1470 3692 5814 704", "aD36533E#######################"},
+		// Letters before the country code make it a word, not an IBAN,
+		// an invisible character between them or not.
+		{"a\ufeffaD3528 1470 3692 5814 704aaD", "a\ufeffaD#######################aaD"},
 		{"IBAN DE89 3704 0044 0532 0130 00", "IBAN DE89 3704 0044 0532 0130 00"},
 		{"IBAN GB82 WEST 1234 5698 7654 32", "IBAN GB82 WEST 1234 5698 7654 32"},
 	} {
