@@ -2,10 +2,8 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -133,7 +131,7 @@ func (v *validator) checkVaultServer(c *config) {
 	}
 	if s.ClientCA == "" {
 		v.failf(p, "set client_ca: the CA file that signs the certificates of the vault's clients")
-	} else if _, err := clientCAPool(s.ClientCA); err != nil {
+	} else if _, err := pemPool(s.ClientCA); err != nil {
 		v.failf(p.with("client_ca"), "%s", err)
 	}
 	if s.Tokens != "" && s.Tokens != tokensPerCardPerSite && s.Tokens != tokensPerUse {
@@ -173,19 +171,6 @@ func (v *validator) checkVaultServer(c *config) {
 	}
 }
 
-// clientCAPool reads the PEM certificates of file.
-func clientCAPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s", fileProblem(file, err))
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", file)
-	}
-	return pool, nil
-}
-
 // vaultConfig is the vault package's configuration of the file's
 // vault_server section.
 func (s *vaultServerDef) vaultConfig() vault.Config {
@@ -208,7 +193,7 @@ func (c *config) vaultTLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	pool, err := clientCAPool(c.VaultServer.ClientCA)
+	pool, err := pemPool(c.VaultServer.ClientCA)
 	if err != nil {
 		return nil, fmt.Errorf("vault_server.client_ca: %w", err)
 	}

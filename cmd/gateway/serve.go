@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -103,13 +104,23 @@ func readSecret(env, file string) (string, error) {
 
 // tlsWithCA trusts the PEM certificates of file.
 func tlsWithCA(file string) (*tls.Config, error) {
-	pem, err := os.ReadFile(file)
+	pool, err := pemPool(file)
 	if err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)
 	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// pemPool reads the PEM certificates of file into a pool: a mailbox's CA,
+// the vault's client CA.
+func pemPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, errors.New(fileProblem(file, err))
+	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("ca_file %s: no PEM certificate", file)
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
 	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+	return pool, nil
 }
