@@ -165,9 +165,11 @@ func (g *Ingester) redactOne(m Fetched, uidValidity uint32) (Copy, error) {
 }
 
 // imapDelivery is Delivery over two IMAP sessions, src with the source
-// folder selected.
+// folder selected, and an appender on the destination when it has
+// MULTIAPPEND.
 type imapDelivery struct {
 	src, dst   *imapclient.Client
+	multi      *appender
 	destFolder string
 	after      string // move or delete
 	moveTo     string
@@ -233,36 +235,56 @@ func (d *imapDelivery) Fetch(_ context.Context, uids []imap.UID) ([]Fetched, err
 	return out, nil
 }
 
-// Append pipelines the APPENDs, at most appendWindow in flight: a command
-// is sent before the replies to the ones before it came. The window bounds
-// what a server may still carry out after the gateway died (see Delivered).
-func (d *imapDelivery) Append(_ context.Context, copies []Copy) error {
-	var inFlight []*imapclient.AppendCommand
+// Append sends the batch as one MULTIAPPEND when the destination has it
+// (the server saves all or none). Else it pipelines the APPENDs, at most
+// appendWindow in flight: a command is sent before the replies to the ones
+// before it came. The window bounds what a server may still carry out after
+// the gateway died (see Delivered).
+func (d *imapDelivery) Append(ctx context.Context, copies []Copy) error {
+	if d.multi != nil {
+		return d.multi.appendAll(ctx, d.destFolder, copies)
+	}
+	return pipelined(len(copies), func(i int) (func() error, error) {
+		c := copies[i]
+		cmd := d.dst.Append(d.destFolder, int64(len(c.Body)), &imap.AppendOptions{Flags: c.Flags, Time: c.Date})
+		_, err := cmd.Write(c.Body)
+		if cerr := cmd.Close(); err == nil {
+			err = cerr
+		}
+		return func() error { _, err := cmd.Wait(); return err }, err
+	})
+}
+
+// pipelined sends n commands, send(i) sending the i-th and returning how to
+// await its answer, with at most appendWindow sent and unanswered. It stops
+// sending at the first error, awaits what is in flight and returns that
+// error.
+func pipelined(n int, send func(i int) (wait func() error, err error)) error {
+	var inFlight []func() error
 	var first error
-	wait := func() {
-		if _, err := inFlight[0].Wait(); err != nil && first == nil {
+	await := func() {
+		if err := inFlight[0](); err != nil && first == nil {
 			first = err
 		}
 		inFlight = inFlight[1:]
 	}
-	for _, c := range copies {
+	for i := 0; i < n && first == nil; i++ {
 		if len(inFlight) == appendWindow {
-			wait()
+			await()
+			if first != nil {
+				break
+			}
 		}
-		if first != nil {
-			break
+		wait, err := send(i)
+		if wait != nil {
+			inFlight = append(inFlight, wait)
 		}
-		cmd := d.dst.Append(d.destFolder, int64(len(c.Body)), &imap.AppendOptions{Flags: c.Flags, Time: c.Date})
-		if _, err := cmd.Write(c.Body); err != nil && first == nil {
+		if err != nil && first == nil {
 			first = err
 		}
-		if err := cmd.Close(); err != nil && first == nil {
-			first = err
-		}
-		inFlight = append(inFlight, cmd)
 	}
 	for len(inFlight) > 0 {
-		wait()
+		await()
 	}
 	return first
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 
 	"github.com/secureinput/gateway/store"
 )
@@ -209,7 +210,7 @@ func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}, log *slog.L
 		return nil, fmt.Errorf("connect %s: %w", ep.Addr, err)
 	}
 	if ep.Mechanism != "" {
-		if err := authenticate(ctx, c, ep, log); err != nil {
+		if err := authenticate(ctx, c.Authenticate, ep, log); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("login to %s as %s: %w", ep.Addr, ep.Username, err)
 		}
@@ -224,8 +225,9 @@ func dial(ctx context.Context, ep Endpoint, newMail chan<- struct{}, log *slog.L
 
 // authenticate logs in with a bearer token. A refused token is dropped and
 // the login tried once more with a fresh one: a token the server says has
-// expired is replaced without the ingest stopping.
-func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint, log *slog.Logger) error {
+// expired is replaced without the ingest stopping. auth runs one exchange
+// on the session (go-imap's client or an appender).
+func authenticate(ctx context.Context, auth func(sasl.Client) error, ep Endpoint, log *slog.Logger) error {
 	mech, err := mechanismName(ep.Mechanism)
 	if err != nil {
 		return err
@@ -241,7 +243,7 @@ func authenticate(ctx context.Context, c *imapclient.Client, ep Endpoint, log *s
 			return err
 		}
 		sc := &bearerClient{mech: mech, user: ep.Username, token: tok, host: host, port: port}
-		err = c.Authenticate(sc)
+		err = auth(sc)
 		if err == nil {
 			return nil
 		}
@@ -326,6 +328,16 @@ func (g *Ingester) session(ctx context.Context, wait bool) error {
 		return err
 	}
 	defer dst.Close()
+	multi, err := dialAppender(ctx, dstEP, g.log)
+	if err != nil {
+		return err
+	}
+	mode := "pipelined"
+	if multi != nil {
+		defer multi.Close()
+		mode = multi.mode()
+	}
+	g.log.Info("mail: connected", slog.String("source", g.cfg.Source.Addr), slog.String("destination", dstEP.Addr), slog.String("append", mode))
 	if err := ensureFolder(dst, g.cfg.DestFolder); err != nil {
 		return fmt.Errorf("destination folder %s: %w", g.cfg.DestFolder, err)
 	}
@@ -339,7 +351,7 @@ func (g *Ingester) session(ctx context.Context, wait bool) error {
 		if err != nil {
 			return fmt.Errorf("select %s: %w", g.cfg.SourceFolder, err)
 		}
-		if err := g.pass(ctx, src, dst, sel.UIDValidity); err != nil {
+		if err := g.pass(ctx, src, dst, multi, sel.UIDValidity); err != nil {
 			return err
 		}
 		if !wait {
@@ -382,8 +394,8 @@ func (g *Ingester) waitForMail(ctx context.Context, src *imapclient.Client, newM
 }
 
 // pass handles every message of the selected source folder above the last
-// UID handled.
-func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, uidValidity uint32) error {
+// UID handled. multi (nil if the destination has no MULTIAPPEND) appends.
+func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, multi *appender, uidValidity uint32) error {
 	st, err := g.store.MailState(ctx, g.cfg.Name)
 	if err != nil {
 		return err
@@ -416,7 +428,7 @@ func (g *Ingester) pass(ctx context.Context, src, dst *imapclient.Client, uidVal
 	if err != nil {
 		return err
 	}
-	d := &imapDelivery{src: src, dst: dst, destFolder: g.cfg.DestFolder, after: g.cfg.After, moveTo: g.cfg.MoveTo}
+	d := &imapDelivery{src: src, dst: dst, multi: multi, destFolder: g.cfg.DestFolder, after: g.cfg.After, moveTo: g.cfg.MoveTo}
 	prog := Progress{Total: len(uids)}
 	start := time.Now()
 	lastLog := start

@@ -379,9 +379,13 @@ func TestIngestOverTLS(t *testing.T) {
 	}
 	defer alice.Close()
 	appendMsg(t, alice, "INBOX", []byte("Subject: tls\r\n\r\n4111 1111 1111 1111\r\n"), nil, time.Now())
-	g, _, _ := newIngester(t, MailboxConfig{Name: "tls", Source: src, Dest: &dst, DestFolder: "Clean", After: "delete"})
+	g, _, logs := newIngester(t, MailboxConfig{Name: "tls", Source: src, Dest: &dst, DestFolder: "Clean", After: "delete"})
 	if _, err := g.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	// Dovecot has MULTIAPPEND: a batch is one command (appender.go).
+	if !strings.Contains(logs.String(), "append=multiappend") {
+		t.Errorf("the ingest did not append with MULTIAPPEND:\n%s", logs.String())
 	}
 	bob, err := dial(context.Background(), dst, nil, nil)
 	if err != nil {

@@ -182,7 +182,7 @@ func TestOAuth2IngestAgainstDovecot(t *testing.T) {
 				t.Fatalf("first pass: %v", err)
 			}
 			if got := ts.Fetches(); got != 1 {
-				t.Errorf("%d tokens fetched for three logins with a valid token, want 1", got)
+				t.Errorf("%d tokens fetched for four logins with a valid token, want 1", got)
 			}
 
 			p.expireAll()

@@ -43,12 +43,18 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	if err := c.Login("alice", "secret").Wait(); err != nil {
 		t.Fatal(err)
 	}
-	const n = 400
+	// Enough batches that the kill (after the first 30 copies) comes well
+	// before the end at MULTIAPPEND's rate.
+	const n = 1500
+	var apps []*imapclient.AppendCommand
 	for i := range n {
 		msg := fmt.Sprintf("From: c%d@example.com\r\nSubject: message %d\r\n\r\nmy card is 4111 1111 1111 1111, order %d\r\n", i, i, i)
 		app := c.Append("INBOX", int64(len(msg)), nil)
 		app.Write([]byte(msg))
 		app.Close()
+		apps = append(apps, app)
+	}
+	for _, app := range apps {
 		if _, err := app.Wait(); err != nil {
 			t.Fatal(err)
 		}
