@@ -114,6 +114,7 @@ fuzz:
 	$(call fuzz_one,FuzzParseConfig,./cmd/gateway)
 	$(call fuzz_one,FuzzParseReply,./secure)
 	$(call fuzz_one,FuzzRedactMail,./mail)
+	$(call fuzz_one,FuzzAppenderResponses,./mail)
 	$(call fuzz_one,FuzzEventDecoder,./voice)
 	$(call fuzz_one,FuzzFrameTracker,./internal/wsconn)
 	$(call fuzz_one,FuzzOpenBody,./store)

@@ -370,3 +370,23 @@ func TestAppenderPipelinesWithoutMultiAppend(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAppenderResponses feeds a server's answers to an APPEND's wait:
+// whatever the bytes, it ends (the input runs out), never panics, and
+// takes only its own tag's OK as success.
+func FuzzAppenderResponses(f *testing.F) {
+	f.Add([]byte("g1 OK [APPENDUID 1 1:3] done\r\n"))
+	f.Add([]byte("* 1 FETCH (BODY[] {6}\r\nA\r\nB)} FLAGS ())\r\ng1 OK done\r\n"))
+	f.Add([]byte("* CAPABILITY IMAP4rev1 MULTIAPPEND\r\n* OK [CAPABILITY LITERAL+] x\r\ng2 OK early\r\ng1 NO [OVERQUOTA] full\r\n"))
+	f.Add([]byte("+ go ahead\r\n"))
+	f.Add([]byte("* BYE going\r\n"))
+	f.Add([]byte("* x {99999999999999999999}\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a := &appender{r: bufio.NewReaderSize(bytes.NewReader(data), 16<<10), w: bufio.NewWriter(io.Discard),
+			caps: map[string]bool{}, pending: map[string]bool{"g2": true}, early: map[string]error{}}
+		err := a.done("g1")
+		if err == nil && !bytes.Contains(bytes.ToUpper(data), []byte("G1 OK")) {
+			t.Errorf("success without the tag's OK in %q", data)
+		}
+	})
+}
