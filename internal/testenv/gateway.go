@@ -39,6 +39,14 @@ func GatewayBinary(t testing.TB) string {
 	return builtBin
 }
 
+// RemoveGatewayBinary deletes what GatewayBinary built; a package's
+// TestMain calls it after its tests, so no run leaves a binary behind.
+func RemoveGatewayBinary() {
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
+
 // startedURL is the start-up line the gateway prints once it serves.
 var startedURL = regexp.MustCompile(`Secure Input Gateway (?:vault )?is running on (https?://\S+)`)
 
