@@ -366,9 +366,10 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	}
 	// Not the first group of a longer number ("1234 5678", "123-45-6789"),
 	// nor of a card in any spelling the scanner reads ("cvv 6214,7036,9250"
-	// and "cvv 3528 / 1470 / …" are cards; "cvv 123, 4567" is a code).
+	// and "cvv 3528 / 1470 / …" are cards; "cvv 123, 4567" is a code, and
+	// so is one that ends its line: "cvv 123\n5555 …").
 	if k := skipForward(text, d.end, 2); k > d.end && digitsAt(text, k).n > 0 {
-		if r, _ := utf8.DecodeRune(text[d.end:]); r != ',' && r != ';' && r != '(' {
+		if r, _ := utf8.DecodeRune(text[d.end:]); !endsCode(r) {
 			return 0, 0, false
 		}
 	}
@@ -381,6 +382,17 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 		}
 	}
 	return j, d.end, true
+}
+
+// endsCode reports whether r, right after 3 or 4 digits, ends them as a
+// code even when more digits follow: a list's comma or semicolon, an
+// opening parenthesis, the end of a line.
+func endsCode(r rune) bool {
+	switch r {
+	case ',', ';', '(', '\n', '\r', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return false
 }
 
 // cardStartsAt reports whether the card scanner finds a card whose first

@@ -3,6 +3,7 @@ package redact
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -130,7 +131,7 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 		// unless one is a security code after its keyword ("cvv 123").
 		if end, short, code := shortRun(text, i); short && shortcut {
 			if code && codeKeywordBefore(text, i) {
-				spans = append(spans, Span{Start: i, End: end, Kind: KindSecurityCode})
+				spans = append(spans, Span{Start: i, End: digitsAt(text, i).end, Kind: KindSecurityCode})
 			}
 			i = end
 			continue
@@ -138,13 +139,32 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 		mark := len(spans)
 		start := i
 		i, spans = sc.run(text, i, spans)
+		if sc.keywordCode(text, start, spans[mark:]) {
+			spans = slices.Insert(spans, mark, Span{Start: start, End: sc.groups[0].end, Kind: KindSecurityCode})
+			mark++
+		}
 		if len(spans) > mark {
 			i, spans = codesAfterCards(text, i, spans, mark)
-		} else if sc.ng == 1 && 3 <= sc.groups[0].n && sc.groups[0].n <= 4 && codeKeywordBefore(text, start) {
-			spans = append(spans, Span{Start: start, End: sc.groups[0].end, Kind: KindSecurityCode})
 		}
 	}
 	return spans
+}
+
+// keywordCode reports whether the run just scanned, which starts at start
+// and in which found are the cards, begins with a security code after its
+// word: a first group of 3 or 4 digits that is not part of a card, alone
+// or ended as a code (endsCode: "cvv: 123\n4111 1111 …").
+func (sc *cardScanner) keywordCode(text []byte, start int, found []Span) bool {
+	g := sc.groups[0]
+	if sc.ng == 0 || g.n < 3 || g.n > 4 || len(found) > 0 && found[0].Start == start {
+		return false
+	}
+	if sc.ng > 1 {
+		if r, _ := utf8.DecodeRune(text[g.end:]); !endsCode(r) {
+			return false
+		}
+	}
+	return codeKeywordBefore(text, start)
 }
 
 // skipDull returns the offset of the first byte at or after i that may
@@ -169,7 +189,8 @@ func skipDull(text []byte, i int) int {
 // way run does, as long as it is plain ASCII. It reports the run's end and
 // true when the run holds fewer than card.MinLength digits; false when the
 // run may hold a card or has a non-ASCII byte (run decides those). code says
-// the short run is one group of 3 or 4 digits, the shape of a security code.
+// the short run starts with a group of 3 or 4 digits, the shape of a
+// security code, alone or ended as one (endsCode).
 func shortRun(text []byte, i int) (end int, short, code bool) {
 	n, digits, groups := len(text), 0, 0
 	for {
@@ -182,7 +203,9 @@ func shortRun(text []byte, i int) (end int, short, code bool) {
 		if digits >= card.MinLength {
 			return i, false, false
 		}
-		single := groups == 1 && (i-from == 3 || i-from == 4)
+		if groups == 1 {
+			code = i-from == 3 || i-from == 4
+		}
 		j, visible := i, 0
 		for j < n {
 			c := text[j]
@@ -199,13 +222,16 @@ func shortRun(text []byte, i int) (end int, short, code bool) {
 			j++
 		}
 		if j == i || j >= n {
-			return i, true, single
+			return i, true, code
 		}
 		if c := text[j]; c < '0' || c > '9' {
 			if c >= utf8.RuneSelf {
 				return i, false, false
 			}
-			return i, true, single
+			return i, true, code
+		}
+		if groups == 1 && code && !endsCode(rune(text[i])) {
+			code = false
 		}
 		i = j
 	}
