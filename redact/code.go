@@ -301,6 +301,15 @@ func expiryAt(text []byte, i int) int {
 		}
 	}
 	d1 := digitsAt(text, j)
+	if d1.n == 4 && monthAt(text, j) {
+		// MMYY, when a code of 3 or 4 digits that ends there follows:
+		// "1227 123".
+		k := skipForward(text, d1.end, 4)
+		if d2 := digitsAt(text, k); k > d1.end && (d2.n == 3 || d2.n == 4) && !moreDigits(text, d2.end) {
+			return d1.end
+		}
+		return i
+	}
 	if d1.n < 1 || d1.n > 2 || d1.end >= len(text) {
 		return i
 	}
@@ -314,6 +323,25 @@ func expiryAt(text []byte, i int) int {
 		return i
 	}
 	return d2.end
+}
+
+// monthAt reports whether the two digits at text[i] are a month, 01 to 12.
+func monthAt(text []byte, i int) bool {
+	_, a, size := decode(text, i)
+	_, b, _ := decode(text, i+size)
+	m := a*10 + b
+	return a >= 0 && b >= 0 && 1 <= m && m <= 12
+}
+
+// moreDigits reports whether a number goes on at text[i]: separators, then
+// digits.
+func moreDigits(text []byte, i int) bool {
+	k := skipForward(text, i, 2)
+	if k == i || digitsAt(text, k).n == 0 {
+		return false
+	}
+	r, _ := utf8.DecodeRune(text[i:])
+	return !endsCode(r)
 }
 
 // digitRun is a run of digits: how many and where it ends.
@@ -368,10 +396,8 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	// nor of a card in any spelling the scanner reads ("cvv 6214,7036,9250"
 	// and "cvv 3528 / 1470 / …" are cards; "cvv 123, 4567" is a code, and
 	// so is one that ends its line: "cvv 123\n5555 …").
-	if k := skipForward(text, d.end, 2); k > d.end && digitsAt(text, k).n > 0 {
-		if r, _ := utf8.DecodeRune(text[d.end:]); !endsCode(r) {
-			return 0, 0, false
-		}
+	if moreDigits(text, d.end) {
+		return 0, 0, false
 	}
 	if cardStartsAt(text, j) {
 		return 0, 0, false

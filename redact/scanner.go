@@ -507,7 +507,7 @@ func (sc *cardScanner) cardShaped(i, j int) bool {
 // size (an American Express card and its 4-digit CID).
 func (sc *cardScanner) keep(text []byte, i, j int) bool {
 	h := sc.hanging(text, i, j)
-	if h <= maxLeftover {
+	if h <= maxLeftover || sc.expiryHangs(j, h) {
 		return true
 	}
 	total := sc.groups[j].before + sc.groups[j].n - sc.groups[i].before
@@ -520,6 +520,27 @@ func (sc *cardScanner) keep(text []byte, i, j int) bool {
 		return j+2 >= sc.ng || string(sc.gap(text, j+1)) != string(sc.gap(text, j))
 	}
 	return false
+}
+
+// expiryHangs reports whether the h digits that hang on to the card ending
+// with group j are an expiry written MMYY, alone or with a code of 3 or 4
+// digits after it: "4111 1111 1111 1111 1227 123" is a card, its expiry
+// and its code, not a longer number.
+func (sc *cardScanner) expiryHangs(j, h int) bool {
+	if j+1 >= sc.ng || sc.inCard[j+1] || sc.groups[j+1].n != 4 || !sc.month(j+1) {
+		return false
+	}
+	if h == 4 {
+		return true
+	}
+	return j+2 < sc.ng && !sc.inCard[j+2] && (sc.groups[j+2].n == 3 || sc.groups[j+2].n == 4) && h == 4+sc.groups[j+2].n
+}
+
+// month reports whether group k starts with a month, 01 to 12.
+func (sc *cardScanner) month(k int) bool {
+	f := sc.groups[k].first
+	m := int(sc.values[f])*10 + int(sc.values[f+1])
+	return 1 <= m && m <= 12
 }
 
 // gap returns the separators between group k and group k+1.
