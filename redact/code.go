@@ -206,8 +206,9 @@ func wordBefore(text []byte, i int, w string) (int, bool) {
 	return j, true
 }
 
-// wordAt reports whether text[i:] starts with word w (case-insensitive, at a
-// word boundary) and where it ends.
+// wordAt reports whether text[i:] starts with word w (case-insensitive, not
+// followed by a letter) and where it ends. A digit may follow: after a card,
+// "exp1227cvv123" is an expiry and a code.
 func wordAt(text []byte, i int, w string) (int, bool) {
 	j := i
 	for k := 0; k < len(w); {
@@ -232,10 +233,10 @@ func wordAt(text []byte, i int, w string) (int, bool) {
 	}
 	if j < len(text) {
 		if c := text[j]; c < utf8.RuneSelf {
-			if isASCIILetter(c) || '0' <= c && c <= '9' {
+			if isASCIILetter(c) {
 				return 0, false
 			}
-		} else if r, _ := utf8.DecodeRune(text[j:]); isWordRune(r) {
+		} else if r, _ := utf8.DecodeRune(text[j:]); unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) {
 			return 0, false
 		}
 	}
@@ -302,9 +303,12 @@ func expiryAt(text []byte, i int) int {
 	}
 	d1 := digitsAt(text, j)
 	if d1.n == 4 && monthAt(text, j) {
-		// MMYY, when a code of 3 or 4 digits that ends there follows:
-		// "1227 123".
+		// MMYY, when a code word or a code of 3 or 4 digits that ends
+		// there follows: "1227 123", "exp1227cvv123".
 		k := skipForward(text, d1.end, 4)
+		if _, ok := codeWordAt(text, k); ok {
+			return d1.end
+		}
 		if d2 := digitsAt(text, k); k > d1.end && (d2.n == 3 || d2.n == 4) && !moreDigits(text, d2.end) {
 			return d1.end
 		}
@@ -360,6 +364,20 @@ func digitsAt(text []byte, i int) digitRun {
 	return digitRun{n, i}
 }
 
+// codeWordAt reports whether a code word starts at text[i] and where it
+// ends.
+func codeWordAt(text []byte, i int) (int, bool) {
+	if i >= len(text) {
+		return 0, false
+	}
+	for _, w := range codeWordsByFirst[lowerASCII(text[i])] {
+		if e, ok := wordAt(text, i, w); ok {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
 // codeAfter finds a security code after a card that ends at i: code
 // punctuation, an optional expiry date, an optional code word and fillers,
 // then 3 or 4 digits that are not the start of a longer number.
@@ -368,24 +386,17 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if k := expiryAt(text, j); k > j {
 		j = skipForward(text, k, 4)
 	}
-	var first byte
-	if j < len(text) {
-		first = lowerASCII(text[j])
-	}
-	for _, w := range codeWordsByFirst[first] {
-		if e, ok := wordAt(text, j, w); ok {
-			j = skipForward(text, e, 6)
-			var f0 byte
-			if j < len(text) {
-				f0 = lowerASCII(text[j])
+	if e, ok := codeWordAt(text, j); ok {
+		j = skipForward(text, e, 6)
+		var f0 byte
+		if j < len(text) {
+			f0 = lowerASCII(text[j])
+		}
+		for _, f := range fillersByFirst[f0] {
+			if e, ok := wordAt(text, j, f); ok {
+				j = skipForward(text, e, 6)
+				break
 			}
-			for _, f := range fillersByFirst[f0] {
-				if e, ok := wordAt(text, j, f); ok {
-					j = skipForward(text, e, 6)
-					break
-				}
-			}
-			break
 		}
 	}
 	d := digitsAt(text, j)
