@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -243,13 +240,7 @@ func TestEncodeMailbox(t *testing.T) {
 // whose name needs modified UTF-7.
 func TestMultiAppendToDovecot(t *testing.T) {
 	d := testenv.StartDovecotTLS(t, "alice")
-	pemBytes, err := os.ReadFile(d.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemBytes)
-	trust := &tls.Config{RootCAs: pool}
+	trust := trustDovecot(t, d)
 	date := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("", 3600))
 	for i, ep := range []Endpoint{
 		{Addr: d.Addr, TLS: TLSPlain, Username: "alice", Password: "secret"},

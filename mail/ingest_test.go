@@ -362,15 +362,21 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-func TestIngestOverTLS(t *testing.T) {
-	d := testenv.StartDovecotTLS(t, "alice", "bob")
+// trustDovecot is a TLS configuration that trusts d's test CA.
+func trustDovecot(t *testing.T, d *testenv.Dovecot) *tls.Config {
+	t.Helper()
 	pemBytes, err := os.ReadFile(d.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
-	trust := &tls.Config{RootCAs: pool}
+	return &tls.Config{RootCAs: pool}
+}
+
+func TestIngestOverTLS(t *testing.T) {
+	d := testenv.StartDovecotTLS(t, "alice", "bob")
+	trust := trustDovecot(t, d)
 	src := Endpoint{Addr: d.TLSAddr, TLS: TLSImplicit, Username: "alice", Password: "secret", TLSConfig: trust}
 	dst := Endpoint{Addr: d.Addr, TLS: TLSStartTLS, Username: "bob", Password: "secret", TLSConfig: trust}
 	alice, err := dial(context.Background(), src, nil, nil)
