@@ -128,9 +128,31 @@ func prefixSpans(chain [][]byte, tail []byte) ([]Span, bool) {
 	return nil, false
 }
 
-// loneCode reports whether text is nothing but a 3 or 4 digit number
-// (blanks and punctuation around it), and where the digits are.
+// loneCode reports whether text, the message after a card, is its security
+// code: nothing but a 3 or 4 digit number (blanks and punctuation around
+// it), or an expiry and then the code ("12/27 123", "1227, 123"); and where
+// the code's digits are.
 func loneCode(text []byte) (from, to int, ok bool) {
+	if from, to, ok := bareCode(text); ok {
+		return from, to, true
+	}
+	from, to, ok = codeAfter(text, 0)
+	if !ok {
+		return 0, 0, false
+	}
+	for i := to; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		if r == utf8.RuneError && size == 1 || !isCodePunct(r) && r != '!' && r != '?' {
+			return 0, 0, false
+		}
+		i += size
+	}
+	return from, to, true
+}
+
+// bareCode reports whether text is nothing but a 3 or 4 digit number
+// (blanks and punctuation around it), and where the digits are.
+func bareCode(text []byte) (from, to int, ok bool) {
 	from, to = -1, -1
 	n := 0
 	for i := 0; i < len(text); {

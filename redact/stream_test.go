@@ -84,6 +84,28 @@ func TestStreamJoinsSplitNumbers(t *testing.T) {
 			},
 		},
 		{
+			name: "the expiry and the code after the card",
+			msgs: []msg{
+				{text: "4111 1111 1111 1111", want: "###################"},
+				{text: "12/27 123", gap: time.Second, want: "12/27 ###"},
+				{text: "12/27 456", gap: time.Second, want: "12/27 456"},
+			},
+		},
+		{
+			name: "an MMYY expiry and the code after the card",
+			msgs: []msg{
+				{text: "5555555555554444", want: "################"},
+				{text: "exp 1227, 987!", gap: time.Second, want: "exp 1227, ###!"},
+			},
+		},
+		{
+			name: "a date and a number after the card are not its code",
+			msgs: []msg{
+				{text: "4111 1111 1111 1111", want: "###################"},
+				{text: "12/27 123 items", gap: time.Second, want: "12/27 123 items"},
+			},
+		},
+		{
 			name: "the code in the message that completes the card",
 			msgs: []msg{
 				{text: "4111 1111 1111", want: "4111 11## ####"},
