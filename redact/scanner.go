@@ -171,43 +171,34 @@ func skipDull(text []byte, i int) int {
 // run may hold a card or has a non-ASCII byte (run decides those). code says
 // the short run is one group of 3 or 4 digits, the shape of a security code.
 func shortRun(text []byte, i int) (end int, short, code bool) {
-	n, digits, groups := len(text), 0, 0
+	// Walking rest, a suffix of text, the compiler proves every index.
+	rest := text[i:]
+	digits, groups := 0, 0
 	for {
-		from := i
-		for i < n && '0' <= text[i] && text[i] <= '9' {
-			digits++
-			i++
+		k := 0
+		for k < len(rest) && rest[k]-'0' <= 9 {
+			k++
 		}
+		digits += k
 		groups++
+		end = len(text) - len(rest) + k
 		if digits >= card.MinLength {
-			return i, false, false
+			return end, false, false
 		}
-		single := groups == 1 && (i-from == 3 || i-from == 4)
-		j, visible := i, 0
-		for j < n {
-			c := text[j]
-			if c >= utf8.RuneSelf {
-				return i, false, false
-			}
-			if asciiSep[c] == sepNone {
+		// The gap: up to maxGapRunes separators, then a digit goes on.
+		rest = rest[k:]
+		j := 0
+		for ; j < len(rest) && j <= maxGapRunes; j++ {
+			if class := byteSep[rest[j]]; class == sepNone {
 				break
+			} else if class == sepMultiByte {
+				return end, false, false
 			}
-			visible++
-			if visible > maxGapRunes {
-				break
-			}
-			j++
 		}
-		if j == i || j >= n {
-			return i, true, single
+		if j == 0 || j >= len(rest) || j > maxGapRunes || rest[j]-'0' > 9 {
+			return end, true, groups == 1 && (digits == 3 || digits == 4)
 		}
-		if c := text[j]; c < '0' || c > '9' {
-			if c >= utf8.RuneSelf {
-				return i, false, false
-			}
-			return i, true, single
-		}
-		i = j
+		rest = rest[j:]
 	}
 }
 
@@ -234,19 +225,27 @@ const (
 	sepInvisible // format characters (Cf: zero-width, LRM/RLM, soft hyphen …): ignored
 )
 
-// asciiSep is separatorClass for ASCII.
-var asciiSep = func() (t [utf8.RuneSelf]uint8) {
+// sepMultiByte is byteSep's class of a byte of a multi-byte rune: decode
+// the rune and ask separatorClass.
+const sepMultiByte = 0xff
+
+// byteSep is separatorClass for ASCII, indexed by byte, and sepMultiByte
+// for the other bytes.
+var byteSep = func() (t [256]uint8) {
 	t[' '] = sepSpace
 	t['-'], t['.'] = sepPunct, sepPunct
 	for _, c := range "\n\r\t\v\f_/," {
 		t[c] = sepWeak
+	}
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = sepMultiByte
 	}
 	return t
 }()
 
 func separatorClass(r rune) int {
 	if r < utf8.RuneSelf {
-		return int(asciiSep[r])
+		return int(byteSep[r])
 	}
 	switch r {
 	case '\u00a0', '\u1680', '\u2007', '\u2009', '\u202f', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
@@ -314,7 +313,7 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		for j < n {
 			var class, size int
 			if c := text[j]; c < utf8.RuneSelf {
-				class, size = int(asciiSep[c]), 1
+				class, size = int(byteSep[c]), 1
 			} else {
 				var r rune
 				r, size = utf8.DecodeRune(text[j:])
