@@ -155,14 +155,14 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 //
 //go:noinline
 func skipDull(text []byte, i int) int {
-	n := len(text)
-	for i+8 <= n {
-		if m := interesting(binary.LittleEndian.Uint64(text[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
+	rest := text[i:]
+	for len(rest) >= 8 {
+		if m := interesting(binary.LittleEndian.Uint64(rest)); m != 0 {
+			return len(text) - len(rest) + bits.TrailingZeros64(m)>>3
 		}
-		i += 8
+		rest = rest[8:]
 	}
-	return i
+	return len(text) - len(rest)
 }
 
 // shortRun measures the run that starts with an ASCII digit at text[i], the
