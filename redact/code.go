@@ -92,6 +92,29 @@ func byFirst(words []string) (t [256][]string) {
 
 var codeWordsByFirst, expiryWordsByFirst, fillersByFirst = byFirst(codeWords), byFirst(expiryWords), byFirst(codeFillers)
 
+// firstWordAt returns the end of the first of the words indexed in
+// byFirst that text[i:] starts with (wordAt). A word whose second byte is
+// ASCII and differs from the text's is not tried: after "Call" the two dozen
+// words that start with 'c' cost one comparison each.
+func firstWordAt(text []byte, i int, byFirst *[256][]string) (end int, ok bool) {
+	if i >= len(text) {
+		return 0, false
+	}
+	var second byte // no second byte matches no word of two bytes or more
+	if i+1 < len(text) {
+		second = lowerASCII(text[i+1])
+	}
+	for _, w := range byFirst[lowerASCII(text[i])] {
+		if len(w) > 1 && w[1] < utf8.RuneSelf && second < utf8.RuneSelf && w[1] != second {
+			continue
+		}
+		if end, ok := wordAt(text, i, w); ok {
+			return end, true
+		}
+	}
+	return 0, false
+}
+
 // maxCodeWord bounds the bytes of a word looked up in codeByLast.
 const maxCodeWord = 40
 
@@ -290,15 +313,12 @@ var expiryWords = []string{"exp", "exp.", "expiry", "expiry date", "expires", "e
 // expiryAt returns the end of an expiry date at text[i] (an optional word,
 // then MM/YY, MM/YYYY, MM-YY …), or i if there is none.
 func expiryAt(text []byte, i int) int {
-	j := i
 	if i >= len(text) {
 		return i
 	}
-	for _, w := range expiryWordsByFirst[lowerASCII(text[i])] {
-		if end, ok := wordAt(text, i, w); ok {
-			j = skipForward(text, end, 4)
-			break
-		}
+	j := i
+	if end, ok := firstWordAt(text, i, &expiryWordsByFirst); ok {
+		j = skipForward(text, end, 4)
 	}
 	d1 := digitsAt(text, j)
 	if d1.n < 1 || d1.n > 2 || d1.end >= len(text) {
@@ -340,24 +360,10 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if k := expiryAt(text, j); k > j {
 		j = skipForward(text, k, 4)
 	}
-	var first byte
-	if j < len(text) {
-		first = lowerASCII(text[j])
-	}
-	for _, w := range codeWordsByFirst[first] {
-		if e, ok := wordAt(text, j, w); ok {
+	if e, ok := firstWordAt(text, j, &codeWordsByFirst); ok {
+		j = skipForward(text, e, 6)
+		if e, ok := firstWordAt(text, j, &fillersByFirst); ok {
 			j = skipForward(text, e, 6)
-			var f0 byte
-			if j < len(text) {
-				f0 = lowerASCII(text[j])
-			}
-			for _, f := range fillersByFirst[f0] {
-				if e, ok := wordAt(text, j, f); ok {
-					j = skipForward(text, e, 6)
-					break
-				}
-			}
-			break
 		}
 	}
 	d := digitsAt(text, j)
