@@ -102,7 +102,21 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 	n := len(text)
 	i := 0
 	for i < n {
-		if i = skipDull(text, i); i >= n {
+		// Most runs in chat (dates, times, amounts, order numbers) are too
+		// short to hold a card: skip those without collecting their groups,
+		// unless one is a security code after its keyword ("cvv 123").
+		if shortcut {
+			start, end, code := skipShort(text, i)
+			if code {
+				if codeKeywordBefore(text, start) {
+					spans = append(spans, Span{Start: start, End: end, Kind: KindSecurityCode})
+				}
+				i = end
+				continue
+			}
+			i = start
+		}
+		if i = n - len(skipDull(text[i:])); i >= n {
 			break
 		}
 		c := text[i]
@@ -125,16 +139,6 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 				continue
 			}
 		}
-		// Most runs in chat (dates, times, amounts, order numbers) are too
-		// short to hold a card: skip those without collecting their groups,
-		// unless one is a security code after its keyword ("cvv 123").
-		if end, short, code := shortRun(text, i); short && shortcut {
-			if code && codeKeywordBefore(text, i) {
-				spans = append(spans, Span{Start: i, End: end, Kind: KindSecurityCode})
-			}
-			i = end
-			continue
-		}
 		mark := len(spans)
 		start := i
 		i, spans = sc.run(text, i, spans)
@@ -147,59 +151,85 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 	return spans
 }
 
-// skipDull returns the offset of the first byte at or after i that may
-// start a digit (interesting), or where fewer than eight bytes are left:
-// eight bytes at a time, then straight to the byte. It stays a function of
-// its own: the loop is the hottest of the scanner, and kept out of
-// scanCards the compiler gives it registers of its own.
+// skipShort skips, from text[i], the ASCII text and the short runs in it,
+// and returns where the caller goes on: the start and end of a short run
+// shaped like a security code (code true), or (code false) an offset the
+// caller decides itself: len(text), a byte that is not ASCII, a run glued
+// to the letters of an IBAN, or a run that may hold a card.
 //
-//go:noinline
-func skipDull(text []byte, i int) int {
-	rest := text[i:]
+// A run is short when it is plain ASCII and, measured the way run collects
+// it, holds fewer than card.MinLength digits; it is shaped like a security
+// code when it is one group of 3 or 4 digits. Most runs of chat (dates,
+// times, amounts, order numbers) are short, and this loop is where the
+// scanner spends its time on chat: it calls nothing, walks suffixes of text
+// so that the compiler proves its indexes, and goes byte by byte through
+// the runs, where the processor predicts its way ahead (eight bytes at a
+// time through a run measured slower: the next run's address then waits
+// for the arithmetic).
+func skipShort(text []byte, i int) (start, end int, code bool) {
+	for {
+		rest := skipDull(text[i:])
+		if i = len(text) - len(rest); len(rest) == 0 {
+			return i, i, false
+		}
+		if c := rest[0]; c >= utf8.RuneSelf {
+			return i, i, false
+		} else if c-'0' > 9 {
+			i++
+			continue
+		}
+		if i >= 2 && isASCIILetter(text[i-1]) {
+			if _, ok := ibanAt(text, i-2); ok {
+				return i, i, false
+			}
+		}
+		digits, groups := 0, 0
+		for {
+			k := 0
+			for k < len(rest) && rest[k]-'0' <= 9 {
+				k++
+			}
+			digits += k
+			groups++
+			end = len(text) - len(rest) + k
+			if digits >= card.MinLength {
+				return i, i, false
+			}
+			// The gap: up to maxGapRunes separators, then a digit goes on.
+			rest = rest[k:]
+			j := 0
+			for ; j < len(rest) && j <= maxGapRunes; j++ {
+				if class := byteSep[rest[j]]; class == sepNone {
+					break
+				} else if class == sepMultiByte {
+					return i, i, false
+				}
+			}
+			if j == 0 || j >= len(rest) || j > maxGapRunes || rest[j]-'0' > 9 {
+				break
+			}
+			rest = rest[j:]
+		}
+		if groups == 1 && (digits == 3 || digits == 4) {
+			return i, end, true
+		}
+		i = end
+	}
+}
+
+// skipDull returns the suffix of rest that starts with its first byte that
+// may start a digit (interesting), or its last bytes if fewer than eight
+// are left: eight bytes at a time, then straight to the byte. The loop is
+// the hottest of the scanner on prose; inlined in skipShort, away from
+// scanCards, the compiler gives it registers of its own.
+func skipDull(rest []byte) []byte {
 	for len(rest) >= 8 {
 		if m := interesting(binary.LittleEndian.Uint64(rest)); m != 0 {
-			return len(text) - len(rest) + bits.TrailingZeros64(m)>>3
+			return rest[bits.TrailingZeros64(m)>>3:]
 		}
 		rest = rest[8:]
 	}
-	return len(text) - len(rest)
-}
-
-// shortRun measures the run that starts with an ASCII digit at text[i], the
-// way run does, as long as it is plain ASCII. It reports the run's end and
-// true when the run holds fewer than card.MinLength digits; false when the
-// run may hold a card or has a non-ASCII byte (run decides those). code says
-// the short run is one group of 3 or 4 digits, the shape of a security code.
-func shortRun(text []byte, i int) (end int, short, code bool) {
-	// Walking rest, a suffix of text, the compiler proves every index.
-	rest := text[i:]
-	digits, groups := 0, 0
-	for {
-		k := 0
-		for k < len(rest) && rest[k]-'0' <= 9 {
-			k++
-		}
-		digits += k
-		groups++
-		end = len(text) - len(rest) + k
-		if digits >= card.MinLength {
-			return end, false, false
-		}
-		// The gap: up to maxGapRunes separators, then a digit goes on.
-		rest = rest[k:]
-		j := 0
-		for ; j < len(rest) && j <= maxGapRunes; j++ {
-			if class := byteSep[rest[j]]; class == sepNone {
-				break
-			} else if class == sepMultiByte {
-				return end, false, false
-			}
-		}
-		if j == 0 || j >= len(rest) || j > maxGapRunes || rest[j]-'0' > 9 {
-			return end, true, groups == 1 && (digits == 3 || digits == 4)
-		}
-		rest = rest[j:]
-	}
+	return rest
 }
 
 // decode returns the rune at text[i], its digit value (-1 if none) and its
