@@ -161,7 +161,8 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 // it, holds fewer than card.MinLength digits; it is shaped like a security
 // code when it is one group of 3 or 4 digits. Most runs of chat (dates,
 // times, amounts, order numbers) are short, and this loop is where the
-// scanner spends its time on chat: it calls nothing, walks suffixes of text
+// scanner spends its time on chat: it measures a run itself rather than
+// call a function for it (that measured 5% slower), walks suffixes of text
 // so that the compiler proves its indexes, and goes byte by byte through
 // the runs, where the processor predicts its way ahead (eight bytes at a
 // time through a run measured slower: the next run's address then waits
@@ -219,10 +220,21 @@ func skipShort(text []byte, i int) (start, end int, code bool) {
 
 // skipDull returns the suffix of rest that starts with its first byte that
 // may start a digit (interesting), or its last bytes if fewer than eight
-// are left: eight bytes at a time, then straight to the byte. The loop is
-// the hottest of the scanner on prose; inlined in skipShort, away from
-// scanCards, the compiler gives it registers of its own.
+// are left: sixteen bytes at a time (two independent words, half the loop
+// overhead on prose), then eight, then straight to the byte. The loop is
+// the hottest of the scanner on prose.
 func skipDull(rest []byte) []byte {
+	for len(rest) >= 16 {
+		m0 := interesting(binary.LittleEndian.Uint64(rest))
+		m1 := interesting(binary.LittleEndian.Uint64(rest[8:]))
+		if m0|m1 != 0 {
+			if m0 == 0 {
+				return rest[8+bits.TrailingZeros64(m1)>>3:]
+			}
+			return rest[bits.TrailingZeros64(m0)>>3:]
+		}
+		rest = rest[16:]
+	}
 	for len(rest) >= 8 {
 		if m := interesting(binary.LittleEndian.Uint64(rest)); m != 0 {
 			return rest[bits.TrailingZeros64(m)>>3:]
