@@ -154,8 +154,12 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 // skipShort skips, from text[i], the ASCII text and the short runs in it,
 // and returns where the caller goes on: the start and end of a short run
 // shaped like a security code (code true), or (code false) an offset the
-// caller decides itself: len(text), a byte that is not ASCII, a run glued
-// to the letters of an IBAN, or a run that may hold a card.
+// caller decides itself: len(text), a byte that is not ASCII, or a run that
+// may hold a card.
+//
+// A short run needs no IBAN test: the digits and single spaces an IBAN
+// would have the caller skip are all in the run, which holds nothing to
+// mask either way (a run glued to letters is no security code).
 //
 // A run is short when it is plain ASCII and, measured the way run collects
 // it, holds fewer than card.MinLength digits; it is shaped like a security
@@ -178,11 +182,6 @@ func skipShort(text []byte, i int) (start, end int, code bool) {
 		} else if c-'0' > 9 {
 			i++
 			continue
-		}
-		if i >= 2 && isASCIILetter(text[i-1]) {
-			if _, ok := ibanAt(text, i-2); ok {
-				return i, i, false
-			}
 		}
 		digits, groups := 0, 0
 		for {
