@@ -104,13 +104,11 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 	for i < n {
 		// Most runs in chat (dates, times, amounts, order numbers) are too
 		// short to hold a card: skip those without collecting their groups,
-		// unless one is a security code after its keyword ("cvv 123").
+		// but for a security code after its keyword ("cvv 123").
 		if shortcut {
 			start, end, code := skipShort(text, i)
 			if code {
-				if codeKeywordBefore(text, start) {
-					spans = append(spans, Span{Start: start, End: end, Kind: KindSecurityCode})
-				}
+				spans = append(spans, Span{Start: start, End: end, Kind: KindSecurityCode})
 				i = end
 				continue
 			}
@@ -153,9 +151,9 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 
 // skipShort skips, from text[i], the ASCII text and the short runs in it,
 // and returns where the caller goes on: the start and end of a short run
-// shaped like a security code (code true), or (code false) an offset the
-// caller decides itself: len(text), a byte that is not ASCII, or a run that
-// may hold a card.
+// that is a security code after its keyword (code true), or (code false) an
+// offset the caller decides itself: len(text), a byte that is not ASCII, or
+// a run that may hold a card.
 //
 // A short run needs no IBAN test: the digits and single spaces an IBAN
 // would have the caller skip are all in the run, which holds nothing to
@@ -210,7 +208,7 @@ func skipShort(text []byte, i int) (start, end int, code bool) {
 			}
 			rest = rest[j:]
 		}
-		if groups == 1 && (digits == 3 || digits == 4) {
+		if groups == 1 && (digits == 3 || digits == 4) && codeKeywordBefore(text, i) {
 			return i, end, true
 		}
 		i = end
