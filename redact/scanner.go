@@ -9,9 +9,11 @@ import (
 	"github.com/secureinput/gateway/card"
 )
 
-// The card scanner reads text once. It skips eight bytes at a time while they
-// hold no ASCII digit and no non-ASCII byte, then collects a run: groups of
-// digits (any script) joined by short gaps of separators. Inside a run it
+// The card scanner reads text once. It skips eight or sixteen bytes at a time
+// while they hold no ASCII digit and no non-ASCII byte, measures a plain
+// ASCII run on the way and passes over it if it holds too few digits for a
+// card (skipShort), and otherwise collects the run: groups of digits (any
+// script) joined by short gaps of separators. Inside a run it
 // takes, from the left, the longest sequence of whole groups of 12–19 digits
 // that passes Luhn and has a length its brand uses, preferring one whose
 // separators are all alike. A grouped card is then kept only if at most
