@@ -92,6 +92,29 @@ func byFirst(words []string) (t [256][]string) {
 
 var codeWordsByFirst, expiryWordsByFirst, fillersByFirst = byFirst(codeWords), byFirst(expiryWords), byFirst(codeFillers)
 
+// firstWordAt returns the end of the first of the words indexed in
+// byFirst that text[i:] starts with (wordAt). A word whose second byte is
+// ASCII and differs from the text's is not tried: after "Call" the two dozen
+// words that start with 'c' cost one comparison each.
+func firstWordAt(text []byte, i int, byFirst *[256][]string) (end int, ok bool) {
+	if i >= len(text) {
+		return 0, false
+	}
+	var second byte // no second byte matches no word of two bytes or more
+	if i+1 < len(text) {
+		second = lowerASCII(text[i+1])
+	}
+	for _, w := range byFirst[lowerASCII(text[i])] {
+		if len(w) > 1 && w[1] < utf8.RuneSelf && second < utf8.RuneSelf && w[1] != second {
+			continue
+		}
+		if end, ok := wordAt(text, i, w); ok {
+			return end, true
+		}
+	}
+	return 0, false
+}
+
 // maxCodeWord bounds the bytes of a word looked up in codeByLast.
 const maxCodeWord = 40
 
@@ -291,22 +314,19 @@ var expiryWords = []string{"exp", "exp.", "expiry", "expiry date", "expires", "e
 // expiryAt returns the end of an expiry date at text[i] (an optional word,
 // then MM/YY, MM/YYYY, MM-YY …), or i if there is none.
 func expiryAt(text []byte, i int) int {
-	j := i
 	if i >= len(text) {
 		return i
 	}
-	for _, w := range expiryWordsByFirst[lowerASCII(text[i])] {
-		if end, ok := wordAt(text, i, w); ok {
-			j = skipForward(text, end, 4)
-			break
-		}
+	j := i
+	if end, ok := firstWordAt(text, i, &expiryWordsByFirst); ok {
+		j = skipForward(text, end, 4)
 	}
 	d1 := digitsAt(text, j)
 	if d1.n == 4 && monthAt(text, j) {
 		// MMYY, when a code word or a code of 3 or 4 digits that ends
 		// there follows: "1227 123", "exp1227cvv123".
 		k := skipForward(text, d1.end, 4)
-		if _, ok := codeWordAt(text, k); ok {
+		if _, ok := firstWordAt(text, k, &codeWordsByFirst); ok {
 			return d1.end
 		}
 		if d2 := digitsAt(text, k); k > d1.end && (d2.n == 3 || d2.n == 4) && !moreDigits(text, d2.end) {
@@ -364,20 +384,6 @@ func digitsAt(text []byte, i int) digitRun {
 	return digitRun{n, i}
 }
 
-// codeWordAt reports whether a code word starts at text[i] and where it
-// ends.
-func codeWordAt(text []byte, i int) (int, bool) {
-	if i >= len(text) {
-		return 0, false
-	}
-	for _, w := range codeWordsByFirst[lowerASCII(text[i])] {
-		if e, ok := wordAt(text, i, w); ok {
-			return e, true
-		}
-	}
-	return 0, false
-}
-
 // codeAfter finds a security code after a card that ends at i: code
 // punctuation, an optional expiry date, an optional code word and fillers,
 // then 3 or 4 digits that are not the start of a longer number.
@@ -386,17 +392,10 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if k := expiryAt(text, j); k > j {
 		j = skipForward(text, k, 4)
 	}
-	if e, ok := codeWordAt(text, j); ok {
+	if e, ok := firstWordAt(text, j, &codeWordsByFirst); ok {
 		j = skipForward(text, e, 6)
-		var f0 byte
-		if j < len(text) {
-			f0 = lowerASCII(text[j])
-		}
-		for _, f := range fillersByFirst[f0] {
-			if e, ok := wordAt(text, j, f); ok {
-				j = skipForward(text, e, 6)
-				break
-			}
+		if e, ok := firstWordAt(text, j, &fillersByFirst); ok {
+			j = skipForward(text, e, 6)
 		}
 	}
 	d := digitsAt(text, j)
@@ -430,6 +429,23 @@ func endsCode(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// keywordCode reports whether the run just scanned, which starts at start
+// and in which found are the cards, begins with a security code after its
+// word: a first group of 3 or 4 digits that is not part of a card, alone
+// or ended as a code (endsCode: "cvv: 123\n4111 1111 …").
+func (sc *cardScanner) keywordCode(text []byte, start int, found []Span) bool {
+	g := sc.groups[0]
+	if sc.ng == 0 || g.n < 3 || g.n > 4 || len(found) > 0 && found[0].Start == start {
+		return false
+	}
+	if sc.ng > 1 {
+		if r, _ := utf8.DecodeRune(text[g.end:]); !endsCode(r) {
+			return false
+		}
+	}
+	return codeKeywordBefore(text, start)
 }
 
 // cardStartsAt reports whether the card scanner finds a card whose first

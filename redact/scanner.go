@@ -1,8 +1,6 @@
 package redact
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"slices"
 	"unicode"
 	"unicode/utf8"
@@ -10,9 +8,11 @@ import (
 	"github.com/secureinput/gateway/card"
 )
 
-// The card scanner reads text once. It skips eight bytes at a time while they
-// hold no ASCII digit and no non-ASCII byte, then collects a run: groups of
-// digits (any script) joined by short gaps of separators. Inside a run it
+// The card scanner reads text once. It skips eight or sixteen bytes at a time
+// while they hold no ASCII digit and no non-ASCII byte, measures a plain
+// ASCII run on the way and passes over it if it holds too few digits for a
+// card (skipShort), and otherwise collects the run: groups of digits (any
+// script) joined by short gaps of separators. Inside a run it
 // takes, from the left, the longest sequence of whole groups of 12–19 digits
 // that passes Luhn and has a length its brand uses, preferring one whose
 // separators are all alike. A grouped card is then kept only if at most
@@ -51,23 +51,6 @@ const (
 	maxGapRunes = 3
 )
 
-const (
-	lo7   = 0x7f7f7f7f7f7f7f7f
-	hi    = 0x8080808080808080
-	add30 = 0x5050505050505050 // low7 + 0x50 sets bit 7 iff byte >= 0x30
-	add3a = 0x4646464646464646 // low7 + 0x46 sets bit 7 iff byte >= 0x3a
-)
-
-// interesting returns a mask with bit 7 of each byte of w set where the byte
-// is an ASCII digit or a non-ASCII byte (which may start a digit of another
-// script or a no-break space). The test is exact byte by byte: no carry
-// crosses a byte.
-func interesting(w uint64) uint64 {
-	low := w & lo7
-	digit := (low + add30) &^ (low + add3a) & hi
-	return digit | w&hi
-}
-
 // group is a maximal sequence of digits inside a run.
 type group struct {
 	start, end int  // byte offsets in the text
@@ -103,7 +86,19 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 	n := len(text)
 	i := 0
 	for i < n {
-		if i = skipDull(text, i); i >= n {
+		// Most runs in chat (dates, times, amounts, order numbers) are too
+		// short to hold a card: skip those without collecting their groups,
+		// but for a security code after its keyword ("cvv 123").
+		if shortcut {
+			start, end, code := skipShort(text, i)
+			if code {
+				spans = append(spans, Span{Start: start, End: end, Kind: KindSecurityCode})
+				i = end
+				continue
+			}
+			i = start
+		}
+		if i = n - len(skipDull(text[i:])); i >= n {
 			break
 		}
 		c := text[i]
@@ -126,16 +121,6 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 				continue
 			}
 		}
-		// Most runs in chat (dates, times, amounts, order numbers) are too
-		// short to hold a card: skip those without collecting their groups,
-		// unless one is a security code after its keyword ("cvv 123").
-		if end, short, code := shortRun(text, i); short && shortcut {
-			if code && codeKeywordBefore(text, i) {
-				spans = append(spans, Span{Start: i, End: digitsAt(text, i).end, Kind: KindSecurityCode})
-			}
-			i = end
-			continue
-		}
 		mark := len(spans)
 		start := i
 		i, spans = sc.run(text, i, spans)
@@ -148,93 +133,6 @@ func scanCards(text []byte, spans []Span, shortcut bool) []Span {
 		}
 	}
 	return spans
-}
-
-// keywordCode reports whether the run just scanned, which starts at start
-// and in which found are the cards, begins with a security code after its
-// word: a first group of 3 or 4 digits that is not part of a card, alone
-// or ended as a code (endsCode: "cvv: 123\n4111 1111 …").
-func (sc *cardScanner) keywordCode(text []byte, start int, found []Span) bool {
-	g := sc.groups[0]
-	if sc.ng == 0 || g.n < 3 || g.n > 4 || len(found) > 0 && found[0].Start == start {
-		return false
-	}
-	if sc.ng > 1 {
-		if r, _ := utf8.DecodeRune(text[g.end:]); !endsCode(r) {
-			return false
-		}
-	}
-	return codeKeywordBefore(text, start)
-}
-
-// skipDull returns the offset of the first byte at or after i that may
-// start a digit (interesting), or where fewer than eight bytes are left:
-// eight bytes at a time, then straight to the byte. It stays a function of
-// its own: the loop is the hottest of the scanner, and kept out of
-// scanCards the compiler gives it registers of its own.
-//
-//go:noinline
-func skipDull(text []byte, i int) int {
-	n := len(text)
-	for i+8 <= n {
-		if m := interesting(binary.LittleEndian.Uint64(text[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)>>3
-		}
-		i += 8
-	}
-	return i
-}
-
-// shortRun measures the run that starts with an ASCII digit at text[i], the
-// way run does, as long as it is plain ASCII. It reports the run's end and
-// true when the run holds fewer than card.MinLength digits; false when the
-// run may hold a card or has a non-ASCII byte (run decides those). code says
-// the short run starts with a group of 3 or 4 digits, the shape of a
-// security code, alone or ended as one (endsCode).
-func shortRun(text []byte, i int) (end int, short, code bool) {
-	n, digits, groups := len(text), 0, 0
-	for {
-		from := i
-		for i < n && '0' <= text[i] && text[i] <= '9' {
-			digits++
-			i++
-		}
-		groups++
-		if digits >= card.MinLength {
-			return i, false, false
-		}
-		if groups == 1 {
-			code = i-from == 3 || i-from == 4
-		}
-		j, visible := i, 0
-		for j < n {
-			c := text[j]
-			if c >= utf8.RuneSelf {
-				return i, false, false
-			}
-			if asciiSep[c] == sepNone {
-				break
-			}
-			visible++
-			if visible > maxGapRunes {
-				break
-			}
-			j++
-		}
-		if j == i || j >= n {
-			return i, true, code
-		}
-		if c := text[j]; c < '0' || c > '9' {
-			if c >= utf8.RuneSelf {
-				return i, false, false
-			}
-			return i, true, code
-		}
-		if groups == 1 && code && !endsCode(rune(text[i])) {
-			code = false
-		}
-		i = j
-	}
 }
 
 // decode returns the rune at text[i], its digit value (-1 if none) and its
@@ -260,19 +158,27 @@ const (
 	sepInvisible // format characters (Cf: zero-width, LRM/RLM, soft hyphen …): ignored
 )
 
-// asciiSep is separatorClass for ASCII.
-var asciiSep = func() (t [utf8.RuneSelf]uint8) {
+// sepMultiByte is byteSep's class of a byte of a multi-byte rune: decode
+// the rune and ask separatorClass.
+const sepMultiByte = 0xff
+
+// byteSep is separatorClass for ASCII, indexed by byte, and sepMultiByte
+// for the other bytes.
+var byteSep = func() (t [256]uint8) {
 	t[' '] = sepSpace
 	t['-'], t['.'] = sepPunct, sepPunct
 	for _, c := range "\n\r\t\v\f_/," {
 		t[c] = sepWeak
+	}
+	for c := utf8.RuneSelf; c < len(t); c++ {
+		t[c] = sepMultiByte
 	}
 	return t
 }()
 
 func separatorClass(r rune) int {
 	if r < utf8.RuneSelf {
-		return int(asciiSep[r])
+		return int(byteSep[r])
 	}
 	switch r {
 	case '\u00a0', '\u1680', '\u2007', '\u2009', '\u202f', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
@@ -340,7 +246,7 @@ func (sc *cardScanner) run(text []byte, i int, spans []Span) (int, []Span) {
 		for j < n {
 			var class, size int
 			if c := text[j]; c < utf8.RuneSelf {
-				class, size = int(asciiSep[c]), 1
+				class, size = int(byteSep[c]), 1
 			} else {
 				var r rune
 				r, size = utf8.DecodeRune(text[j:])
