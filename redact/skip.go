@@ -105,8 +105,10 @@ func skipShort(text []byte, i int) (start, end int, code bool) {
 			if (digits == 3 || digits == 4) && codeKeywordBefore(text, i) {
 				return i, end, true
 			}
-		} else if e, ok := endedCode(text, i); ok {
-			return i, e, true
+		} else if i+4 < end && (codeStop[text[i+3]] || codeStop[text[i+4]]) {
+			if e, ok := endedCode(text, i); ok {
+				return i, e, true
+			}
 		}
 		i = end
 	}
@@ -137,6 +139,15 @@ func skipDull(rest []byte) []byte {
 	}
 	return rest
 }
+
+// codeStop marks the ASCII bytes endsCode takes: the quick test before
+// endedCode is called.
+var codeStop = func() (t [256]bool) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		t[c] = endsCode(rune(c))
+	}
+	return t
+}()
 
 // endedCode reports whether the short run of several groups at text[i]
 // starts with a security code after its keyword, ended as a code
