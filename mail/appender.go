@@ -27,7 +27,18 @@ const (
 	// nonSyncLimit is the largest literal LITERAL- lets a client send
 	// without waiting for the server's "+" (RFC 7888).
 	nonSyncLimit = 4096
+	// maxQuoted is the longest string sent quoted; a longer one goes as a
+	// literal (some servers bound quoted strings).
+	maxQuoted = 1000
+	// maxSASLRounds bounds the challenges of one AUTHENTICATE.
+	maxSASLRounds = 8
+	// idleCheck is how long an appender may sit unused before a batch
+	// checks it is still logged in (servers log idle sessions out).
+	idleCheck = 5 * time.Minute
 )
+
+// loginTimeout bounds connecting and logging in (a variable for tests).
+var loginTimeout = time.Minute
 
 // appender is a destination session of the gateway's own that only
 // appends. go-imap's client waits for the server's "+" before every literal
@@ -41,6 +52,7 @@ type appender struct {
 	w    *bufio.Writer
 	caps map[string]bool
 	tag  int
+	used time.Time // when a command last completed
 	// pending holds the tags of pipelined commands not yet awaited, early
 	// the answers of those that completed before the one awaited.
 	pending map[string]bool
@@ -57,6 +69,7 @@ func dialAppender(ctx context.Context, ep Endpoint, log *slog.Logger) (*appender
 	}
 	stop := context.AfterFunc(ctx, func() { a.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
+	a.conn.SetDeadline(time.Now().Add(loginTimeout))
 	if ep.Mechanism != "" {
 		err = authenticate(ctx, a.authenticate, ep, log)
 	} else {
@@ -74,6 +87,8 @@ func dialAppender(ctx context.Context, ep Endpoint, log *slog.Logger) (*appender
 		a.Close()
 		return nil, nil
 	}
+	a.conn.SetDeadline(time.Time{})
+	a.used = time.Now()
 	return a, nil
 }
 
@@ -131,7 +146,9 @@ func connectAppender(ctx context.Context, ep Endpoint) (*appender, error) {
 			conn.Close()
 			return nil, fmt.Errorf("starttls: %w", err)
 		}
+		tagged := a.tag
 		a = newAppender(tc)
+		a.tag = tagged
 		if err := a.simple("CAPABILITY"); err != nil {
 			tc.Close()
 			return nil, fmt.Errorf("capability: %w", err)
@@ -227,12 +244,22 @@ func (a *appender) authenticate(sc sasl.Client) error {
 		return err
 	}
 	first := true
-	for {
+	for rounds := 0; ; rounds++ {
 		line, err := a.readLine()
 		if err != nil {
 			return err
 		}
 		if strings.HasPrefix(line, "+") {
+			if rounds == maxSASLRounds {
+				// "*" cancels the exchange (RFC 3501 6.2.2); the server
+				// then completes the command.
+				a.w.WriteString("*\r\n")
+				if err := a.w.Flush(); err != nil {
+					return err
+				}
+				a.done(tag)
+				return fmt.Errorf("authenticate: more than %d challenges", maxSASLRounds)
+			}
 			challenge := []byte(nil)
 			resp := ir
 			if !first || ir == nil {
@@ -260,8 +287,8 @@ func (a *appender) authenticate(sc sasl.Client) error {
 // astring writes s as a quoted string, or as a literal when it holds what
 // a quoted string cannot.
 func (a *appender) astring(tag, s string) error {
-	quotable := true
-	for i := 0; i < len(s); i++ {
+	quotable := len(s) <= maxQuoted
+	for i := 0; quotable && i < len(s); i++ {
 		if c := s[i]; c == '\r' || c == '\n' || c == 0 || c >= 0x80 {
 			quotable = false
 			break
@@ -324,10 +351,10 @@ func (a *appender) appendAll(ctx context.Context, folder string, copies []Copy) 
 	stop := context.AfterFunc(ctx, func() { a.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if !a.caps["MULTIAPPEND"] {
-		return a.appendEach(encodeMailbox(folder), copies)
+		return a.appendEach(a.mailboxName(folder), copies)
 	}
 	tag := a.begin("APPEND ")
-	if err := a.astring(tag, encodeMailbox(folder)); err != nil {
+	if err := a.astring(tag, a.mailboxName(folder)); err != nil {
 		return err
 	}
 	for _, c := range copies {
@@ -383,6 +410,28 @@ func (a *appender) message(tag string, c Copy) error {
 	}
 	a.w.Write(c.Body)
 	return nil
+}
+
+// mailboxName is how a folder's name is sent: as go-imap's session on the
+// same server sends it (it looks the folder up), UTF-8 to an IMAP4rev2
+// server, modified UTF-7 to any other.
+func (a *appender) mailboxName(name string) string {
+	if a.caps["IMAP4REV2"] {
+		return name
+	}
+	return encodeMailbox(name)
+}
+
+// check makes sure an appender that sat unused for idleCheck is still
+// logged in (a NOOP), before a batch relies on it: a server that logged it
+// out then fails the session before the batch is marked pending.
+func (a *appender) check() error {
+	if time.Since(a.used) < idleCheck {
+		return nil
+	}
+	a.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	defer a.conn.SetDeadline(time.Time{})
+	return a.simple("NOOP")
 }
 
 // appendTimeout is how long a batch of size bytes may take: a minute, and
@@ -443,6 +492,7 @@ func (a *appender) completion(tag, line string) (bool, error) {
 	if err == nil {
 		a.noteCaps(rest)
 	}
+	a.used = time.Now()
 	return true, err
 }
 
@@ -478,6 +528,7 @@ func (a *appender) setCaps(list string) {
 // read and dropped, its place kept as "{}".
 func (a *appender) readLine() (string, error) {
 	var sb strings.Builder
+	decided, data := false, false
 	for {
 		part, err := a.r.ReadSlice('\n')
 		if sb.Len()+len(part) > maxResponseLine {
@@ -492,6 +543,12 @@ func (a *appender) readLine() (string, error) {
 		}
 		sb.Write(part)
 		line := strings.TrimRight(sb.String(), "\r\n")
+		if !decided {
+			decided, data = true, mayHoldLiteral(line)
+		}
+		if !data {
+			return line, nil
+		}
 		n, ok := literalSize(line)
 		if !ok {
 			return line, nil
@@ -505,6 +562,23 @@ func (a *appender) readLine() (string, error) {
 		sb.Reset()
 		sb.WriteString(line[:strings.LastIndexByte(line, '{')] + "{}")
 	}
+}
+
+// mayHoldLiteral reports whether a response line can hold a literal: only
+// untagged data can ("* 1 FETCH (BODY[] {12}"); the text of a status
+// response, a continuation request or a tagged completion cannot, so
+// "g1 NO [LIMIT] max {35651584}" is a refusal, not a literal.
+func mayHoldLiteral(line string) bool {
+	rest, ok := strings.CutPrefix(line, "* ")
+	if !ok {
+		return false
+	}
+	word, _, _ := strings.Cut(rest, " ")
+	switch strings.ToUpper(word) {
+	case "OK", "NO", "BAD", "BYE", "PREAUTH", "CAPABILITY":
+		return false
+	}
+	return true
 }
 
 // literalSize reports the size of the literal a response line ends with.

@@ -232,6 +232,15 @@ func TestEncodeMailbox(t *testing.T) {
 			t.Errorf("encodeMailbox(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// As go-imap's session on the same server names it: UTF-8 to IMAP4rev2.
+	rev1 := &appender{caps: map[string]bool{"IMAP4REV1": true}}
+	rev2 := &appender{caps: map[string]bool{"IMAP4REV1": true, "IMAP4REV2": true}}
+	if got := rev1.mailboxName("Entwürfe"); got != "Entw&APw-rfe" {
+		t.Errorf("IMAP4rev1: %q", got)
+	}
+	if got := rev2.mailboxName("Entwürfe"); got != "Entwürfe" {
+		t.Errorf("IMAP4rev2: %q", got)
+	}
 }
 
 // TestMultiAppendToDovecot sends one batch to a real Dovecot, over plain,
@@ -381,3 +390,92 @@ func FuzzAppenderResponses(f *testing.F) {
 		}
 	})
 }
+
+func TestValidFlag(t *testing.T) {
+	for f, want := range map[string]bool{
+		`\Seen`: true, "$Label1": true, "Junk": true, "NonJunk": true, "a.b-c_d+e": true,
+		"": false, `\`: false, "two words": false, "x)": false, "{5+}": false, "a\r\nb": false,
+		`\*`: false, "100%": false, `"q"`: false, "x]": false, "caf\xc3\xa9": false, `a\b`: false,
+	} {
+		if got := validFlag(f); got != want {
+			t.Errorf("validFlag(%q) = %v, want %v", f, got, want)
+		}
+	}
+}
+
+// TestAppenderTakesARefusalThatEndsInBraces: the text of a tagged NO may
+// end in what looks like a literal's size; it is the refusal, not a
+// literal, and the batch fails at once with the server's words.
+func TestAppenderTakesARefusalThatEndsInBraces(t *testing.T) {
+	addr := scriptedServer(t, func(r *bufio.Reader, w io.Writer) error {
+		if err := serveLogin(r, w, "IMAP4rev1 MULTIAPPEND LITERAL+"); err != nil {
+			return err
+		}
+		tag, _, err := expect(r, `APPEND "Clean" \(\) \{4\+\}`)
+		if err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(r, make([]byte, 4+2)); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "* OK [ALERT] quota {10}\r\n%s NO [LIMIT] at most {35651584}\r\n", tag)
+		r.ReadString('\n') // LOGOUT
+		return nil
+	})
+	a, err := dialAppender(context.Background(), scriptedEndpoint(addr), nil)
+	if err != nil || a == nil {
+		t.Fatalf("dialAppender = %v, %v", a, err)
+	}
+	defer a.Close()
+	err = a.appendAll(context.Background(), "Clean", []Copy{{Body: []byte("abcd")}})
+	if err == nil || !strings.Contains(err.Error(), "NO [LIMIT] at most {35651584}") {
+		t.Errorf("appendAll = %v, want the server's NO", err)
+	}
+}
+
+// TestAppenderLoginIsBounded: a server that goes quiet after its greeting
+// does not hold the ingest forever, nor does one that challenges without
+// end.
+func TestAppenderLoginIsBounded(t *testing.T) {
+	defer func(d time.Duration) { loginTimeout = d }(loginTimeout)
+	loginTimeout = 300 * time.Millisecond
+	addr := scriptedServer(t, func(r *bufio.Reader, w io.Writer) error {
+		fmt.Fprintf(w, "* OK ready\r\n")
+		r.ReadString('\n') // LOGIN, never answered
+		r.ReadString('\n') // the client gives up and closes
+		return nil
+	})
+	if _, err := dialAppender(context.Background(), scriptedEndpoint(addr), nil); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Errorf("a silent server: %v, want a time-out", err)
+	}
+
+	loginTimeout = time.Minute
+	addr = scriptedServer(t, func(r *bufio.Reader, w io.Writer) error {
+		fmt.Fprintf(w, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n")
+		var tag string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return nil
+			}
+			if t, rest, _ := strings.Cut(line, " "); strings.HasPrefix(rest, "AUTHENTICATE ") {
+				tag = t
+			} else if line == "*\r\n" {
+				fmt.Fprintf(w, "%s BAD cancelled\r\n", tag)
+				continue
+			}
+			fmt.Fprintf(w, "+ \r\n")
+		}
+	})
+	ep := scriptedEndpoint(addr)
+	ep.Mechanism, ep.Tokens = MechXOAUTH2, fixedToken("tok")
+	if _, err := dialAppender(context.Background(), ep, nil); err == nil || !strings.Contains(err.Error(), "challenges") {
+		t.Errorf("endless challenges: %v, want them cut off", err)
+	}
+}
+
+// fixedToken is a TokenSource of one token.
+type fixedToken string
+
+func (f fixedToken) Token(context.Context) (string, error) { return string(f), nil }
+func (f fixedToken) Refused(string)                        {}

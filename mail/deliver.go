@@ -156,12 +156,33 @@ func (g *Ingester) redactOne(m Fetched, uidValidity uint32) (Copy, error) {
 	tag := fmt.Sprintf("%s/%d/%d", g.cfg.Name, uidValidity, m.UID)
 	var flags []imap.Flag
 	for _, f := range m.Flags {
-		if !strings.EqualFold(string(f), `\Recent`) && f != imap.Flag(g.cfg.FailedKeyword) {
+		switch {
+		case strings.EqualFold(string(f), `\Recent`), f == imap.Flag(g.cfg.FailedKeyword):
+		case !validFlag(string(f)):
+			g.log.Warn("mail: a flag that is not an IMAP atom is not copied", slog.Uint64("uid", uint64(m.UID)))
+		default:
 			flags = append(flags, f)
 		}
 	}
 	body := append([]byte(SourceHeader+": "+tag+"\r\n"), withoutEnvelope(out)...)
 	return Copy{Tag: tag, Body: body, Flags: flags, Date: m.Date}, nil
+}
+
+// validFlag reports whether f can be written in an APPEND's flag list: an
+// atom, or "\" and an atom (RFC 3501 9: no space, control, non-ASCII byte or
+// any of (){%*"\]).
+func validFlag(f string) bool {
+	f = strings.TrimPrefix(f, `\`)
+	if f == "" {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // imapDelivery is Delivery over two IMAP sessions, src with the source

@@ -351,6 +351,11 @@ func (g *Ingester) session(ctx context.Context, wait bool) error {
 		if err != nil {
 			return fmt.Errorf("select %s: %w", g.cfg.SourceFolder, err)
 		}
+		if multi != nil {
+			if err := multi.check(); err != nil {
+				return fmt.Errorf("destination session: %w", err)
+			}
+		}
 		if err := g.pass(ctx, src, dst, multi, sel.UIDValidity); err != nil {
 			return err
 		}
