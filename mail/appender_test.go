@@ -189,6 +189,9 @@ func TestAppenderReportsRefusals(t *testing.T) {
 		"NO":  "TAG NO [TRYCREATE] no such mailbox\r\n",
 		"BAD": "TAG BAD bad command\r\n",
 		"BYE": "* BYE server shutting down\r\n",
+		// The text of a status response may end in what looks like a
+		// literal's size: it is text, not a literal.
+		"NO [LIMIT] at most {35651584}": "* OK [ALERT] quota {10}\r\nTAG NO [LIMIT] at most {35651584}\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			addr := scriptedServer(t, func(r *bufio.Reader, w io.Writer) error {
@@ -212,7 +215,7 @@ func TestAppenderReportsRefusals(t *testing.T) {
 			}
 			defer a.Close()
 			err = a.appendAll(context.Background(), "Clean", []Copy{{Body: []byte("abcd")}})
-			if err == nil || !strings.Contains(err.Error(), strings.Fields(answer)[1]) {
+			if err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("appendAll = %v, want the server's %s", err, name)
 			}
 		})
@@ -400,36 +403,6 @@ func TestValidFlag(t *testing.T) {
 		if got := validFlag(f); got != want {
 			t.Errorf("validFlag(%q) = %v, want %v", f, got, want)
 		}
-	}
-}
-
-// TestAppenderTakesARefusalThatEndsInBraces: the text of a tagged NO may
-// end in what looks like a literal's size; it is the refusal, not a
-// literal, and the batch fails at once with the server's words.
-func TestAppenderTakesARefusalThatEndsInBraces(t *testing.T) {
-	addr := scriptedServer(t, func(r *bufio.Reader, w io.Writer) error {
-		if err := serveLogin(r, w, "IMAP4rev1 MULTIAPPEND LITERAL+"); err != nil {
-			return err
-		}
-		tag, _, err := expect(r, `APPEND "Clean" \(\) \{4\+\}`)
-		if err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(r, make([]byte, 4+2)); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "* OK [ALERT] quota {10}\r\n%s NO [LIMIT] at most {35651584}\r\n", tag)
-		r.ReadString('\n') // LOGOUT
-		return nil
-	})
-	a, err := dialAppender(context.Background(), scriptedEndpoint(addr), nil)
-	if err != nil || a == nil {
-		t.Fatalf("dialAppender = %v, %v", a, err)
-	}
-	defer a.Close()
-	err = a.appendAll(context.Background(), "Clean", []Copy{{Body: []byte("abcd")}})
-	if err == nil || !strings.Contains(err.Error(), "NO [LIMIT] at most {35651584}") {
-		t.Errorf("appendAll = %v, want the server's NO", err)
 	}
 }
 
