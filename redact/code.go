@@ -18,7 +18,8 @@ const KindSecurityCode = "security_code"
 // codeWords name a security code, lower case, in the languages customers
 // write to us in. A word matches at word boundaries, case-insensitively.
 var codeWords = []string{
-	"cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "cvn", "cvn2", "cav2", "cve", "cvp2", "cv2",
+	"cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "cvn", "cvn2", "cav2", "cve", "cvp2", "cv2", "ccv",
+	"security number", "security no", "card security number",
 	"security code", "card security code", "sec code", "verification code", "card verification code",
 	"card verification value", "card code", "3-digit code", "3 digit code", "4-digit code", "4 digit code",
 	"código de seguridad", "codigo de seguridad", "código de segurança", "codigo de seguranca",
@@ -392,11 +393,12 @@ func codeAfter(text []byte, i int) (start, end int, ok bool) {
 	if k := expiryAt(text, j); k > j {
 		j = skipForward(text, k, 4)
 	}
+	// A code word and fillers, or after a card fillers alone ("code 123").
 	if e, ok := firstWordAt(text, j, &codeWordsByFirst); ok {
 		j = skipForward(text, e, 6)
-		if e, ok := firstWordAt(text, j, &fillersByFirst); ok {
-			j = skipForward(text, e, 6)
-		}
+	}
+	if e, ok := firstWordAt(text, j, &fillersByFirst); ok {
+		j = skipForward(text, e, 6)
 	}
 	d := digitsAt(text, j)
 	if d.n < 3 || d.n > 4 {

@@ -138,6 +138,9 @@ func TestSecurityCodes(t *testing.T) {
 		{"4111111111111111 12/27 123 thanks", "################ 12/27 ### thanks"},
 		{"4111111111111111 (exp 12/2027) 1234", "################ (exp 12/2027) ####"},
 		{"3782 822463 10005 1234", "################# ####"},
+		{"number 4111111111111111 expires 12/2027 code 123", "number ################ expires 12/2027 code ###"},
+		{"ccv 123", "ccv ###"},
+		{"security number: 1234", "security number: ####"},
 		// Words glued to the numbers after a card.
 		{"4111 1111 1111 1111cvv123", "###################cvv###"},
 		{"4111111111111111exp1227cvv123", "################exp1227cvv###"},
@@ -170,6 +173,8 @@ func TestSecurityCodes(t *testing.T) {
 		// Decoys.
 		{"the card ending in 4907", "the card ending in 4907"},
 		{"order 123", "order 123"},
+		{"order number 123", "order number 123"},
+		{"phone number: 5551", "phone number: 5551"},
 		{"4111 1111 1111 1111 exp 12/27", "################### exp 12/27"},
 		{"cvv123abc", "cvv123abc"},
 		{"decided 123 things", "decided 123 things"},
