@@ -142,12 +142,18 @@ func loneCode(text []byte) (from, to int, ok bool) {
 	}
 	for i := to; i < len(text); {
 		r, size := utf8.DecodeRune(text[i:])
-		if r == utf8.RuneError && size == 1 || !isCodePunct(r) && r != '!' && r != '?' {
+		if !aroundCode(r, size) {
 			return 0, 0, false
 		}
 		i += size
 	}
 	return from, to, true
+}
+
+// aroundCode reports whether r (of size bytes) may stand around a code
+// sent on its own: code punctuation, '!' and '?'.
+func aroundCode(r rune, size int) bool {
+	return !(r == utf8.RuneError && size == 1) && (isCodePunct(r) || r == '!' || r == '?')
 }
 
 // bareCode reports whether text is nothing but a 3 or 4 digit number
@@ -167,7 +173,7 @@ func bareCode(text []byte) (from, to int, ok bool) {
 			}
 			to = i + size
 			n++
-		case r == utf8.RuneError && size == 1, !isCodePunct(r) && r != '!' && r != '?':
+		case !aroundCode(r, size):
 			return 0, 0, false
 		}
 		i += size
