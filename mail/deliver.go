@@ -187,7 +187,7 @@ func validFlag(f string) bool {
 
 // imapDelivery is Delivery over two IMAP sessions, src with the source
 // folder selected, and an appender on the destination when it has
-// MULTIAPPEND.
+// MULTIAPPEND or LITERAL+.
 type imapDelivery struct {
 	src, dst   *imapclient.Client
 	multi      *appender
@@ -256,11 +256,12 @@ func (d *imapDelivery) Fetch(_ context.Context, uids []imap.UID) ([]Fetched, err
 	return out, nil
 }
 
-// Append sends the batch as one MULTIAPPEND when the destination has it
-// (the server saves all or none). Else it pipelines the APPENDs, at most
-// appendWindow in flight: a command is sent before the replies to the ones
-// before it came. The window bounds what a server may still carry out after
-// the gateway died (see Delivered).
+// Append sends the batch through the appender when there is one (one
+// MULTIAPPEND: the server saves all or none; or LITERAL+ APPENDs). Else it
+// pipelines go-imap's APPENDs, at most appendWindow in flight: a command is
+// sent before the replies to the ones before it came. The window bounds
+// what a server may still carry out after the gateway died (see
+// Delivered).
 func (d *imapDelivery) Append(ctx context.Context, copies []Copy) error {
 	if d.multi != nil {
 		return d.multi.appendAll(ctx, d.destFolder, copies)
