@@ -343,8 +343,8 @@ func lockable(m *sync.Mutex) bool {
 	got := make(chan struct{})
 	go func() {
 		m.Lock()
-		m.Unlock()
 		close(got)
+		m.Unlock()
 	}()
 	select {
 	case <-got:
