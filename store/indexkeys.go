@@ -35,26 +35,8 @@ type cachedIndexKey struct {
 // unwrapped again only if its wrapped form changed.
 func (tx *Tx) indexKeys() ([]indexKey, error) {
 	r := tx.store.ring
-	rows, err := tx.query(`SELECT id, kek, wrapped FROM index_keys ORDER BY id DESC`)
+	all, err := scanWrappedKeys(tx.query(`SELECT id, kek, wrapped FROM index_keys ORDER BY id DESC`))
 	if err != nil {
-		return nil, fmt.Errorf("store: the vault's index keys: %w", err)
-	}
-	type stored struct {
-		id      int64
-		kek     string
-		wrapped []byte
-	}
-	var all []stored
-	for rows.Next() {
-		var k stored
-		if err := rows.Scan(&k.id, &k.kek, &k.wrapped); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: the vault's index keys: %w", err)
-		}
-		all = append(all, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: the vault's index keys: %w", err)
 	}
 	if len(all) == 0 {
@@ -148,25 +130,10 @@ func (tx *Tx) retireIndexKeys() error {
 // rewrapIndexKeys wraps every index key under the current KEK (Rotate).
 func (tx *Tx) rewrapIndexKeys() error {
 	r := tx.store.ring
-	rows, err := tx.query(`SELECT id, kek, wrapped FROM index_keys WHERE kek != ?`, r.kek.ID())
+	olds, err := scanWrappedKeys(tx.query(`SELECT id, kek, wrapped FROM index_keys WHERE kek != ?`, r.kek.ID()))
 	if err != nil {
 		return fmt.Errorf("store: the vault's index keys: %w", err)
 	}
-	type stored struct {
-		id      int64
-		kek     string
-		wrapped []byte
-	}
-	var olds []stored
-	for rows.Next() {
-		var k stored
-		if err := rows.Scan(&k.id, &k.kek, &k.wrapped); err != nil {
-			rows.Close()
-			return err
-		}
-		olds = append(olds, k)
-	}
-	rows.Close()
 	for _, o := range olds {
 		key, reason := r.unwrapKey(tx.ctx, o.kek, o.wrapped)
 		if key == nil {
@@ -190,25 +157,18 @@ func (tx *Tx) rewrapIndexKeys() error {
 // loadIndexKeys unwraps the index keys at Open: a key that cannot be used
 // is an error at start-up, as a data key's is.
 func (r *ring) loadIndexKeys(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, kek, wrapped FROM index_keys`)
+	all, err := scanWrappedKeys(db.QueryContext(ctx, `SELECT id, kek, wrapped FROM index_keys`))
 	if err != nil {
 		return fmt.Errorf("store: the vault's index keys: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var kek string
-		var wrapped []byte
-		if err := rows.Scan(&id, &kek, &wrapped); err != nil {
-			return fmt.Errorf("store: the vault's index keys: %w", err)
-		}
-		key, reason := r.unwrapKey(ctx, kek, wrapped)
+	for _, k := range all {
+		key, reason := r.unwrapKey(ctx, k.kek, k.wrapped)
 		if key == nil {
-			return indexKeyError(kek, reason)
+			return indexKeyError(k.kek, reason)
 		}
-		r.cacheIndexKey(id, wrapped, key)
+		r.cacheIndexKey(k.id, k.wrapped, key)
 	}
-	return rows.Err()
+	return nil
 }
 
 // cacheIndexKey keeps index key id, read as wrapped, wiping the one it

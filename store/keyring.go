@@ -179,33 +179,48 @@ func (r *ring) configured() string {
 	return s
 }
 
+// wrappedKey is a row of data_keys or index_keys: a key as stored, wrapped
+// by the KEK named kek.
+type wrappedKey struct {
+	id      int64
+	kek     string
+	wrapped []byte
+}
+
+// scanWrappedKeys reads the (id, kek, wrapped) rows of a query's result.
+func scanWrappedKeys(rows *sql.Rows, err error) ([]wrappedKey, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []wrappedKey
+	for rows.Next() {
+		var k wrappedKey
+		if err := rows.Scan(&k.id, &k.kek, &k.wrapped); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
 // loadAll unwraps every data key: a key that cannot be used is an error
 // at start-up, not at the first read of one of its bodies.
 func (r *ring) loadAll(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, kek, wrapped FROM data_keys ORDER BY id`)
+	all, err := scanWrappedKeys(db.QueryContext(ctx, `SELECT id, kek, wrapped FROM data_keys ORDER BY id`))
 	if err != nil {
 		return fmt.Errorf("store: data keys: %w", err)
 	}
-	defer rows.Close()
 	var errs []error
-	for rows.Next() {
-		var id int64
-		var kek string
-		var wrapped []byte
-		if err := rows.Scan(&id, &kek, &wrapped); err != nil {
-			return fmt.Errorf("store: data keys: %w", err)
-		}
-		a, err := r.unwrap(ctx, id, kek, wrapped)
+	for _, k := range all {
+		a, err := r.unwrap(ctx, k.id, k.kek, k.wrapped)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		r.mu.Lock()
-		r.keys[id] = a
+		r.keys[k.id] = a
 		r.mu.Unlock()
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: data keys: %w", err)
 	}
 	if err := r.loadIndexKeys(ctx, db); err != nil {
 		errs = append(errs, err)

@@ -74,25 +74,10 @@ func (s *Store) Rotate(ctx context.Context, newKey bool) (int64, error) {
 // current KEK.
 func (tx *Tx) rewrap() error {
 	r := tx.store.ring
-	rows, err := tx.query(`SELECT id, kek, wrapped FROM data_keys WHERE kek != ?`, r.kek.ID())
+	olds, err := scanWrappedKeys(tx.query(`SELECT id, kek, wrapped FROM data_keys WHERE kek != ?`, r.kek.ID()))
 	if err != nil {
 		return err
 	}
-	type old struct {
-		id      int64
-		kek     string
-		wrapped []byte
-	}
-	var olds []old
-	for rows.Next() {
-		var o old
-		if err := rows.Scan(&o.id, &o.kek, &o.wrapped); err != nil {
-			rows.Close()
-			return err
-		}
-		olds = append(olds, o)
-	}
-	rows.Close()
 	for _, o := range olds {
 		k, ok := r.keks[o.kek]
 		if !ok {
