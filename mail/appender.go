@@ -194,15 +194,25 @@ func (a *appender) begin(command string) string {
 	return tag
 }
 
+// send ends the command being written and sends it.
+func (a *appender) send() error {
+	a.w.WriteString("\r\n")
+	return a.w.Flush()
+}
+
+// finish sends the command being written and waits for its completion.
+func (a *appender) finish(tag string) error {
+	if err := a.send(); err != nil {
+		return err
+	}
+	return a.done(tag)
+}
+
 // simple sends command (no arguments that need quoting) and waits for its
 // completion.
 func (a *appender) simple(command string) error {
 	tag := a.begin(command)
-	a.w.WriteString("\r\n")
-	if err := a.w.Flush(); err != nil {
-		return err
-	}
-	return a.done(tag)
+	return a.finish(tag)
 }
 
 // login sends LOGIN.
@@ -215,11 +225,7 @@ func (a *appender) login(user, pass string) error {
 	if err := a.astring(tag, pass); err != nil {
 		return err
 	}
-	a.w.WriteString("\r\n")
-	if err := a.w.Flush(); err != nil {
-		return err
-	}
-	return a.done(tag)
+	return a.finish(tag)
 }
 
 // authenticate runs one SASL exchange; it has the signature authenticate
@@ -238,8 +244,7 @@ func (a *appender) authenticate(sc sasl.Client) error {
 		a.w.WriteString(" " + enc)
 		ir = nil
 	}
-	a.w.WriteString("\r\n")
-	if err := a.w.Flush(); err != nil {
+	if err := a.send(); err != nil {
 		return err
 	}
 	first := true
@@ -361,11 +366,7 @@ func (a *appender) appendAll(ctx context.Context, folder string, copies []Copy) 
 			return err
 		}
 	}
-	a.w.WriteString("\r\n")
-	if err := a.w.Flush(); err != nil {
-		return err
-	}
-	return a.done(tag)
+	return a.finish(tag)
 }
 
 // appendEach pipelines one APPEND a copy, at most appendWindow in flight,
@@ -381,8 +382,7 @@ func (a *appender) appendEach(mailbox string, copies []Copy) error {
 		if err := a.message(tag, copies[i]); err != nil {
 			return nil, err
 		}
-		a.w.WriteString("\r\n")
-		if err := a.w.Flush(); err != nil {
+		if err := a.send(); err != nil {
 			return nil, err
 		}
 		a.pending[tag] = true
